@@ -1,0 +1,258 @@
+"""Input serializers validate what comes in (strict: unknown fields are errors); output
+serializers say what goes out. Writes happen in services, never in a serializer."""
+
+from rest_framework import serializers
+
+from ..models import ChecklistItem, Incident, RoleAssignment, Service, TimelineEvent, User
+from ..states import DetectionSource, GroupName, Rank, Role, Severity, Status
+from ..triage import QUESTIONS
+from .fields import AwareDateTimeField, StrictSerializer
+
+
+# --- output -------------------------------------------------------------------------------------
+class RoleOutputSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    name = serializers.CharField(source="user.get_full_name")
+    rank = serializers.CharField(source="user.rank")
+
+    class Meta:
+        model = RoleAssignment
+        fields = ["role", "username", "name", "rank", "assigned_at"]
+
+
+class IncidentOutputSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    services = serializers.SerializerMethodField()
+    roles = serializers.SerializerMethodField()
+    declared_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    ttd_seconds = serializers.IntegerField(read_only=True, allow_null=True)
+    ttm_seconds = serializers.IntegerField(read_only=True, allow_null=True)
+    ttr_seconds = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "reference",
+            "title",
+            "description",
+            "severity",
+            "status",
+            "services",
+            "detection_source",
+            "security",
+            "channel_name",
+            "bridge_url",
+            "started_at",
+            "detected_at",
+            "declared_at",
+            "acknowledged_at",
+            "identified_at",
+            "mitigated_at",
+            "resolved_at",
+            "ttd_seconds",
+            "ttm_seconds",
+            "ttr_seconds",
+            "declared_by",
+            "acknowledged_by",
+            "roles",
+        ]
+
+    def get_services(self, incident) -> list[str]:
+        return [s.slug for s in incident.services.all()]
+
+    def get_roles(self, incident) -> list[dict]:
+        from ..selectors import incident_active_roles
+
+        return RoleOutputSerializer(incident_active_roles(incident), many=True).data
+
+
+class IncidentDetailOutputSerializer(IncidentOutputSerializer):
+    """The list's fields plus what takes per-incident queries: what may happen next."""
+
+    allowed_transitions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    resolution_blockers = serializers.ListField(child=serializers.CharField(), read_only=True)
+    role_warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+    target_resolution_at = serializers.DateTimeField(read_only=True)
+
+    class Meta(IncidentOutputSerializer.Meta):
+        fields = [
+            *IncidentOutputSerializer.Meta.fields,
+            "allowed_transitions",
+            "resolution_blockers",
+            "role_warnings",
+            "target_resolution_at",
+        ]
+
+
+class TimelineEventOutputSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "kind", "occurred_at", "recorded_at", "actor", "text", "data"]
+
+
+class ChecklistItemOutputSerializer(serializers.ModelSerializer):
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ChecklistItem
+        fields = ["id", "checklist", "key", "phase", "text", "done", "done_at", "done_by"]
+
+
+class ServiceOutputSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team_name = serializers.CharField(source="team.name", read_only=True)
+
+    class Meta:
+        model = Service
+        fields = ["slug", "name", "team", "team_name", "runbook"]
+
+
+class UserOutputSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    groups = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "rank",
+            "team",
+            "groups",
+            "is_active",
+        ]
+
+    def get_groups(self, user) -> list[str]:
+        return sorted(g.name for g in user.groups.all())
+
+
+# --- input --------------------------------------------------------------------------------------
+class ServiceSlugsField(serializers.ListField):
+    child = serializers.SlugField()
+
+    def to_internal_value(self, data):
+        slugs = super().to_internal_value(data)
+        found = {s.slug: s for s in Service.objects.filter(slug__in=slugs)}
+        unknown = [slug for slug in slugs if slug not in found]
+        if unknown:
+            raise serializers.ValidationError(f"unknown service(s): {', '.join(unknown)}")
+        return [found[slug] for slug in dict.fromkeys(slugs)]
+
+
+class IncidentDeclareInputSerializer(StrictSerializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=20000
+    )
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    services = ServiceSlugsField(required=False, default=list)
+    detection_source = serializers.ChoiceField(choices=DetectionSource.choices)
+    security = serializers.BooleanField(required=False, default=False)
+    started_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    detected_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+
+
+class IncidentUpdateInputSerializer(StrictSerializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    services = ServiceSlugsField(required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class TransitionInputSerializer(StrictSerializer):
+    to = serializers.ChoiceField(choices=Status.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class UsernameField(serializers.CharField):
+    def to_internal_value(self, data):
+        username = super().to_internal_value(data)
+        try:
+            return User.objects.get(username=username)
+        except User.DoesNotExist:
+            raise serializers.ValidationError(f"no user named {username!r}") from None
+
+
+class RoleInputSerializer(StrictSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+    username = UsernameField(max_length=150)
+    remove = serializers.BooleanField(
+        required=False, default=False, help_text="Relieve instead of assign."
+    )
+
+
+class NoteInputSerializer(StrictSerializer):
+    text = serializers.CharField(max_length=10000)
+    occurred_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+
+
+class ChecklistItemInputSerializer(StrictSerializer):
+    done = serializers.BooleanField()
+
+
+class TriageInputSerializer(StrictSerializer):
+    all_users_unavailable = serializers.BooleanField(required=False, allow_null=True, default=None)
+    core_feature_unavailable = serializers.BooleanField(
+        required=False, allow_null=True, default=None
+    )
+    security_data_exposure = serializers.BooleanField(required=False, allow_null=True, default=None)
+    error_or_latency_breach = serializers.BooleanField(
+        required=False, allow_null=True, default=None
+    )
+    workaround_available = serializers.BooleanField(required=False, allow_null=True, default=None)
+    multiple_customers_affected = serializers.BooleanField(
+        required=False, allow_null=True, default=None
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for key, field in fields.items():
+            field.help_text = QUESTIONS[key]
+        return fields
+
+
+class TriageStepSerializer(serializers.Serializer):
+    question = serializers.CharField()
+    text = serializers.CharField()
+    answer = serializers.BooleanField()
+
+
+class TriageOutputSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    path = TriageStepSerializer(many=True)
+
+
+class UserCreateInputSerializer(StrictSerializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    password = serializers.CharField(
+        write_only=True, max_length=128, style={"input_type": "password"}
+    )
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    first_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
+    rank = serializers.ChoiceField(choices=Rank.choices)
+    team = serializers.CharField(required=False, allow_null=True, default=None)
+    groups = serializers.ListField(
+        child=serializers.ChoiceField(choices=GroupName.choices), required=False, default=list
+    )
+
+    def validate_team(self, value):
+        from ..models import Team
+
+        if value in (None, ""):
+            return None
+        team = (
+            Team.objects.filter(slug=value).first()
+            or Team.objects.filter(name__iexact=value).first()
+        )
+        if team is None:
+            raise serializers.ValidationError(f"no team {value!r}")
+        return team

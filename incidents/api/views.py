@@ -1,0 +1,225 @@
+"""REST API (api-contract.md). One view per operation; every write calls a service, every
+read goes through a selector, so the API cannot see or do more than the rules allow."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from ..errors import RuleViolation
+from ..models import Service, User
+from ..permissions import require_sre_lead
+from ..selectors import (
+    incident_checklist,
+    incident_detail_for_user,
+    incident_get_for_user,
+    incident_list_for_api,
+    incident_timeline,
+)
+from ..triage import MissingAnswer, triage
+from .filters import IncidentFilter, IncidentOrdering
+from .serializers import (
+    ChecklistItemInputSerializer,
+    ChecklistItemOutputSerializer,
+    IncidentDeclareInputSerializer,
+    IncidentDetailOutputSerializer,
+    IncidentOutputSerializer,
+    IncidentUpdateInputSerializer,
+    NoteInputSerializer,
+    RoleInputSerializer,
+    ServiceOutputSerializer,
+    TimelineEventOutputSerializer,
+    TransitionInputSerializer,
+    TriageInputSerializer,
+    TriageOutputSerializer,
+    UserCreateInputSerializer,
+    UserOutputSerializer,
+)
+
+CONFLICT = OpenApiResponse(description="Not allowed from the current state: `detail`, `allowed`.")
+RULE = OpenApiResponse(description="A rule was broken: `detail` quotes it.")
+
+
+def _detail_response(request, incident_id, code=status.HTTP_200_OK) -> Response:
+    incident = incident_detail_for_user(request.user, incident_id)
+    return Response(IncidentDetailOutputSerializer(incident).data, status=code)
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class IncidentListCreateApi(GenericAPIView):
+    serializer_class = IncidentOutputSerializer
+    filterset_class = IncidentFilter
+    filter_backends = [*GenericAPIView.filter_backends, IncidentOrdering]
+
+    def get_queryset(self):
+        return incident_list_for_api(self.request.user)
+
+    @extend_schema(summary="List incidents visible to you")
+    def get(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(IncidentOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Declare an incident",
+        request=IncidentDeclareInputSerializer,
+        responses={201: IncidentDetailOutputSerializer, 400: RULE},
+    )
+    def post(self, request):
+        data = _valid(IncidentDeclareInputSerializer, request)
+        incident = services.incident_declare(actor=request.user, **data)
+        return _detail_response(request, incident.pk, status.HTTP_201_CREATED)
+
+
+class IncidentDetailApi(APIView):
+    @extend_schema(summary="An incident", responses=IncidentDetailOutputSerializer)
+    def get(self, request, pk):
+        return _detail_response(request, pk)
+
+    @extend_schema(
+        summary="Edit details or change severity (recorded on the timeline)",
+        request=IncidentUpdateInputSerializer,
+        responses={200: IncidentDetailOutputSerializer, 400: RULE, 409: CONFLICT},
+    )
+    def patch(self, request, pk):
+        data = _valid(IncidentUpdateInputSerializer, request)
+        services.incident_update(actor=request.user, incident_id=pk, **data)
+        return _detail_response(request, pk)
+
+
+class IncidentAcknowledgeApi(APIView):
+    @extend_schema(summary="Acknowledge", request=None, responses=IncidentDetailOutputSerializer)
+    def post(self, request, pk):
+        services.incident_acknowledge(actor=request.user, incident_id=pk)
+        return _detail_response(request, pk)
+
+
+class IncidentTransitionApi(APIView):
+    @extend_schema(
+        summary="Move along the lifecycle",
+        request=TransitionInputSerializer,
+        responses={200: IncidentDetailOutputSerializer, 400: RULE, 409: CONFLICT},
+    )
+    def post(self, request, pk):
+        data = _valid(TransitionInputSerializer, request)
+        services.incident_transition(actor=request.user, incident_id=pk, **data)
+        return _detail_response(request, pk)
+
+
+class IncidentRolesApi(APIView):
+    @extend_schema(
+        summary="Assign (or with remove=true, relieve) an incident role",
+        request=RoleInputSerializer,
+        responses={200: IncidentDetailOutputSerializer, 400: RULE},
+    )
+    def post(self, request, pk):
+        data = _valid(RoleInputSerializer, request)
+        service = (
+            services.incident_relieve_role if data["remove"] else services.incident_assign_role
+        )
+        service(actor=request.user, incident_id=pk, role=data["role"], user=data["username"])
+        return _detail_response(request, pk)
+
+
+class IncidentTimelineApi(APIView):
+    @extend_schema(
+        summary="Timeline, oldest first", responses=TimelineEventOutputSerializer(many=True)
+    )
+    def get(self, request, pk):
+        incident = incident_get_for_user(request.user, pk)
+        events = incident_timeline(incident)
+        after = request.query_params.get("after")
+        if after is not None:
+            if not after.isdigit():
+                raise RuleViolation("after must be an event id.", rule="after", field="after")
+            events = events.filter(id__gt=int(after))
+        return Response(TimelineEventOutputSerializer(events, many=True).data)
+
+    @extend_schema(
+        summary="Add a note",
+        request=NoteInputSerializer,
+        responses={201: TimelineEventOutputSerializer, 400: RULE},
+    )
+    def post(self, request, pk):
+        data = _valid(NoteInputSerializer, request)
+        event = services.incident_add_note(actor=request.user, incident_id=pk, **data)
+        return Response(TimelineEventOutputSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentChecklistApi(APIView):
+    @extend_schema(summary="Checklist items", responses=ChecklistItemOutputSerializer(many=True))
+    def get(self, request, pk):
+        incident = incident_get_for_user(request.user, pk)
+        return Response(ChecklistItemOutputSerializer(incident_checklist(incident), many=True).data)
+
+
+class IncidentChecklistItemApi(APIView):
+    @extend_schema(
+        summary="Tick or untick a checklist item (recorded on the timeline)",
+        request=ChecklistItemInputSerializer,
+        responses=ChecklistItemOutputSerializer,
+    )
+    def patch(self, request, pk, item_id):
+        data = _valid(ChecklistItemInputSerializer, request)
+        item = services.incident_checklist_set(
+            actor=request.user, incident_id=pk, item_id=item_id, done=data["done"]
+        )
+        return Response(ChecklistItemOutputSerializer(item).data)
+
+
+class TriageApi(APIView):
+    @extend_schema(
+        summary="Severity flowchart (procedures 2.2)",
+        request=TriageInputSerializer,
+        responses={200: TriageOutputSerializer, 400: RULE},
+    )
+    def post(self, request):
+        answers = _valid(TriageInputSerializer, request)
+        try:
+            result = triage(answers)
+        except MissingAnswer as missing:
+            raise RuleViolation(
+                str(missing), rule="flowchart answer required", field=missing.key
+            ) from None
+        return Response({"severity": result.severity, "path": result.path})
+
+
+class ServiceListApi(APIView):
+    @extend_schema(
+        summary="Services catalog (procedures 9.2)", responses=ServiceOutputSerializer(many=True)
+    )
+    def get(self, request):
+        return Response(
+            ServiceOutputSerializer(Service.objects.select_related("team"), many=True).data
+        )
+
+
+class UserListCreateApi(APIView):
+    @extend_schema(summary="People (SRE leads)", responses=UserOutputSerializer(many=True))
+    def get(self, request):
+        require_sre_lead(request.user)
+        users = User.objects.select_related("team").prefetch_related("groups").order_by("username")
+        return Response(UserOutputSerializer(users, many=True).data)
+
+    @extend_schema(
+        summary="Create a person (SRE leads)",
+        request=UserCreateInputSerializer,
+        responses={201: UserOutputSerializer, 400: RULE},
+    )
+    def post(self, request):
+        require_sre_lead(request.user)
+        data = _valid(UserCreateInputSerializer, request)
+        user = services.user_create(actor=request.user, **data)
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class UserMeApi(APIView):
+    @extend_schema(summary="Who am I", responses=UserOutputSerializer)
+    def get(self, request):
+        return Response(UserOutputSerializer(request.user).data)

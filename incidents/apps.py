@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class IncidentsConfig(AppConfig):
+    name = "incidents"
+    verbose_name = "Incidents"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from .groups import ensure_groups
+
+        post_migrate.connect(ensure_groups, sender=self)

@@ -1,0 +1,165 @@
+"""Reads, and the one place that decides who may see which incident.
+
+Every request-driven read of incidents goes through `incident_list_for_user` or
+`incident_get_for_user`: a security incident is visible only to the security group, to the
+people who hold a role on it, to whoever declared it, and to superusers; to everyone else it
+does not exist (404, absent from lists and counts).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
+
+from .models import (
+    ChecklistItem,
+    EscalationContact,
+    EscalationRule,
+    Incident,
+    PolicySettings,
+    RoleAssignment,
+    SeverityPolicy,
+    TimelineEvent,
+)
+from .permissions import can_transition
+from .states import GroupName, Role, Status
+
+
+# --- access -----------------------------------------------------------------------------------
+def _visibility_filter(user) -> Q:
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    if user.is_superuser or GroupName.SECURITY in user.group_names:
+        return Q()
+    holds_role = RoleAssignment.objects.filter(
+        incident=OuterRef("pk"), user=user, relieved_at__isnull=True
+    )
+    return Q(security=False) | Q(declared_by=user) | Q(Exists(holds_role))
+
+
+def incident_list_for_user(user) -> QuerySet[Incident]:
+    return Incident.objects.filter(_visibility_filter(user))
+
+
+def incident_get_for_user(user, incident_id, *, for_update: bool = False) -> Incident:
+    """The incident if `user` may see it, else Http404. `user=None` is the platform itself."""
+    qs = Incident.objects.all() if user is None else incident_list_for_user(user)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        return qs.get(pk=incident_id)
+    except (Incident.DoesNotExist, ValueError, TypeError):
+        raise Http404("No incident with that id.") from None
+
+
+def active_roles_prefetch() -> Prefetch:
+    return Prefetch(
+        "roles",
+        queryset=RoleAssignment.objects.filter(relieved_at__isnull=True).select_related("user"),
+        to_attr="active_roles",
+    )
+
+
+def incident_list_for_api(user) -> QuerySet[Incident]:
+    """The list endpoint's queryset: a fixed number of queries whatever the page size."""
+    return (
+        incident_list_for_user(user)
+        .select_related("declared_by", "acknowledged_by")
+        .prefetch_related("services__team", active_roles_prefetch())
+    )
+
+
+def incident_active_roles(incident: Incident) -> list[RoleAssignment]:
+    if hasattr(incident, "active_roles"):
+        return incident.active_roles
+    return list(incident.roles.filter(relieved_at__isnull=True).select_related("user"))
+
+
+def incident_ic_id(incident: Incident) -> int | None:
+    for assignment in incident_active_roles(incident):
+        if assignment.role == Role.INCIDENT_COMMANDER:
+            return assignment.user_id
+    return None
+
+
+def incident_timeline(incident: Incident) -> QuerySet[TimelineEvent]:
+    return incident.timeline.select_related("actor").order_by("occurred_at", "id")
+
+
+def incident_checklist(incident: Incident) -> QuerySet[ChecklistItem]:
+    return incident.checklist.select_related("done_by").order_by("checklist", "position")
+
+
+def incident_transitions_from(incident: Incident) -> dict[str, str]:
+    """target status -> transition method name, for the transitions leaving the current state."""
+    return {
+        str(t.target): t.name
+        for t in incident.get_all_status_transitions()
+        if t.source == incident.status
+    }
+
+
+def incident_allowed_targets(incident: Incident, user=None) -> list[str]:
+    """Statuses the incident may move to now (conditions met and, given a user, permitted).
+    The API's 409 `allowed` and the page's buttons both come from here."""
+    ic_id = incident_ic_id(incident)
+    return [
+        str(t.target)
+        for t in incident.get_available_status_transitions()
+        if user is None or can_transition(user, t.name, ic_id)
+    ]
+
+
+def incident_detail_for_user(user, incident_id) -> Incident:
+    """One incident with what the detail view shows beside its fields: the transitions this
+    user may make now, what blocks resolving, role rules no longer met, the target time."""
+    from .rules import resolution_blockers, role_warnings
+
+    incident = (
+        incident_list_for_api(user).filter(pk=incident_id).first()
+        if str(incident_id).isdigit()
+        else None
+    )
+    if incident is None:
+        raise Http404("No incident with that id.")
+    policy = policy_for(incident.severity)
+    incident.allowed_transitions = incident_allowed_targets(incident, user)
+    incident.resolution_blockers = (
+        resolution_blockers(incident) if incident.status == Status.MONITORING else []
+    )
+    incident.role_warnings = role_warnings(incident, incident_active_roles(incident), policy)
+    incident.target_resolution_at = incident.detected_at + timedelta(
+        minutes=policy.target_resolution_minutes
+    )
+    return incident
+
+
+# --- policy in force ----------------------------------------------------------------------------
+def _ensure_policy() -> None:
+    if not PolicySettings.objects.filter(pk=1).exists():
+        from .services.policy import policy_seed_defaults
+
+        policy_seed_defaults()
+
+
+def policy_settings() -> PolicySettings:
+    _ensure_policy()
+    return PolicySettings.objects.get(pk=1)
+
+
+def policy_for(severity: str) -> SeverityPolicy:
+    _ensure_policy()
+    return SeverityPolicy.objects.get(severity=severity)
+
+
+def policy_document() -> dict:
+    """The whole policy in force, as `GET /api/v1/policy/` shows it."""
+    _ensure_policy()
+    return {
+        "settings": PolicySettings.objects.get(pk=1),
+        "severities": list(SeverityPolicy.objects.order_by("severity")),
+        "escalation_rules": list(EscalationRule.objects.all()),
+        "escalation_contacts": list(EscalationContact.objects.all()),
+    }

@@ -1,0 +1,36 @@
+"""Every write to the incident core. Each service is one transaction: it locks what it
+changes, checks permission, applies the rule, saves, and writes the timeline event in the
+same transaction. Views, API views, admin actions and tasks all call these."""
+
+from .checklists import incident_checklist_set
+from .incidents import (
+    incident_acknowledge,
+    incident_add_note,
+    incident_declare,
+    incident_transition,
+    incident_update,
+)
+from .policy import (
+    policy_object_create,
+    policy_object_delete,
+    policy_object_update,
+    policy_seed_defaults,
+)
+from .roles import incident_assign_role, incident_relieve_role
+from .users import user_create
+
+__all__ = [
+    "incident_acknowledge",
+    "incident_add_note",
+    "incident_assign_role",
+    "incident_checklist_set",
+    "incident_declare",
+    "incident_relieve_role",
+    "incident_transition",
+    "incident_update",
+    "policy_object_create",
+    "policy_object_delete",
+    "policy_object_update",
+    "policy_seed_defaults",
+    "user_create",
+]

@@ -1,0 +1,330 @@
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..errors import RuleViolation, TransitionRefused
+from ..models import ChecklistItem, Incident, Service
+from ..permissions import require_can_transition, require_writer
+from ..policy import CHECKLIST_DEFAULTS
+from ..rules import channel_name_for, resolution_blockers, role_warnings
+from ..selectors import (
+    incident_active_roles,
+    incident_allowed_targets,
+    incident_get_for_user,
+    incident_ic_id,
+    incident_transitions_from,
+    policy_for,
+    policy_settings,
+)
+from ..states import Checklist, Severity, Status, TimelineKind
+from .timeline import checklist_auto_tick, timeline_record
+
+# Clocks of senders and browsers drift; a "detected at" this far ahead of ours is still "now".
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+def _check_declared_times(started_at, detected_at, now):
+    if detected_at > now + CLOCK_SKEW:
+        raise RuleViolation(
+            "detected_at is in the future.",
+            rule="detected_at not in the future",
+            field="detected_at",
+        )
+    if started_at is not None:
+        if started_at > now + CLOCK_SKEW:
+            raise RuleViolation(
+                "started_at is in the future.",
+                rule="started_at not in the future",
+                field="started_at",
+            )
+        if started_at > detected_at:
+            raise RuleViolation(
+                "started_at is after detected_at: impact cannot begin after it was detected.",
+                rule="started_at <= detected_at",
+                field="started_at",
+            )
+
+
+def incident_declare(
+    *,
+    actor,
+    title: str,
+    severity: str,
+    detection_source: str,
+    description: str = "",
+    services: list[Service] | tuple = (),
+    security: bool = False,
+    started_at: datetime | None = None,
+    detected_at: datetime | None = None,
+) -> Incident:
+    """Declare an incident (procedures 4.2): channel and bridge named, checklists laid out, the
+    declaration on the timeline. Timers count from `detected_at`, which may be in the past."""
+    if actor is not None:
+        require_writer(actor)
+    now = timezone.now()
+    detected_at = detected_at or now
+    _check_declared_times(started_at, detected_at, now)
+    if severity not in Severity.values:
+        raise RuleViolation(
+            f"severity must be one of {', '.join(Severity.values)}.",
+            rule="severity",
+            field="severity",
+        )
+    with transaction.atomic():
+        incident = _create_with_unique_channel(
+            title=title,
+            description=description,
+            severity=severity,
+            detection_source=detection_source,
+            security=security,
+            started_at=started_at,
+            detected_at=detected_at,
+            declared_at=now,
+            declared_by=actor,
+        )
+        incident.services.set(services)
+        ChecklistItem.objects.bulk_create(
+            ChecklistItem(
+                incident=incident,
+                checklist=checklist,
+                key=key,
+                position=pos,
+                phase=phase,
+                text=text,
+            )
+            for checklist, items in CHECKLIST_DEFAULTS.items()
+            for pos, (key, text, phase) in enumerate(items)
+        )
+        ticked = checklist_auto_tick(incident, "declared", actor=actor, at=now)
+        timeline_record(
+            incident,
+            TimelineKind.DECLARED,
+            f"Declared {severity}: {title}",
+            actor=actor,
+            occurred_at=now,
+            data={
+                "severity": severity,
+                "security": security,
+                "services": [s.slug for s in services],
+                "detected_at": detected_at.isoformat(),
+                "started_at": started_at.isoformat() if started_at else None,
+                "channel_name": incident.channel_name,
+                "ticked": ticked,
+            },
+        )
+    return incident
+
+
+def _create_with_unique_channel(**fields) -> Incident:
+    """Insert the incident under the first free channel name of its day and title. A name
+    taken meanwhile by a concurrent declaration fails the unique index inside a savepoint,
+    and the next suffix is tried."""
+    bridge_base = policy_settings().bridge_base_url.rstrip("/")
+    for attempt in range(1, 1000):
+        channel = channel_name_for(fields["detected_at"], fields["title"], attempt)
+        if Incident.objects.filter(channel_name=channel).exists():
+            continue
+        try:
+            with transaction.atomic():
+                return Incident.objects.create(
+                    channel_name=channel,
+                    bridge_url=f"{bridge_base}/{channel.lstrip('#')}",
+                    **fields,
+                )
+        except IntegrityError:
+            if not Incident.objects.filter(channel_name=channel).exists():
+                raise
+    raise RuleViolation("Could not name a unique incident channel.", rule="channel_name")
+
+
+def incident_acknowledge(*, actor, incident_id, at: datetime | None = None) -> Incident:
+    """Acknowledge (procedures 4.2 step 1). Idempotent: the first acknowledgement stands."""
+    with transaction.atomic():
+        incident = incident_get_for_user(actor, incident_id, for_update=True)
+        if actor is not None:
+            require_writer(actor)
+        if incident.acknowledged_at is not None:
+            return incident
+        at = at or timezone.now()
+        incident.acknowledged_at, incident.acknowledged_by = at, actor
+        incident.save(update_fields=["acknowledged_at", "acknowledged_by", "updated_at"])
+        ticked = checklist_auto_tick(incident, "acknowledged", actor=actor, at=at)
+        who = actor.username if actor else "the platform"
+        timeline_record(
+            incident,
+            TimelineKind.ACKNOWLEDGED,
+            f"Acknowledged by {who}",
+            actor=actor,
+            occurred_at=at,
+            data={
+                "seconds_after_detection": int((at - incident.detected_at).total_seconds()),
+                "ticked": ticked,
+            },
+        )
+    return incident
+
+
+def incident_transition(
+    *, actor, incident_id, to: str, reason: str = "", at: datetime | None = None
+) -> Incident:
+    """Move an incident along its lifecycle.
+
+    1. Lock the row (SELECT ... FOR UPDATE): concurrent transitions queue here, and each sees
+       the state the previous one left, so exactly one of several identical requests wins.
+    2. Find the transition from the current state to `to`; none: 409 with what is allowed.
+    3. Check permission, then the preconditions (resolution criteria, stability window).
+    4. Run it, save only the changed fields (ConcurrentTransitionMixin also refuses a stale
+       state), and write the timeline event in the same transaction.
+    """
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        incident = incident_get_for_user(actor, incident_id, for_update=True)
+        at = at or timezone.now()
+        current = incident.status
+        name = incident_transitions_from(incident).get(to)
+        if name is None:
+            allowed = incident_allowed_targets(incident, actor)
+            why = "it is already there" if to == current else "that would skip or reverse a step"
+            raise TransitionRefused(
+                f"Cannot move from {current} to {to}: {why}. "
+                f"Allowed now: {', '.join(allowed) or 'nothing'}.",
+                allowed=allowed,
+            )
+        require_can_transition(actor, name, incident_ic_id(incident))
+        if name == "resolve":
+            blockers = resolution_blockers(incident, at)
+            if blockers:
+                raise TransitionRefused(
+                    "Cannot resolve yet: " + "; ".join(blockers) + ".",
+                    allowed=incident_allowed_targets(incident, actor),
+                    missing=blockers,
+                )
+        if name == "reopen" and not reason:
+            raise RuleViolation(
+                "A reason is required to reopen a resolved incident.",
+                rule="reopen requires a reason",
+                field="reason",
+            )
+        getattr(incident, name)(at=at)
+        incident.save(
+            update_fields=["status", "identified_at", "mitigated_at", "resolved_at", "updated_at"]
+        )
+        data = {"from": current, "to": to, "transition": name, "reason": reason}
+        if name == "reopen":
+            ChecklistItem.objects.filter(incident=incident, checklist=Checklist.RESOLUTION).update(
+                done=False, done_at=None, done_by=None
+            )
+            data["resolution_criteria_reset"] = True
+            text = f"Reopened ({Status(current).label} → {Status(to).label}): {reason}"
+            kind = TimelineKind.REOPENED
+        else:
+            if name == "resolve":
+                data["ticked"] = checklist_auto_tick(incident, "resolved", actor=actor, at=at)
+            text = f"Status: {Status(current).label} → {Status(to).label}"
+            if reason:
+                text += f" ({reason})"
+            kind = TimelineKind.STATUS_CHANGED
+        timeline_record(incident, kind, text, actor=actor, occurred_at=at, data=data)
+    return incident
+
+
+def incident_update(
+    *,
+    actor,
+    incident_id,
+    title: str | None = None,
+    description: str | None = None,
+    services: list[Service] | None = None,
+    severity: str | None = None,
+    reason: str = "",
+) -> Incident:
+    """Edit an incident's details and severity; each kind of change is one timeline event.
+    A severity change never blocks on role rules; holders who no longer meet them are named
+    in the event so the IC can reassign."""
+    with transaction.atomic():
+        incident = incident_get_for_user(actor, incident_id, for_update=True)
+        if actor is not None:
+            require_writer(actor)
+        now = timezone.now()
+        changed: dict[str, tuple] = {}
+        for field, value in (("title", title), ("description", description)):
+            if value is not None and getattr(incident, field) != value:
+                changed[field] = (getattr(incident, field), value)
+                setattr(incident, field, value)
+        if changed:
+            incident.save(update_fields=[*changed, "updated_at"])
+            timeline_record(
+                incident,
+                TimelineKind.UPDATED,
+                "Details updated: " + ", ".join(changed),
+                actor=actor,
+                occurred_at=now,
+                data={f: {"old": old, "new": new} for f, (old, new) in changed.items()},
+            )
+        if services is not None:
+            old = sorted(incident.services.values_list("slug", flat=True))
+            new = sorted(s.slug for s in services)
+            if old != new:
+                incident.services.set(services)
+                timeline_record(
+                    incident,
+                    TimelineKind.UPDATED,
+                    f"Affected services: {', '.join(new) or 'none'}",
+                    actor=actor,
+                    occurred_at=now,
+                    data={"services": {"old": old, "new": new}},
+                )
+        if severity is not None and severity != incident.severity:
+            _change_severity(incident, severity, reason, actor, now)
+    return incident
+
+
+def _change_severity(incident: Incident, severity: str, reason: str, actor, now: datetime) -> None:
+    if severity not in Severity.values:
+        raise RuleViolation(
+            f"severity must be one of {', '.join(Severity.values)}.",
+            rule="severity",
+            field="severity",
+        )
+    if not incident.is_open:
+        raise TransitionRefused(
+            "A resolved incident's severity is final; reopen it first.", allowed=[]
+        )
+    old = incident.severity
+    incident.severity = severity
+    incident.save(update_fields=["severity", "updated_at"])
+    warnings = role_warnings(incident, incident_active_roles(incident), policy_for(severity))
+    text = f"Severity {old} → {severity}" + (f": {reason}" if reason else "")
+    if warnings:
+        text += ". Reassign: " + " ".join(warnings)
+    timeline_record(
+        incident,
+        TimelineKind.SEVERITY_CHANGED,
+        text,
+        actor=actor,
+        occurred_at=now,
+        data={"old": old, "new": severity, "reason": reason, "role_warnings": warnings},
+    )
+
+
+def incident_add_note(*, actor, incident_id, text: str, occurred_at: datetime | None = None):
+    """A scribe's note (procedures 3.4). `occurred_at` backdates it to when the thing happened
+    (never the future)."""
+    text = (text or "").strip()
+    if not text:
+        raise RuleViolation("text must not be empty.", rule="note text required", field="text")
+    now = timezone.now()
+    if occurred_at is not None and occurred_at > now + CLOCK_SKEW:
+        raise RuleViolation(
+            "occurred_at is in the future.",
+            rule="occurred_at not in the future",
+            field="occurred_at",
+        )
+    with transaction.atomic():
+        incident = incident_get_for_user(actor, incident_id, for_update=True)
+        if actor is not None:
+            require_writer(actor)
+        return timeline_record(
+            incident, TimelineKind.NOTE, text, actor=actor, occurred_at=occurred_at or now
+        )

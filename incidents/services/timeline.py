@@ -1,0 +1,45 @@
+from datetime import datetime
+
+from django.utils import timezone
+
+from ..models import ChecklistItem, Incident, TimelineEvent
+from ..policy import AUTO_TICKS
+
+
+def timeline_record(
+    incident: Incident,
+    kind: str,
+    text: str,
+    *,
+    actor=None,
+    occurred_at: datetime | None = None,
+    data: dict | None = None,
+) -> TimelineEvent:
+    """Append one event. Call inside the transaction of the change it records."""
+    now = timezone.now()
+    return TimelineEvent.objects.create(
+        incident=incident,
+        kind=kind,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        actor=actor,
+        text=text,
+        data=data or {},
+    )
+
+
+def checklist_auto_tick(incident: Incident, event: str, *, actor, at: datetime) -> list[str]:
+    """Tick the items that `event` satisfies (policy.AUTO_TICKS); returns their texts so the
+    triggering timeline event can record them."""
+    wanted = set(AUTO_TICKS.get(event, []))
+    if not wanted:
+        return []
+    items = [
+        item
+        for item in ChecklistItem.objects.filter(incident=incident, done=False)
+        if (item.checklist, item.key) in wanted
+    ]
+    ChecklistItem.objects.filter(pk__in=[i.pk for i in items]).update(
+        done=True, done_at=at, done_by=actor
+    )
+    return [item.text for item in items]

@@ -1,0 +1,98 @@
+"""The vocabulary of the procedures, as stored and as sent on the wire (api-contract.md)."""
+
+from django.db import models
+
+
+class Severity(models.TextChoices):
+    P1 = "P1", "P1 - Critical"
+    P2 = "P2", "P2 - Major"
+    P3 = "P3", "P3 - Minor"
+    P4 = "P4", "P4 - Low"
+
+
+class Status(models.TextChoices):
+    INVESTIGATING = "investigating", "Investigating"
+    IDENTIFIED = "identified", "Identified"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+
+
+OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
+
+
+class Role(models.TextChoices):
+    INCIDENT_COMMANDER = "incident_commander", "Incident Commander"
+    TECH_LEAD = "tech_lead", "Technical Lead"
+    COMMS_LEAD = "comms_lead", "Communications Lead"
+    SCRIBE = "scribe", "Scribe"
+    SME = "sme", "Subject Matter Expert"
+
+
+# Every role but SME is held by one person at a time (procedures 3.1-3.4).
+SINGLE_HOLDER_ROLES = (Role.INCIDENT_COMMANDER, Role.TECH_LEAD, Role.COMMS_LEAD, Role.SCRIBE)
+
+
+class Rank(models.TextChoices):
+    ENGINEER = "engineer", "Engineer"
+    SENIOR_ENGINEER = "senior_engineer", "Senior Engineer"
+    ENGINEERING_MANAGER = "engineering_manager", "Engineering Manager"
+    VP_ENGINEERING = "vp_engineering", "VP Engineering"
+    CTO = "cto", "CTO"
+    CEO = "ceo", "CEO"
+    SUPPORT = "support", "Support"
+    SUPPORT_LEAD = "support_lead", "Support Lead"
+    CUSTOMER_SUCCESS_MANAGER = "customer_success_manager", "Customer Success Manager"
+    SECURITY_LEAD = "security_lead", "Security Lead"
+
+
+# "X or above" in the procedures climbs this ladder; the other ranks are not on it.
+ENGINEERING_LADDER = (
+    Rank.ENGINEER,
+    Rank.SENIOR_ENGINEER,
+    Rank.ENGINEERING_MANAGER,
+    Rank.VP_ENGINEERING,
+    Rank.CTO,
+    Rank.CEO,
+)
+
+
+def ranks_at_or_above(rank: str) -> list[str]:
+    return [str(r) for r in ENGINEERING_LADDER[ENGINEERING_LADDER.index(rank) :]]
+
+
+class GroupName(models.TextChoices):
+    RESPONDER = "responder", "Responder"
+    INCIDENT_COMMANDER = "incident_commander", "Incident commander"
+    SRE_LEAD = "sre_lead", "SRE lead"
+    SECURITY = "security", "Security"
+    VIEWER = "viewer", "Viewer"
+
+
+class DetectionSource(models.TextChoices):
+    """Procedures 4.1."""
+
+    MONITORING = "monitoring", "Automated monitoring (Prometheus/Grafana)"
+    HEALTH_CHECK = "health_check", "Health checks"
+    CUSTOMER_REPORT = "customer_report", "Customer report"
+    INTERNAL_REPORT = "internal_report", "Internal report (#incidents)"
+    SECURITY_TOOL = "security_tool", "Security tools (SIEM, WAF)"
+
+
+class Checklist(models.TextChoices):
+    TRIAGE = "triage", "Triage (4.3)"
+    IC = "ic", "Incident Commander (Appendix A)"
+    RESOLUTION = "resolution", "Resolution criteria (7.4)"
+
+
+class TimelineKind(models.TextChoices):
+    DECLARED = "declared", "Declared"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    REOPENED = "reopened", "Reopened"
+    SEVERITY_CHANGED = "severity_changed", "Severity changed"
+    UPDATED = "updated", "Details updated"
+    ROLE_ASSIGNED = "role_assigned", "Role assigned"
+    ROLE_RELIEVED = "role_relieved", "Role relieved"
+    CHECKLIST_TICKED = "checklist_ticked", "Checklist item ticked"
+    CHECKLIST_UNTICKED = "checklist_unticked", "Checklist item unticked"
+    NOTE = "note", "Note"

@@ -1,0 +1,70 @@
+import os
+
+import pytest
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+# CI (.ci/run) sets this: there a test that needs PostgreSQL or Redis must run, not skip.
+REQUIRE_SERVICES = os.environ.get("TENSAFE_REQUIRE_SERVICES") == "1"
+
+
+def _uses_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _uses_redis() -> bool:
+    return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+
+
+def pytest_runtest_setup(item):
+    for marker, available, what in (
+        ("postgres", _uses_postgres, "DATABASE_URL=postgres://..."),
+        ("redis", _uses_redis, "CELERY_BROKER_URL=redis://..."),
+    ):
+        if item.get_closest_marker(marker) and not available():
+            message = f"needs {marker}: set {what} (make test does in CI)"
+            if REQUIRE_SERVICES:
+                pytest.fail(message)
+            pytest.skip(message)
+
+
+@pytest.fixture
+def api():
+    """api(user) -> an APIClient authenticated with that user's token (None: anonymous)."""
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def ic_user(db):
+    return UserFactory(rank="engineering_manager", groups=["incident_commander"])
+
+
+@pytest.fixture
+def responder(db):
+    return UserFactory(rank="engineer", groups=["responder"])
+
+
+@pytest.fixture
+def sre_lead(db):
+    return UserFactory(rank="senior_engineer", groups=["sre_lead"], is_staff=True)
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(rank="engineer", groups=["viewer"])
+
+
+@pytest.fixture
+def security_user(db):
+    return UserFactory(rank="security_lead", groups=["security"])
