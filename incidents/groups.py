@@ -32,6 +32,13 @@ SRE_LEAD_PERMISSIONS = {
         "change_team",
         "view_user",
         "change_user",
+        *[
+            f"{action}_{model}"
+            for model in ("schedule", "rotation", "rotationmember", "override", "contactmethod")
+            for action in ("add", "change", "delete", "view")
+        ],
+        "view_deadline",
+        "view_page",
     ],
 }
 

@@ -247,6 +247,7 @@ SETTINGS_DEFAULTS: dict = {
     "channel_close_after_hours": 24,  # Appendix A "Close incident channel after 24h"
     "bridge_base_url": "https://meet.tensafe.io/incident",  # 6.1
     "status_page_url": "https://status.tensafe.io",  # 6.2 customer email
+    "ack_link_valid_hours": 24,  # not in the procedures: how long a page's acknowledge link works
 }
 
 # --- Checklists: 4.3 triage, Appendix A IC checklist, 7.4 resolution criteria ----------------

@@ -3,7 +3,7 @@ incident, the people and the policy in force; services call them before changing
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
@@ -22,6 +22,9 @@ CHANNEL_MAX = 80  # Slack's limit on a channel name (without the '#')
 def channel_name_for(detected_at: datetime, title: str, attempt: int = 1) -> str:
     """`#inc-YYYYMMDD-brief-desc` (procedures 6.1): lowercase letters, digits and hyphens,
     at most 80 characters after the '#'. `attempt` > 1 adds a suffix to stay unique."""
+    if timezone.is_aware(detected_at):
+        # The date of the instant in UTC, whatever offset the caller gave it in.
+        detected_at = detected_at.astimezone(UTC)
     prefix = f"inc-{detected_at:%Y%m%d}-"
     suffix = f"-{attempt}" if attempt > 1 else ""
     desc = slugify(title).replace("_", "-") or "incident"

@@ -8,6 +8,7 @@ does not exist (404, absent from lists and counts).
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -67,7 +68,7 @@ def incident_list_for_api(user) -> QuerySet[Incident]:
     return (
         incident_list_for_user(user)
         .select_related("declared_by", "acknowledged_by")
-        .prefetch_related("services__team", active_roles_prefetch())
+        .prefetch_related("services", active_roles_prefetch())
     )
 
 
@@ -162,4 +163,44 @@ def policy_document() -> dict:
         "severities": list(SeverityPolicy.objects.order_by("severity")),
         "escalation_rules": list(EscalationRule.objects.all()),
         "escalation_contacts": list(EscalationContact.objects.all()),
+    }
+
+
+# --- timers ------------------------------------------------------------------------------------
+def deadlines_for_user(user) -> QuerySet:
+    from .models import Deadline
+
+    return Deadline.objects.filter(incident__in=incident_list_for_user(user)).select_related(
+        "incident"
+    )
+
+
+def pages_for_user(user) -> QuerySet:
+    from .models import Page
+
+    return Page.objects.filter(incident__in=incident_list_for_user(user)).select_related(
+        "recipient"
+    )
+
+
+def _percentile(sorted_values: list[int], fraction: float) -> int | None:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def deadline_lateness_stats(user, *, since=None) -> dict:
+    """How late fired deadlines fired (milliseconds): count, p50, p90, p99, max."""
+    qs = deadlines_for_user(user).filter(status="fired", lateness_ms__isnull=False)
+    if since is not None:
+        qs = qs.filter(fired_at__gte=since)
+    values = sorted(qs.values_list("lateness_ms", flat=True))
+    return {
+        "count": len(values),
+        "p50_ms": _percentile(values, 0.50),
+        "p90_ms": _percentile(values, 0.90),
+        "p99_ms": _percentile(values, 0.99),
+        "max_ms": values[-1] if values else None,
     }

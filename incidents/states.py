@@ -96,3 +96,8 @@ class TimelineKind(models.TextChoices):
     CHECKLIST_TICKED = "checklist_ticked", "Checklist item ticked"
     CHECKLIST_UNTICKED = "checklist_unticked", "Checklist item unticked"
     NOTE = "note", "Note"
+    NOTIFIED = "notified", "Notified at declaration"
+    ESCALATED = "escalated", "Escalated"
+    ESCALATION_REQUESTED = "escalation_requested", "Escalation requested"
+    PAGED = "paged", "Paged"
+    PAGE_FAILED = "page_failed", "Page failed"

@@ -1,7 +1,12 @@
 from django.db import connection
-from django.http import JsonResponse
-from django.shortcuts import redirect
-from django.views.decorators.http import require_GET
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import services
+from .ical import schedule_feed, user_feed
+from .models import Incident, Schedule, User
 
 
 @require_GET
@@ -19,3 +24,54 @@ def healthz(request):
     except Exception as exc:
         return JsonResponse({"status": "error", "database": str(exc)}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def _ack_context(token: str):
+    from django.core import signing
+
+    from .selectors import policy_settings
+    from .services.paging import ack_token_read
+
+    hours = policy_settings().ack_link_valid_hours
+    try:
+        incident_id, user_id = ack_token_read(token, max_age_seconds=hours * 3600)
+    except signing.SignatureExpired:
+        return None, None, f"This acknowledge link has expired (links are valid for {hours} hours)."
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None, None, "This acknowledge link is not valid."
+    incident = Incident.objects.select_related("acknowledged_by").filter(pk=incident_id).first()
+    person = User.objects.filter(pk=user_id, is_active=True).first()
+    if incident is None or person is None:
+        return None, None, "This acknowledge link is not valid any more."
+    return incident, person, ""
+
+
+@require_http_methods(["GET", "POST"])
+def acknowledge_link(request, token):
+    """The one-click acknowledge link in a page. GET shows the incident and one button; the
+    POST acknowledges (mail scanners that prefetch links must not acknowledge for anyone)."""
+    incident, person, error = _ack_context(token)
+    if error:
+        return render(request, "incidents/ack.html", {"error": error, "incident": None}, status=404)
+    if request.method == "POST":
+        incident = services.incident_acknowledge_by_link(token=token)
+    return render(request, "incidents/ack.html", {"incident": incident, "person": person})
+
+
+@require_GET
+def ical_schedule(request, token):
+    schedule = get_object_or_404(Schedule.objects.select_related("team"), feed_token=token)
+    return _ical_response(schedule_feed(schedule, timezone.now()), schedule.slug)
+
+
+@require_GET
+def ical_user(request, token):
+    user = get_object_or_404(User, feed_token=token, is_active=True)
+    return _ical_response(user_feed(user, timezone.now()), user.username)
+
+
+def _ical_response(body: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="oncall-{name}.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response

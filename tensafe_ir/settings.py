@@ -126,6 +126,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -168,6 +169,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the lifecycle's statuses wherever they appear (filters, transition input).
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.states.Status",
+        "TimelineKindEnum": "incidents.states.TimelineKind",
+        "ContactMethodKindEnum": "incidents.models.oncall.ContactMethod.KINDS",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------------
@@ -182,6 +189,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+    # kombu never creates the data folders and creates the control folder without parents:
+    # without these the worker dies at start with FileNotFoundError.
+    for folder in ("queue", "control"):
+        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_IGNORE_RESULT = True
@@ -193,7 +204,6 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Logging -------------------------------------------------------------------------------
 LOGGING = {
@@ -208,3 +218,21 @@ EMAIL_BACKEND = os.environ.get(
     "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "incidents@tensafe.io")
+
+# --- Paging --------------------------------------------------------------------------------
+# Hosts or networks (CIDR) that outgoing webhooks may reach although they resolve to private,
+# loopback or link-local addresses (everything else non-public is refused).
+TENSAFE_OUTBOUND_ALLOWLIST = env_list("TENSAFE_OUTBOUND_ALLOWLIST")
+TENSAFE_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("TENSAFE_OUTBOUND_TIMEOUT_SECONDS", "5"))
+
+# --- Timers ----------------------------------------------------------------------------------
+# Deadlines are rows; beat starts a sweep every second on its own queue, served by its own
+# worker so page deliveries never delay an escalation.
+CELERY_TASK_ROUTES = {"incidents.tasks.sweep_timers_task": {"queue": "timers"}}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-timers": {
+        "task": "incidents.tasks.sweep_timers_task",
+        "schedule": 1.0,
+        "options": {"expires": 5, "queue": "timers"},
+    },
+}

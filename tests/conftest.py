@@ -5,7 +5,14 @@ from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tensafe_ir.celery import app as celery_app
 from tests.factories import UserFactory
+
+# Tests never hand messages to the embedded broker under var/ (a `make run` worker would take
+# them): with no real broker configured, messages stay in this process's memory.
+if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+    celery_app.conf.broker_url = "memory://"
+    celery_app.conf.broker_transport_options = {}
 
 # CI (.ci/run) sets this: there a test that needs PostgreSQL or Redis must run, not skip.
 REQUIRE_SERVICES = os.environ.get("TENSAFE_REQUIRE_SERVICES") == "1"
@@ -29,6 +36,12 @@ def pytest_runtest_setup(item):
             if REQUIRE_SERVICES:
                 pytest.fail(message)
             pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Factories hash a password for every user; the production hasher would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from .. import services
 from ..models import EscalationContact, EscalationRule, PolicyChange, PolicySettings, SeverityPolicy
 from ..permissions import require_sre_lead
 from ..selectors import policy_document
-from ..states import Severity
+from ..states import Rank, Severity
 from .fields import StrictSerializer
 
 
@@ -40,6 +40,18 @@ class SettingsSerializer(_StrictModelSerializer):
 
 
 class SeverityPolicySerializer(_StrictModelSerializer):
+    # The model stores these as free JSON; give them their shape here so a PATCH cannot store
+    # a string where a list belongs, or a rank nobody holds (no one could be IC any more).
+    criteria = serializers.ListField(child=serializers.CharField(), required=False)
+    response_requirements = serializers.ListField(child=serializers.CharField(), required=False)
+    notify_at_declaration = serializers.ListField(child=serializers.CharField(), required=False)
+    ic_allowed_ranks = serializers.ListField(
+        child=serializers.ChoiceField(choices=Rank.choices), required=False
+    )
+    comms_lead_allowed_ranks = serializers.ListField(
+        child=serializers.ChoiceField(choices=Rank.choices), required=False
+    )
+
     class Meta:
         model = SeverityPolicy
         exclude = ["id"]
@@ -146,6 +158,8 @@ def _plan(data: dict) -> list[tuple]:
         rule_id, delete = values.pop("id", None), values.pop("delete", False)
         where = f"escalation_rules.{index}"
         if rule_id is None:
+            if delete:
+                raise serializers.ValidationError({where: ["delete needs the id of a rule"]})
             plan.append(
                 (
                     "create",
@@ -154,6 +168,12 @@ def _plan(data: dict) -> list[tuple]:
                 )
             )
             continue
+        if not isinstance(rule_id, int) or isinstance(rule_id, bool):
+            raise serializers.ValidationError(
+                {where: [f"id must be a whole number, not {rule_id!r}"]}
+            )
+        if not isinstance(delete, bool):
+            raise serializers.ValidationError({where: ["delete must be true or false"]})
         if rule_id not in rules:
             raise serializers.ValidationError({where: [f"no escalation rule with id {rule_id}"]})
         if delete:

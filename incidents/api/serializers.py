@@ -2,6 +2,7 @@
 serializers say what goes out. Writes happen in services, never in a serializer."""
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from ..models import ChecklistItem, Incident, RoleAssignment, Service, TimelineEvent, User
 from ..states import DetectionSource, GroupName, Rank, Role, Severity, Status
@@ -42,6 +43,7 @@ class IncidentOutputSerializer(serializers.ModelSerializer):
             "services",
             "detection_source",
             "security",
+            "drill",
             "channel_name",
             "bridge_url",
             "started_at",
@@ -155,6 +157,11 @@ class IncidentDeclareInputSerializer(StrictSerializer):
     services = ServiceSlugsField(required=False, default=list)
     detection_source = serializers.ChoiceField(choices=DetectionSource.choices)
     security = serializers.BooleanField(required=False, default=False)
+    drill = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Game-day drill: timers run, pages are recorded, nothing is sent.",
+    )
     started_at = AwareDateTimeField(required=False, allow_null=True, default=None)
     detected_at = AwareDateTimeField(required=False, allow_null=True, default=None)
 
@@ -173,8 +180,10 @@ class TransitionInputSerializer(StrictSerializer):
 
 
 class UsernameField(serializers.CharField):
-    def to_internal_value(self, data):
-        username = super().to_internal_value(data)
+    # Look the user up after the CharField validators (max_length) have run on the string:
+    # they cannot measure a User.
+    def run_validation(self, data=empty):
+        username = super().run_validation(data)
         try:
             return User.objects.get(username=username)
         except User.DoesNotExist:

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from . import policy, views
+from . import oncall, policy, timers, views
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -32,6 +32,31 @@ urlpatterns = [
         "incidents/<int:pk>/checklists/<int:item_id>/",
         views.IncidentChecklistItemApi.as_view(),
         name="incident-checklist-item",
+    ),
+    path(
+        "incidents/<int:pk>/escalate/",
+        timers.IncidentEscalateApi.as_view(),
+        name="incident-escalate",
+    ),
+    path("incidents/<int:pk>/page/", timers.IncidentPageUserApi.as_view(), name="incident-page"),
+    path("incidents/<int:pk>/pages/", timers.IncidentPagesApi.as_view(), name="incident-pages"),
+    path("deadlines/", timers.DeadlineListApi.as_view(), name="deadline-list"),
+    path("deadlines/lateness/", timers.DeadlineLatenessApi.as_view(), name="deadline-lateness"),
+    path("oncall/", oncall.OnCallNowApi.as_view(), name="oncall-now"),
+    path(
+        "users/me/contact-methods/", oncall.MyContactMethodsApi.as_view(), name="my-contact-methods"
+    ),
+    path(
+        "users/me/contact-methods/<int:method_id>/",
+        oncall.MyContactMethodApi.as_view(),
+        name="my-contact-method",
+    ),
+    path("oncall/me/feed/", oncall.MyFeedApi.as_view(), name="oncall-my-feed"),
+    path(
+        "schedules/<slug:slug>/shifts/", oncall.ScheduleShiftsApi.as_view(), name="schedule-shifts"
+    ),
+    path(
+        "escalation-contacts/", oncall.EscalationContactsApi.as_view(), name="escalation-contacts"
     ),
     path("triage/", views.TriageApi.as_view(), name="triage"),
     path("policy/", policy.PolicyApi.as_view(), name="policy"),

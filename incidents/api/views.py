@@ -61,7 +61,10 @@ class IncidentListCreateApi(GenericAPIView):
     def get_queryset(self):
         return incident_list_for_api(self.request.user)
 
-    @extend_schema(summary="List incidents visible to you")
+    @extend_schema(
+        summary="List incidents visible to you",
+        responses=IncidentOutputSerializer(many=True),
+    )
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(IncidentOutputSerializer(page, many=True).data)

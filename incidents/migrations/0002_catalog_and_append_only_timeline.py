@@ -45,7 +45,9 @@ def seed_catalog(apps, schema_editor):
 
 def append_only(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TRIGGER_SQL)
+        # params=None: the SQL holds a literal '%' (RAISE's placeholder), which psycopg would
+        # otherwise read as a query parameter.
+        schema_editor.execute(TRIGGER_SQL, params=None)
 
 
 def append_only_reverse(apps, schema_editor):

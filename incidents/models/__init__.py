@@ -1,17 +1,26 @@
 from .catalog import Service, Team
 from .incident import ChecklistItem, Incident, RoleAssignment
+from .oncall import ContactMethod, Override, Rotation, RotationMember, Schedule
 from .people import User
 from .policy import EscalationContact, EscalationRule, PolicyChange, PolicySettings, SeverityPolicy
 from .timeline import TimelineEvent
+from .timers import Deadline, Page
 
 __all__ = [
     "ChecklistItem",
+    "ContactMethod",
+    "Deadline",
     "EscalationContact",
     "EscalationRule",
     "Incident",
+    "Override",
+    "Page",
     "PolicyChange",
     "PolicySettings",
     "RoleAssignment",
+    "Rotation",
+    "RotationMember",
+    "Schedule",
     "Service",
     "SeverityPolicy",
     "Team",

@@ -33,6 +33,10 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         default=False,
         help_text="Security incident: visible only to the security group and role holders.",
     )
+    drill = models.BooleanField(
+        default=False,
+        help_text="Game-day drill: every timer runs and every page is recorded, nothing is sent.",
+    )
     channel_name = models.CharField(max_length=81, unique=True)
     bridge_url = models.URLField(max_length=300)
 

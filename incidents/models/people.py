@@ -1,3 +1,4 @@
+import secrets
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractUser
@@ -6,12 +7,32 @@ from django.db import models
 from ..states import Rank
 
 
+def _feed_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class User(AbstractUser):
     """A person who can hold incident roles: rank and team decide which roles (procedures 3)."""
 
     rank = models.CharField(max_length=32, choices=Rank.choices, default=Rank.ENGINEER)
     team = models.ForeignKey(
         "incidents.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
+    )
+
+    manager = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports",
+        help_text="Paged when an incident this person commands runs past its target (5.2).",
+    )
+    feed_token = models.CharField(
+        max_length=64,
+        unique=True,
+        default=_feed_token,
+        editable=False,
+        help_text="Secret in the URL of this person's on-call calendar feed.",
     )
 
     def __str__(self):

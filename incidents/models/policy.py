@@ -45,6 +45,11 @@ class PolicySettings(models.Model):
         help_text="Bridge call link (6.1); each incident gets a room."
     )
     status_page_url = models.URLField(help_text="Public status page named in customer email (6.2).")
+    ack_link_valid_hours = models.PositiveIntegerField(
+        default=24,
+        validators=[MinValueValidator(1)],
+        help_text="How long the one-click acknowledge link in a page stays valid.",
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "policy settings"

@@ -3,8 +3,10 @@ changes, checks permission, applies the rule, saves, and writes the timeline eve
 same transaction. Views, API views, admin actions and tasks all call these."""
 
 from .checklists import incident_checklist_set
+from .escalations import incident_escalate, incident_page_user
 from .incidents import (
     incident_acknowledge,
+    incident_acknowledge_by_link,
     incident_add_note,
     incident_declare,
     incident_transition,
@@ -17,14 +19,19 @@ from .policy import (
     policy_seed_defaults,
 )
 from .roles import incident_assign_role, incident_relieve_role
-from .users import user_create
+from .users import contact_method_create, contact_method_delete, user_create
 
 __all__ = [
+    "contact_method_create",
+    "contact_method_delete",
     "incident_acknowledge",
+    "incident_acknowledge_by_link",
     "incident_add_note",
     "incident_assign_role",
     "incident_checklist_set",
     "incident_declare",
+    "incident_escalate",
+    "incident_page_user",
     "incident_relieve_role",
     "incident_transition",
     "incident_update",

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
@@ -9,7 +11,9 @@ from ..states import TimelineKind
 from .timeline import timeline_record
 
 
-def incident_checklist_set(*, actor, incident_id, item_id, done: bool) -> ChecklistItem:
+def incident_checklist_set(
+    *, actor, incident_id, item_id, done: bool, at: datetime | None = None
+) -> ChecklistItem:
     """Tick (or untick) a checklist item; the change is timestamped and on the timeline."""
     with transaction.atomic():
         incident = incident_get_for_user(actor, incident_id, for_update=True)
@@ -21,7 +25,7 @@ def incident_checklist_set(*, actor, incident_id, item_id, done: bool) -> Checkl
             raise Http404("No checklist item with that id on this incident.") from None
         if item.done == done:
             return item
-        now = timezone.now()
+        now = at or timezone.now()
         item.done = done
         item.done_at, item.done_by = (now, actor) if done else (None, None)
         item.save(update_fields=["done", "done_at", "done_by"])

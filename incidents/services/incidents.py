@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..errors import RuleViolation, TransitionRefused
-from ..models import ChecklistItem, Incident, Service
+from ..models import ChecklistItem, Incident, Service, User
 from ..permissions import require_can_transition, require_writer
 from ..policy import CHECKLIST_DEFAULTS
 from ..rules import channel_name_for, resolution_blockers, role_warnings
@@ -19,6 +19,7 @@ from ..selectors import (
 )
 from ..states import Checklist, Severity, Status, TimelineKind
 from .timeline import checklist_auto_tick, timeline_record
+from .timers import deadlines_replan
 
 # Clocks of senders and browsers drift; a "detected at" this far ahead of ours is still "now".
 CLOCK_SKEW = timedelta(seconds=5)
@@ -55,14 +56,18 @@ def incident_declare(
     description: str = "",
     services: list[Service] | tuple = (),
     security: bool = False,
+    drill: bool = False,
     started_at: datetime | None = None,
     detected_at: datetime | None = None,
+    at: datetime | None = None,
 ) -> Incident:
     """Declare an incident (procedures 4.2): channel and bridge named, checklists laid out, the
     declaration on the timeline. Timers count from `detected_at`, which may be in the past."""
     if actor is not None:
         require_writer(actor)
     now = timezone.now()
+    if at is not None:  # internal callers replaying history (imports, demo data), never the API
+        now = min(at, now)
     detected_at = detected_at or now
     _check_declared_times(started_at, detected_at, now)
     if severity not in Severity.values:
@@ -78,6 +83,7 @@ def incident_declare(
             severity=severity,
             detection_source=detection_source,
             security=security,
+            drill=drill,
             started_at=started_at,
             detected_at=detected_at,
             declared_at=now,
@@ -113,6 +119,7 @@ def incident_declare(
                 "ticked": ticked,
             },
         )
+        deadlines_replan(incident, now=now)
     return incident
 
 
@@ -138,30 +145,51 @@ def _create_with_unique_channel(**fields) -> Incident:
     raise RuleViolation("Could not name a unique incident channel.", rule="channel_name")
 
 
-def incident_acknowledge(*, actor, incident_id, at: datetime | None = None) -> Incident:
-    """Acknowledge (procedures 4.2 step 1). Idempotent: the first acknowledgement stands."""
+def incident_acknowledge(
+    *, actor, incident_id, at: datetime | None = None, via: str = "api"
+) -> Incident:
+    """Acknowledge (procedures 4.2 step 1): sets acknowledged_at (for MTTA) and stops the
+    acknowledgement escalations. Idempotent: the first acknowledgement stands."""
     with transaction.atomic():
         incident = incident_get_for_user(actor, incident_id, for_update=True)
         if actor is not None:
             require_writer(actor)
-        if incident.acknowledged_at is not None:
-            return incident
-        at = at or timezone.now()
-        incident.acknowledged_at, incident.acknowledged_by = at, actor
-        incident.save(update_fields=["acknowledged_at", "acknowledged_by", "updated_at"])
-        ticked = checklist_auto_tick(incident, "acknowledged", actor=actor, at=at)
-        who = actor.username if actor else "the platform"
-        timeline_record(
-            incident,
-            TimelineKind.ACKNOWLEDGED,
-            f"Acknowledged by {who}",
-            actor=actor,
-            occurred_at=at,
-            data={
-                "seconds_after_detection": int((at - incident.detected_at).total_seconds()),
-                "ticked": ticked,
-            },
-        )
+        return _acknowledge(incident, actor, at or timezone.now(), via)
+
+
+def incident_acknowledge_by_link(*, token: str, at: datetime | None = None) -> Incident:
+    """Acknowledge through the signed, expiring link in a page. The signature is the
+    permission: it proves the platform paged this person about this incident."""
+    from .paging import ack_token_read
+
+    hours = policy_settings().ack_link_valid_hours
+    incident_id, user_id = ack_token_read(token, max_age_seconds=hours * 3600)
+    with transaction.atomic():
+        incident = incident_get_for_user(None, incident_id, for_update=True)
+        user = User.objects.get(pk=user_id, is_active=True)
+        return _acknowledge(incident, user, at or timezone.now(), "page link")
+
+
+def _acknowledge(incident: Incident, actor, at: datetime, via: str) -> Incident:
+    if incident.acknowledged_at is not None:
+        return incident
+    incident.acknowledged_at, incident.acknowledged_by = at, actor
+    incident.save(update_fields=["acknowledged_at", "acknowledged_by", "updated_at"])
+    deadlines_replan(incident, now=at)
+    ticked = checklist_auto_tick(incident, "acknowledged", actor=actor, at=at)
+    who = actor.username if actor else "the platform"
+    timeline_record(
+        incident,
+        TimelineKind.ACKNOWLEDGED,
+        f"Acknowledged by {who} ({via})",
+        actor=actor,
+        occurred_at=at,
+        data={
+            "seconds_after_detection": int((at - incident.detected_at).total_seconds()),
+            "via": via,
+            "ticked": ticked,
+        },
+    )
     return incident
 
 
@@ -210,6 +238,7 @@ def incident_transition(
         incident.save(
             update_fields=["status", "identified_at", "mitigated_at", "resolved_at", "updated_at"]
         )
+        deadlines_replan(incident, now=at)
         data = {"from": current, "to": to, "transition": name, "reason": reason}
         if name == "reopen":
             ChecklistItem.objects.filter(incident=incident, checklist=Checklist.RESOLUTION).update(
@@ -294,6 +323,7 @@ def _change_severity(incident: Incident, severity: str, reason: str, actor, now:
     old = incident.severity
     incident.severity = severity
     incident.save(update_fields=["severity", "updated_at"])
+    deadlines_replan(incident, now=now)
     warnings = role_warnings(incident, incident_active_roles(incident), policy_for(severity))
     text = f"Severity {old} → {severity}" + (f": {reason}" if reason else "")
     if warnings:

@@ -1,10 +1,11 @@
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from ..errors import RuleViolation
-from ..models import Team, User
-from ..permissions import require_sre_lead
+from ..models import ContactMethod, Team, User
+from ..permissions import is_sre_lead, require_sre_lead
 from ..states import GroupName, Rank
 
 
@@ -43,9 +44,30 @@ def user_create(
             first_name=first_name,
             last_name=last_name,
         )
-        validate_password(password, user)
+        try:
+            validate_password(password, user)
+        except ValidationError as weak:
+            # Name the field: the API answers 400 with field errors (api-contract).
+            raise ValidationError({"password": weak.messages}) from None
         user.set_password(password)
         user.is_staff = GroupName.SRE_LEAD in groups
         user.save()
         user.groups.set(Group.objects.filter(name__in=groups))
     return user
+
+
+def contact_method_create(*, actor, user: User, kind: str, target: str, secret: str = ""):
+    """Add a way to page `user` (their own, or anyone's for an SRE lead). Validated before
+    saving: a well-formed address or URL, and a secret for signed webhooks."""
+    if actor is not None and actor.pk != user.pk and not is_sre_lead(actor):
+        raise PermissionDenied("Only SRE leads manage other people's contact methods.")
+    method = ContactMethod(user=user, kind=kind, target=target.strip(), secret=secret)
+    method.full_clean()
+    method.save()
+    return method
+
+
+def contact_method_delete(*, actor, method) -> None:
+    if actor is not None and actor.pk != method.user_id and not is_sre_lead(actor):
+        raise PermissionDenied("Only SRE leads manage other people's contact methods.")
+    method.delete()

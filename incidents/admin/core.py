@@ -1,0 +1,536 @@
+"""Admin for SRE leads: the incidents they may see, the procedures' numbers, the catalog and
+the people.
+
+Admin is one more interface to the services, never a way around them: incident edits and
+actions call `incidents.services` (so every change is on the timeline), policy edits call the
+`policy_object_*` services (so every change is audited), and incidents are reached through
+`incidents.selectors` (so restricted security incidents stay invisible: absent from lists,
+404 on their pages).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.http import Http404
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from ..errors import DomainError
+from ..models import (
+    ChecklistItem,
+    EscalationContact,
+    EscalationRule,
+    Incident,
+    PolicyChange,
+    PolicySettings,
+    RoleAssignment,
+    Service,
+    SeverityPolicy,
+    Team,
+    TimelineEvent,
+    User,
+)
+from ..selectors import active_roles_prefetch, incident_list_for_user
+from ..services import (
+    incident_acknowledge,
+    incident_transition,
+    incident_update,
+    policy_object_create,
+    policy_object_delete,
+    policy_object_update,
+)
+from ..states import Role, Status
+
+admin.site.site_header = "TenSafe IR administration"
+admin.site.site_title = "TenSafe IR admin"
+admin.site.index_title = "Incidents, policy and people"
+
+# Reason recorded on PolicyChange rows written from admin.
+ADMIN_REASON = "admin"
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """A history shown beside its incident: nothing here is added, edited or deleted."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class TimelineEventInline(ReadOnlyInline):
+    model = TimelineEvent
+    fields = ("occurred_at", "kind", "actor", "text")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class RoleAssignmentInline(ReadOnlyInline):
+    model = RoleAssignment
+    fields = ("role", "user", "assigned_at", "assigned_by", "relieved_at", "relieved_by")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "assigned_by", "relieved_by")
+
+
+class ChecklistItemInline(ReadOnlyInline):
+    model = ChecklistItem
+    fields = ("checklist", "phase", "text", "done", "done_at", "done_by")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("done_by")
+
+
+class IncidentAdminForm(forms.ModelForm):
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Why the severity changed; recorded on the timeline with the change.",
+    )
+
+    class Meta:
+        model = Incident
+        fields = ("title", "description", "severity", "services")
+
+    def clean(self):
+        cleaned = super().clean()
+        if "severity" in self.changed_data and not self.instance.is_open:
+            self.add_error("severity", "A resolved incident's severity is final; reopen it first.")
+        return cleaned
+
+
+def _incident_action(request, modeladmin, queryset, call, done: str) -> None:
+    """Run `call(incident)` for each selected incident and report each outcome: a service's
+    refusal is the answer the user needs, so it is shown as written, not swallowed."""
+    for incident in queryset.order_by("pk"):
+        label = f"{incident.reference} ({incident.title})"
+        try:
+            call(incident)
+        except DomainError as refused:
+            modeladmin.message_user(request, f"{label}: {refused.detail}", messages.ERROR)
+        except PermissionDenied as denied:
+            detail = str(denied) or "you may not do this."
+            modeladmin.message_user(request, f"{label}: {detail}", messages.ERROR)
+        except (TransitionNotAllowed, ConcurrentTransition):
+            modeladmin.message_user(
+                request,
+                f"{label}: the incident changed meanwhile; reload and try again.",
+                messages.ERROR,
+            )
+        else:
+            modeladmin.message_user(request, f"{label}: {done}.", messages.SUCCESS)
+
+
+def _transition_action(to: str, name: str, description: str):
+    @admin.action(description=description, permissions=["transition"])
+    def action(modeladmin, request, queryset):
+        _incident_action(
+            request,
+            modeladmin,
+            queryset,
+            lambda incident: incident_transition(
+                actor=request.user, incident_id=incident.pk, to=to
+            ),
+            f"moved to {Status(to).label}",
+        )
+
+    action.__name__ = name
+    return action
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    form = IncidentAdminForm
+    list_display = (
+        "reference",
+        "title",
+        "severity",
+        "status",
+        "security",
+        "detected_at",
+        "acknowledged_at",
+        "incident_commander",
+    )
+    list_display_links = ("reference", "title")
+    list_filter = ("status", "severity", "security", "drill", "services")
+    search_fields = ("title", "channel_name")
+    filter_horizontal = ("services",)
+    fieldsets = (
+        (None, {"fields": ("title", "description", "severity", "reason", "services")}),
+        (
+            "Status",
+            {
+                "fields": (
+                    "status",
+                    "security",
+                    "drill",
+                    "detection_source",
+                    "channel_name",
+                    "bridge_url",
+                    "declared_by",
+                    "acknowledged_by",
+                )
+            },
+        ),
+        (
+            "Milestones",
+            {
+                "fields": (
+                    "started_at",
+                    "detected_at",
+                    "declared_at",
+                    "acknowledged_at",
+                    "identified_at",
+                    "mitigated_at",
+                    "resolved_at",
+                    "ttd_seconds",
+                    "ttm_seconds",
+                    "ttr_seconds",
+                )
+            },
+        ),
+    )
+    # Status moves only through the actions (the services); milestones are what the
+    # services recorded.
+    readonly_fields = (
+        "status",
+        "security",
+        "drill",
+        "detection_source",
+        "channel_name",
+        "bridge_url",
+        "declared_by",
+        "acknowledged_by",
+        "started_at",
+        "detected_at",
+        "declared_at",
+        "acknowledged_at",
+        "identified_at",
+        "mitigated_at",
+        "resolved_at",
+        "ttd_seconds",
+        "ttm_seconds",
+        "ttr_seconds",
+    )
+    inlines = (RoleAssignmentInline, ChecklistItemInline, TimelineEventInline)
+    actions = (
+        "acknowledge",
+        _transition_action(Status.IDENTIFIED, "identify", "Identify: move to Identified"),
+        _transition_action(Status.MONITORING, "mitigate", "Mitigate: move to Monitoring"),
+        _transition_action(Status.RESOLVED, "resolve", "Resolve (Incident Commander)"),
+    )
+
+    # --- what this user may see -------------------------------------------------------------
+    def get_queryset(self, request):
+        return (
+            incident_list_for_user(request.user)
+            .select_related("declared_by", "acknowledged_by")
+            .prefetch_related(active_roles_prefetch())
+        )
+
+    def get_object(self, request, object_id, from_field=None):
+        # The queryset above holds the visibility rule; an incident this user may not see
+        # is a 404, exactly like one that does not exist.
+        incident = super().get_object(request, object_id, from_field)
+        if incident is None:
+            raise Http404("No incident with that id.")
+        return incident
+
+    # --- what this user may do --------------------------------------------------------------
+    def has_add_permission(self, request):
+        return False  # incidents are declared through the API, pages and chat (services)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an incident is history; it is resolved, never deleted
+
+    def has_transition_permission(self, request):
+        return request.user.has_perm("incidents.transition_incident")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_open:
+            return (*self.readonly_fields, "severity")
+        return self.readonly_fields
+
+    # --- columns ----------------------------------------------------------------------------
+    @admin.display(description="Reference", ordering="pk")
+    def reference(self, incident):
+        return incident.reference
+
+    @admin.display(description="IC")
+    def incident_commander(self, incident):
+        for assignment in incident.active_roles:
+            if assignment.role == Role.INCIDENT_COMMANDER:
+                return assignment.user
+        return None
+
+    # --- writes go through the services -----------------------------------------------------
+    def save_model(self, request, obj, form, change):
+        """`obj` already carries the form's values; the service re-reads the row under lock,
+        applies what changed and puts each kind of change on the timeline."""
+        if not change:
+            raise PermissionDenied("Incidents are declared, not added in admin.")
+        changed = set(form.changed_data)
+        data = form.cleaned_data
+        incident_update(
+            actor=request.user,
+            incident_id=obj.pk,
+            title=data["title"] if "title" in changed else None,
+            description=data["description"] if "description" in changed else None,
+            services=list(data["services"]) if "services" in changed else None,
+            severity=data["severity"] if "severity" in changed else None,
+            reason=data.get("reason", ""),
+        )
+
+    def save_related(self, request, form, formsets, change):
+        # No form.save_m2m(): the services were set by incident_update in save_model, with
+        # their timeline event. The inlines are read-only, so saving them writes nothing (it
+        # only records that nothing changed, which admin's change message reads).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    @admin.action(description="Acknowledge", permissions=["change"])
+    def acknowledge(self, request, queryset):
+        for incident in queryset.filter(acknowledged_at__isnull=False).order_by("pk"):
+            self.message_user(
+                request,
+                f"{incident.reference} ({incident.title}): already acknowledged.",
+                messages.WARNING,
+            )
+        _incident_action(
+            request,
+            self,
+            queryset.filter(acknowledged_at__isnull=True),
+            lambda incident: incident_acknowledge(actor=request.user, incident_id=incident.pk),
+            "acknowledged",
+        )
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(admin.ModelAdmin):
+    """Read-only: the timeline is append-only, and only services append to it."""
+
+    list_display = ("occurred_at", "incident", "kind", "actor", "text")
+    list_filter = ("kind",)
+    search_fields = ("text",)
+    list_select_related = ("incident", "actor")
+    fields = ("incident", "kind", "occurred_at", "recorded_at", "actor", "text", "data")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        # Events of incidents this user may not see do not exist for them either.
+        return (
+            super().get_queryset(request).filter(incident__in=incident_list_for_user(request.user))
+        )
+
+    def get_object(self, request, object_id, from_field=None):
+        event = super().get_object(request, object_id, from_field)
+        if event is None:
+            raise Http404("No timeline event with that id.")
+        return event
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- the procedures' numbers ----------------------------------------------------------------
+class AuditedPolicyAdmin(admin.ModelAdmin):
+    """Policy rows change only through `policy_object_update`, which diffs against the row
+    in the database (not the form-mutated `obj`) and audits each changed field."""
+
+    def save_model(self, request, obj, form, change):
+        values = {name: form.cleaned_data[name] for name in form.changed_data}
+        if change:
+            policy_object_update(actor=request.user, obj=obj, values=values, reason=ADMIN_REASON)
+            return
+        created = policy_object_create(
+            actor=request.user, model=type(obj), values=form.cleaned_data, reason=ADMIN_REASON
+        )
+        # Admin logs the addition and redirects using `obj`: give it the created row's id.
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+    def delete_model(self, request, obj):
+        policy_object_delete(actor=request.user, obj=obj, reason=ADMIN_REASON)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                policy_object_delete(actor=request.user, obj=obj, reason=ADMIN_REASON)
+
+
+class ChangeOnlyPolicyAdmin(AuditedPolicyAdmin):
+    """Rows the procedures define: changed, never added or removed."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PolicySettings)
+class PolicySettingsAdmin(ChangeOnlyPolicyAdmin):
+    list_display = (
+        "__str__",
+        "stability_window_minutes",
+        "triage_window_minutes",
+        "ic_roles_within_minutes",
+    )
+    # Links typed without a scheme are https (Django 6's default, chosen now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(SeverityPolicy)
+class SeverityPolicyAdmin(ChangeOnlyPolicyAdmin):
+    list_display = (
+        "severity",
+        "name",
+        "target_resolution_minutes",
+        "ic_selection",
+        "status_page_mode",
+        "pir_required",
+    )
+    readonly_fields = ("severity",)
+    fieldsets = (
+        (None, {"fields": ("severity", "name", "definition", "criteria")}),
+        (
+            "Response (2.1)",
+            {"fields": ("response_requirements", "notify_at_declaration", "bridge")},
+        ),
+        ("Target", {"fields": ("target_resolution_minutes",)}),
+        (
+            "Roles (3.1, 3.3)",
+            {
+                "fields": (
+                    "ic_selection",
+                    "ic_allowed_ranks",
+                    "comms_lead_selection",
+                    "comms_lead_allowed_ranks",
+                )
+            },
+        ),
+        (
+            "Communication (2.1, 6.3)",
+            {
+                "fields": (
+                    "status_page_first_minutes",
+                    "customer_first_minutes",
+                    "status_page_mode",
+                    "status_page_every_minutes",
+                    "internal_every_minutes",
+                    "customer_email_mode",
+                    "customer_email_every_minutes",
+                )
+            },
+        ),
+        (
+            "Post-incident (8.1, 8.4)",
+            {
+                "fields": (
+                    "pir_required",
+                    "pir_due_hours",
+                    "pir_attendees",
+                    "action_review_every_days",
+                )
+            },
+        ),
+    )
+
+
+@admin.register(EscalationContact)
+class EscalationContactAdmin(ChangeOnlyPolicyAdmin):
+    list_display = ("name", "role", "contact_method", "response_minutes", "p1_only")
+    readonly_fields = ("role",)
+
+
+@admin.register(EscalationRule)
+class EscalationRuleAdmin(AuditedPolicyAdmin):
+    list_display = ("__str__", "severity", "trigger", "after_minutes", "target", "enabled")
+    list_filter = ("severity", "trigger", "target", "enabled")
+
+
+@admin.register(PolicyChange)
+class PolicyChangeAdmin(admin.ModelAdmin):
+    """The audit of policy changes: read-only."""
+
+    list_display = ("changed_at", "changed_by", "target", "field", "old_value", "new_value")
+    list_filter = ("target", "field")
+    search_fields = ("target", "field", "reason")
+    list_select_related = ("changed_by",)
+    fields = ("changed_at", "changed_by", "target", "field", "old_value", "new_value", "reason")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- catalog and people ----------------------------------------------------------------------
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "team", "runbook")
+    list_filter = ("team",)
+    search_fields = ("name", "slug", "runbook")
+    list_select_related = ("team",)
+    prepopulated_fields = {"slug": ("name",)}
+
+
+INCIDENT_RESPONSE_FIELDSET = ("Incident response", {"fields": ("rank", "team", "manager")})
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    fieldsets = (*DjangoUserAdmin.fieldsets, INCIDENT_RESPONSE_FIELDSET)
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        ("Incident response", {"classes": ("wide",), "fields": ("rank", "team", "manager")}),
+    )
+    list_display = (*DjangoUserAdmin.list_display, "rank", "team")
+    list_filter = (*DjangoUserAdmin.list_filter, "rank", "team")
+    list_select_related = ("team",)
+    autocomplete_fields = ("manager",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # An SRE lead manages people and their groups, but cannot mint superusers or hand
+        # out permissions beyond the groups.
+        readonly = super().get_readonly_fields(request, obj)
+        if not request.user.is_superuser:
+            readonly = (*readonly, "is_superuser", "user_permissions")
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)

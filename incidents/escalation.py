@@ -1,0 +1,196 @@
+"""Automatic escalations (procedures 5.1, 5.2) and who is told at declaration (2.1), planned
+from the policy in force, and escalation targets (5.3) resolved to people.
+
+`plan_deadlines` is pure: given the incident and the rules it says which deadlines should be
+pending and when they are due. `services.timers.deadlines_replan` applies the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .models import EscalationRule, Incident, SeverityPolicy, Team, User
+from .oncall import oncall_at
+from .states import Rank, Role, Severity, Status
+
+TARGET_LABELS = {
+    "backup_on_call": "Backup on-call",
+    "on_call": "On-call engineer",
+    "engineering_manager": "Engineering Manager",
+    "manager": "Manager",
+    "vp_engineering": "VP Engineering",
+    "cto": "CTO",
+    "ceo": "CEO",
+    "security_lead": "Security Lead",
+    "ic_manager": "The IC's manager",
+    "all_hands": "All hands (every responder on call)",
+    "executives": "Executives",
+    "engineering_queue": "Engineering queue",
+}
+RANK_TARGETS = {
+    "vp_engineering": Rank.VP_ENGINEERING,
+    "cto": Rank.CTO,
+    "ceo": Rank.CEO,
+    "security_lead": Rank.SECURITY_LEAD,
+}
+
+
+@dataclass
+class Planned:
+    kind: str
+    due_at: datetime
+    data: dict = field(default_factory=dict)
+
+
+def _rule_reason(rule: EscalationRule, incident: Incident, policy: SeverityPolicy) -> str:
+    sev = rule.severity or incident.severity
+    if rule.trigger == "unacknowledged":
+        return f"{sev} not acknowledged in {rule.after_minutes} min"
+    if rule.trigger == "open":
+        return f"{sev} open > {rule.after_minutes} min"
+    if rule.trigger == "security":
+        return "Security incident"
+    return (
+        f"Resolution taking longer than the {sev} target ({policy.target_resolution_minutes} min)"
+    )
+
+
+def plan_deadlines(
+    incident: Incident, rules: list[EscalationRule], policy: SeverityPolicy, now: datetime
+) -> dict[str, Planned]:
+    """The deadlines that should be pending for `incident` now, by key. Every timer counts from
+    `detected_at`, so an incident declared late has its overdue escalations due at once."""
+    if incident.status == Status.RESOLVED:
+        return {}
+    plan: dict[str, Planned] = {
+        f"notify:{incident.severity}": Planned(
+            "notify",
+            now,
+            {"audiences": list(policy.notify_at_declaration), "severity": incident.severity},
+        )
+    }
+    for rule in rules:
+        if not rule.enabled or rule.severity not in ("", incident.severity):
+            continue
+        if rule.trigger == "unacknowledged" and incident.acknowledged_at is not None:
+            continue
+        if rule.trigger == "security" and not incident.security:
+            continue
+        if rule.trigger == "over_target":
+            after = policy.target_resolution_minutes
+        else:
+            after = rule.after_minutes or 0
+        plan[f"rule:{rule.pk}"] = Planned(
+            "escalation",
+            incident.detected_at + timedelta(minutes=after),
+            {
+                "trigger": rule.trigger,
+                "severity": rule.severity,
+                "after_minutes": after,
+                "target": rule.target,
+                "reason": _rule_reason(rule, incident, policy),
+            },
+        )
+    return plan
+
+
+def deadline_still_applies(incident: Incident, data: dict, kind: str) -> bool:
+    """Checked again when a deadline fires (the plan is re-made on every change, this is the
+    belt to its braces)."""
+    if incident.status == Status.RESOLVED:
+        return False
+    if kind == "notify":
+        return True
+    if data.get("severity") and data["severity"] != incident.severity:
+        return False
+    if data.get("trigger") == "unacknowledged" and incident.acknowledged_at is not None:
+        return False
+    return not (data.get("trigger") == "security" and not incident.security)
+
+
+class Recipients:
+    """Resolves escalation targets and audiences to people, caching per sweep (a batch of
+    deadlines shares on-call lookups)."""
+
+    def __init__(self, at: datetime):
+        self.at = at
+        self._oncall: dict[int, list] = {}
+        self._by_rank: dict[str, list[User]] = {}
+
+    def _teams(self, incident: Incident | None) -> list[Team]:
+        teams = {s.team_id: s.team for s in incident.services.all()} if incident else {}
+        if teams:
+            return list(teams.values())
+        return list(Team.objects.filter(schedules__isnull=False).distinct()[:1])
+
+    def _team_oncall(self, team: Team) -> list:
+        if team.pk not in self._oncall:
+            self._oncall[team.pk] = [oncall_at(s, self.at) for s in team.schedules.all()]
+        return self._oncall[team.pk]
+
+    def _rank(self, rank: str, team_ids: set[int] | None = None) -> list[User]:
+        if rank not in self._by_rank:
+            self._by_rank[rank] = list(
+                User.objects.filter(rank=rank, is_active=True).order_by("id")
+            )
+        people = self._by_rank[rank]
+        if team_ids:
+            in_team = [u for u in people if u.team_id in team_ids]
+            return in_team or people
+        return people
+
+    def resolve(self, target: str, incident: Incident | None) -> tuple[list[User], str]:
+        """People for a target, and a note when a fallback was used or nobody was found."""
+        teams = self._teams(incident)
+        team_ids = {t.pk for t in teams}
+        if target in ("on_call", "backup_on_call"):
+            attr = "primary" if target == "on_call" else "backup"
+            people = [getattr(oc, attr) for t in teams for oc in self._team_oncall(t)]
+            people = [p for p in people if p is not None]
+            if people or target == "on_call":
+                return _unique(people), "" if people else "nobody is on call for the affected teams"
+            managers = self._rank(Rank.ENGINEERING_MANAGER, team_ids)
+            if not managers:
+                return [], "no backup on call and no Engineering Manager to page instead"
+            return managers[:1], "no backup on call; paged the Engineering Manager instead"
+        if target in ("engineering_manager", "manager"):
+            return self._rank(Rank.ENGINEERING_MANAGER, team_ids)[:1], ""
+        if target in RANK_TARGETS:
+            return self._rank(RANK_TARGETS[target])[:1], ""
+        if target == "ic_manager":
+            if incident is None:
+                return [], "depends on the incident's IC"
+            ic = next(
+                (
+                    a.user
+                    for a in incident.roles.filter(
+                        relieved_at__isnull=True, role=Role.INCIDENT_COMMANDER
+                    )
+                ),
+                None,
+            )
+            if ic is not None and ic.manager_id:
+                return [ic.manager], ""
+            ic_team = {ic.team_id} if ic is not None and ic.team_id else team_ids
+            return self._rank(Rank.ENGINEERING_MANAGER, ic_team)[:1], (
+                "" if ic is not None else "no IC assigned; paged the team's Engineering Manager"
+            )
+        if target == "all_hands":
+            people = []
+            for team in Team.objects.filter(schedules__isnull=False).distinct():
+                for oc in self._team_oncall(team):
+                    people += [p for p in (oc.primary, oc.backup) if p is not None]
+            return _unique(people), ""
+        if target == "executives":
+            ranks = [Rank.VP_ENGINEERING, Rank.CTO]
+            if incident is None or incident.severity == Severity.P1:
+                ranks.append(Rank.CEO)  # 5.3: CEO for P1 only
+            return _unique([u for r in ranks for u in self._rank(r)[:1]]), ""
+        if target == "engineering_queue":
+            return [], "added to the engineering queue; nobody is paged"
+        return [], f"unknown target {target!r}"
+
+
+def _unique(people: list[User]) -> list[User]:
+    return list({p.pk: p for p in people}.values())

@@ -1,0 +1,98 @@
+"""Timers are rows (STYLE.md convention 4). A deadline is a `Deadline` row with `due_at`; the
+sweeper claims due rows with a conditional UPDATE and fires each in one transaction with the
+pages it sends and the timeline event it writes. A page is a `Page` row written before any send,
+with an idempotency key per (incident, rule, recipient, contact method)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Deadline(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        FIRED = "fired", "Fired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="deadlines"
+    )
+    kind = models.CharField(max_length=32, help_text="escalation, notify, …")
+    key = models.CharField(
+        max_length=64, help_text="Which rule: at most one deadline per incident and key."
+    )
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    lateness_ms = models.IntegerField(null=True, blank=True, help_text="fired_at - due_at.")
+    data = models.JSONField(default=dict, blank=True, help_text="The rule as planned (snapshot).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "key"], name="one_deadline_per_incident_key"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(status="pending"), name="deadline_pending_due"
+            ),
+            models.Index(fields=["status", "fired_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.key} due {self.due_at:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+
+class Page(models.Model):
+    """One message to one person through one contact method. Exists before the send; holds the
+    outcome. The idempotency key makes a second page for the same reason impossible."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SUPPRESSED = "suppressed", "Suppressed (drill)"
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="pages"
+    )
+    deadline = models.ForeignKey(
+        Deadline, on_delete=models.PROTECT, null=True, blank=True, related_name="pages"
+    )
+    rule_key = models.CharField(max_length=64)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(max_length=8, help_text="email, slack or webhook")
+    target = models.CharField(max_length=500)
+    secret = models.CharField(max_length=128, blank=True)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    payload = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="page_outstanding",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.recipient} via {self.channel}: {self.status}"

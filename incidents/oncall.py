@@ -1,0 +1,141 @@
+"""Who is on call (procedures 9.4), computed from rotations and overrides.
+
+Rotations hand off weekly at a local wall-clock time and may cover only a daily window of
+local hours; all arithmetic is on local wall-clock times, so hand-offs stay at the same local
+hour across daylight-saving changes (the UTC instant moves instead).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from .models import Override, Rotation, Schedule, User
+
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class OnCall:
+    primary: User | None
+    backup: User | None
+    rotation: Rotation | None
+
+
+def _local(at: datetime, tz: str) -> datetime:
+    return at.astimezone(zoneinfo.ZoneInfo(tz)).replace(tzinfo=None)
+
+
+def _in_window(rotation: Rotation, local: datetime) -> bool:
+    if rotation.shift_start is None:
+        return True
+    t = local.time()
+    start, end = rotation.shift_start, rotation.shift_end
+    return start <= t < end if start < end else (t >= start or t < end)
+
+
+def _turn(rotation: Rotation, local: datetime) -> int:
+    """How many weekly hand-offs have happened since the anchor, on the local wall clock."""
+    anchor = datetime.combine(rotation.anchor_date, rotation.handoff_time)
+    return (local - anchor) // WEEK
+
+
+def _members(rotation: Rotation) -> list[User]:
+    cached = getattr(rotation, "_member_users", None)
+    if cached is None:
+        cached = [m.user for m in rotation.members.select_related("user").order_by("position")]
+        rotation._member_users = cached
+    return cached
+
+
+def _rotations(schedule: Schedule) -> list[Rotation]:
+    cached = getattr(schedule, "_rotation_list", None)
+    if cached is None:
+        cached = list(schedule.rotations.order_by("position", "id"))
+        schedule._rotation_list = cached
+    return cached
+
+
+def _overrides(schedule: Schedule, start: datetime, end: datetime) -> list[Override]:
+    return list(
+        schedule.overrides.filter(starts_at__lt=end, ends_at__gt=start).select_related("user")
+    )
+
+
+def oncall_at(schedule: Schedule, at: datetime, overrides: list[Override] | None = None) -> OnCall:
+    """Primary and backup of `schedule` at `at`: overrides first, then the first rotation
+    (by position) whose window covers `at`; the backup is the next member of that rotation."""
+    if overrides is None:
+        overrides = _overrides(schedule, at, at + timedelta(microseconds=1))
+    primary = backup = active = None
+    for rotation in _rotations(schedule):
+        members = _members(rotation)
+        local = _local(at, rotation.time_zone)
+        if not members or not _in_window(rotation, local):
+            continue
+        turn = _turn(rotation, local)
+        active = rotation
+        primary = members[turn % len(members)]
+        backup = members[(turn + 1) % len(members)] if len(members) > 1 else None
+        break
+    for override in overrides:
+        if override.starts_at <= at < override.ends_at:
+            if override.role == "primary":
+                primary = override.user
+            else:
+                backup = override.user
+    return OnCall(primary, backup, active)
+
+
+def _boundaries(schedule: Schedule, start: datetime, end: datetime, overrides) -> list[datetime]:
+    """Every instant in [start, end) at which who is on call may change."""
+    points = {start.astimezone(UTC)}
+    for rotation in _rotations(schedule):
+        tz = zoneinfo.ZoneInfo(rotation.time_zone)
+        first: date = _local(start, rotation.time_zone).date() - timedelta(days=1)
+        last: date = _local(end, rotation.time_zone).date() + timedelta(days=1)
+        day = first
+        while day <= last:
+            local_times: list[time] = []
+            if rotation.shift_start is not None:
+                local_times += [rotation.shift_start, rotation.shift_end]
+            if (day - rotation.anchor_date).days % 7 == 0:
+                local_times.append(rotation.handoff_time)
+            for t in local_times:
+                instant = datetime.combine(day, t, tzinfo=tz).astimezone(UTC)
+                if start < instant < end:
+                    points.add(instant)
+            day += timedelta(days=1)
+    for override in overrides:
+        for instant in (override.starts_at, override.ends_at):
+            if start < instant < end:
+                points.add(instant)
+    return sorted(points)
+
+
+@dataclass(frozen=True)
+class Shift:
+    start: datetime
+    end: datetime
+    primary: User | None
+    backup: User | None
+
+
+def oncall_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
+    """Who is on call over [start, end), as consecutive shifts with their hand-off instants."""
+    overrides = _overrides(schedule, start, end)
+    points = _boundaries(schedule, start, end, overrides)
+    shifts: list[Shift] = []
+    for index, point in enumerate(points):
+        until = points[index + 1] if index + 1 < len(points) else end
+        now = oncall_at(schedule, point, overrides)
+        if shifts and (shifts[-1].primary, shifts[-1].backup) == (now.primary, now.backup):
+            shifts[-1] = Shift(shifts[-1].start, until, now.primary, now.backup)
+        else:
+            shifts.append(Shift(point, until, now.primary, now.backup))
+    return shifts
+
+
+def oncall_for_team(team, at: datetime) -> list[tuple[Schedule, OnCall]]:
+    return [(s, oncall_at(s, at)) for s in Schedule.objects.filter(team=team).order_by("id")]

@@ -1,0 +1,261 @@
+"""Pages: one row per (incident, rule, recipient, contact method), written before any send,
+holding the outcome. Delivery retries with exponential backoff on timeouts, 5xx and 429, never
+on other 4xx; the idempotency key means a retry or a re-run never pages twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..models import ContactMethod, Incident, Page, User
+from ..notify import deliver
+from ..states import Status, TimelineKind
+from .timeline import timeline_record
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_SECONDS = 2
+BACKOFF_CAP_SECONDS = 300
+LEASE_SECONDS = 60  # a send that takes longer is presumed dead and retried
+REQUEUE_GRACE_SECONDS = 10  # time the broker gets to deliver a hand-off before the sweeper resends
+ACK_SALT = "tensafe.ack"
+
+
+def ack_token(incident: Incident, user: User) -> str:
+    return signing.dumps({"i": incident.pk, "u": user.pk}, salt=ACK_SALT, compress=True)
+
+
+def ack_token_read(token: str, max_age_seconds: int) -> tuple[int, int]:
+    """(incident id, user id) from a token; raises signing.BadSignature / SignatureExpired."""
+    value = signing.loads(token, salt=ACK_SALT, max_age=max_age_seconds)
+    return int(value["i"]), int(value["u"])
+
+
+def incident_url(incident: Incident) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/admin/incidents/incident/{incident.pk}/change/"
+
+
+def _compose(
+    incident: Incident, reason: str, user: User, at: datetime, body: str = ""
+) -> tuple[str, str, dict]:
+    minutes = int((at - incident.detected_at).total_seconds() // 60)
+    ack_url = f"{settings.PUBLIC_BASE_URL}/ack/{ack_token(incident, user)}/"
+    subject = f"[{incident.severity}] {incident.reference} {incident.title} — {reason}"
+    lines = [
+        f"{incident.reference}: {incident.title}",
+        f"Severity: {incident.severity}   Status: {Status(incident.status).label}",
+        f"Detected: {incident.detected_at:%Y-%m-%d %H:%M} UTC ({minutes} min ago)",
+        f"Why you are paged: {reason}",
+        f"Channel: {incident.channel_name}   Bridge: {incident.bridge_url}",
+        f"Incident: {incident_url(incident)}",
+    ]
+    if incident.acknowledged_at is None:
+        lines.append(f"Acknowledge: {ack_url}")
+    if body:
+        lines = (
+            [body, "", *lines[-2:]] if incident.acknowledged_at is None else [body, "", lines[-1]]
+        )
+    if incident.drill:
+        subject = f"[DRILL] {subject}"
+        lines.insert(0, "DRILL — this is a game-day exercise.")
+    payload = {
+        "event": "page",
+        "reason": reason,
+        "drill": incident.drill,
+        "incident": {
+            "id": incident.pk,
+            "reference": incident.reference,
+            "title": incident.title,
+            "severity": incident.severity,
+            "status": incident.status,
+            "detected_at": incident.detected_at.isoformat(),
+            "channel_name": incident.channel_name,
+            "bridge_url": incident.bridge_url,
+            "url": incident_url(incident),
+        },
+        "acknowledge_url": ack_url if incident.acknowledged_at is None else None,
+    }
+    return subject[:300], "\n".join(lines), payload
+
+
+def _methods(user: User) -> list[tuple[str, str, str, str]]:
+    """(method key, channel, target, secret) for each enabled contact method; email to the
+    account's address when the person has none."""
+    methods = [
+        (f"m{m.pk}", m.kind, m.target, m.secret)
+        for m in ContactMethod.objects.filter(user=user, enabled=True)
+    ]
+    if not methods and user.email:
+        methods = [("email", "email", user.email, "")]
+    return methods
+
+
+def pages_build(
+    incident: Incident,
+    *,
+    deadline,
+    rule_key: str,
+    reason: str,
+    people: list[tuple[str, User]],
+    at: datetime,
+    body: str = "",
+) -> tuple[list[int], str]:
+    """Write the page rows for `people` (inside the caller's transaction). Rows whose key
+    exists are skipped: the same rule never pages the same person twice. Returns the new page
+    ids and a summary for the timeline."""
+    rows, names = [], []
+    # One person reached through two targets (the backup falls back to the manager who is
+    # also told as "manager") is one page: a second row would break the unique key.
+    unique: dict[int, tuple[str, User]] = {}
+    for target, person in people:
+        unique.setdefault(person.pk, (target, person))
+    for _target, person in unique.values():
+        subject, text, payload = _compose(incident, reason, person, at, body)
+        methods = _methods(person)
+        for method_key, channel, address, secret in methods:
+            rows.append(
+                Page(
+                    incident=incident,
+                    deadline=deadline,
+                    rule_key=rule_key,
+                    recipient=person,
+                    channel=channel,
+                    target=address,
+                    secret=secret,
+                    subject=subject,
+                    body=text,
+                    payload=payload,
+                    idempotency_key=f"inc{incident.pk}:{rule_key}:u{person.pk}:{method_key}",
+                    status=Page.Status.SUPPRESSED if incident.drill else Page.Status.PENDING,
+                    next_attempt_at=at,
+                    created_at=at,
+                )
+            )
+        names.append(person.username if methods else f"{person.username} (no contact method)")
+    keys = [r.idempotency_key for r in rows]
+    taken = set(
+        Page.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
+    )
+    Page.objects.bulk_create([r for r in rows if r.idempotency_key not in taken])
+    new_ids = list(
+        Page.objects.filter(
+            idempotency_key__in=[k for k in keys if k not in taken], status=Page.Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+    summary = ", ".join(dict.fromkeys(names))
+    if incident.drill and names:
+        summary += " (drill: suppressed, nothing sent)"
+    return new_ids, summary
+
+
+def pages_enqueue(page_ids: list[int]) -> None:
+    """Hand pages to the workers. Runs after commit; if the broker is down the pages stay
+    pending and the sweeper hands them over again (pages_requeue_stale)."""
+    if not page_ids:
+        return
+    from ..tasks import deliver_page_task
+
+    for page_id in page_ids:
+        try:
+            deliver_page_task.delay(page_id)
+        except Exception:
+            log.warning("could not enqueue page %s; the sweeper will retry", page_id, exc_info=True)
+            return
+
+
+def _backoff(attempts: int, retry_after: float | None) -> float:
+    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+    if retry_after is not None:
+        delay = min(BACKOFF_CAP_SECONDS, max(delay, retry_after))
+    return delay
+
+
+def page_deliver(page_id: int) -> str:
+    """Send one page.
+
+    1. Claim it: a conditional UPDATE pending→sending (attempts+1, lease) that exactly one
+       worker wins; a page already sent, failed or being sent is left alone.
+    2. Send through its transport (outside any transaction).
+    3. Record the outcome: sent; or pending again after a backoff when retryable and attempts
+       remain; or failed, with a timeline event so the IC sees that a page did not go out.
+    Returns the resulting status."""
+    now = timezone.now()
+    claimed = Page.objects.filter(
+        pk=page_id, status=Page.Status.PENDING, next_attempt_at__lte=now
+    ).update(
+        status=Page.Status.SENDING,
+        attempts=F("attempts") + 1,
+        lease_until=now + timedelta(seconds=LEASE_SECONDS),
+    )
+    if not claimed:
+        return "skipped"
+    page = Page.objects.select_related("recipient", "incident").get(pk=page_id)
+    outcome = deliver(page)
+    with transaction.atomic():
+        now = timezone.now()
+        page.response_code = outcome.code
+        page.last_error = outcome.error[:500]
+        page.lease_until = None
+        if outcome.ok:
+            page.status, page.sent_at = Page.Status.SENT, now
+        elif outcome.retryable and page.attempts < MAX_ATTEMPTS:
+            page.status = Page.Status.PENDING
+            page.next_attempt_at = now + timedelta(
+                seconds=_backoff(page.attempts, outcome.retry_after)
+            )
+        else:
+            page.status = Page.Status.FAILED
+            timeline_record(
+                page.incident,
+                TimelineKind.PAGE_FAILED,
+                f"Page to {page.recipient.username} via {page.channel} failed after "
+                f"{page.attempts} attempt(s): {outcome.error}",
+                occurred_at=now,
+                data={"page": page.pk, "error": outcome.error, "code": outcome.code},
+            )
+        page.save(
+            update_fields=[
+                "status",
+                "sent_at",
+                "next_attempt_at",
+                "lease_until",
+                "response_code",
+                "last_error",
+            ]
+        )
+    if page.status == Page.Status.PENDING:
+        from ..tasks import deliver_page_task
+
+        try:
+            deliver_page_task.apply_async((page.pk,), eta=page.next_attempt_at)
+        except Exception:
+            log.warning("could not schedule retry of page %s", page.pk, exc_info=True)
+    return page.status
+
+
+def pages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Pages a worker should have handled by now: pending and due for longer than the grace
+    period (their hand-off was lost, e.g. Redis restarted), or stuck sending past their lease
+    (the worker died mid-send). Returns the ids handed to the workers again."""
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=REQUEUE_GRACE_SECONDS)
+    with transaction.atomic():
+        Page.objects.filter(status=Page.Status.SENDING, lease_until__lt=now).update(
+            status=Page.Status.PENDING, lease_until=None
+        )
+        stale = list(
+            Page.objects.filter(Q(status=Page.Status.PENDING) & Q(next_attempt_at__lte=grace))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        # Push them forward so each is re-sent once per grace period, not on every sweep.
+        Page.objects.filter(pk__in=stale).update(next_attempt_at=now)
+    pages_enqueue(stale)
+    return stale

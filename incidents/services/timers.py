@@ -1,0 +1,177 @@
+"""The timer engine: deadlines planned from the policy, fired by the sweeper exactly once.
+
+Lock order everywhere is incident row, then its deadline rows. Services that change an
+incident hold its row lock and re-plan in the same transaction; the sweeper never waits for a
+lock (SKIP LOCKED on both), so the two cannot deadlock, and a deadline whose incident is busy
+is simply fired on the next sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..escalation import Recipients, deadline_still_applies, plan_deadlines
+from ..models import Deadline, EscalationRule, Incident, TimelineEvent
+from ..selectors import policy_for
+from ..states import TimelineKind
+from .paging import pages_build, pages_enqueue
+
+log = logging.getLogger(__name__)
+PENDING, FIRED, CANCELLED = (
+    Deadline.Status.PENDING,
+    Deadline.Status.FIRED,
+    Deadline.Status.CANCELLED,
+)
+
+
+def deadlines_replan(incident: Incident, *, now: datetime | None = None) -> None:
+    """Make the incident's pending deadlines match the policy and its current state. Call with
+    the incident row locked, in the transaction that changed it (declare, acknowledge,
+    transition, severity change). Fired deadlines are never touched: each fires at most once."""
+    now = now or timezone.now()
+    policy = policy_for(incident.severity)  # first: on a fresh database this seeds the rules
+    rules = list(EscalationRule.objects.filter(enabled=True))
+    plan = plan_deadlines(incident, rules, policy, now)
+    existing = {d.key: d for d in Deadline.objects.filter(incident=incident)}
+    told = [d for d in existing.values() if d.kind == "notify" and d.status == FIRED]
+    for key, planned in plan.items():
+        if planned.kind == "notify" and any(
+            d.data.get("severity", "P4") <= planned.data["severity"] for d in told
+        ):
+            continue  # the audiences of this severity or a more severe one were already told
+        current = existing.get(key)
+        if current is None:
+            Deadline.objects.create(
+                incident=incident,
+                kind=planned.kind,
+                key=key,
+                due_at=planned.due_at,
+                data=planned.data,
+            )
+            continue
+        # A cancelled deadline comes back when its rule applies again; a pending one follows
+        # the plan (a pending notification keeps its time: it is due already).
+        movable = current.status == CANCELLED or (
+            current.status == PENDING and current.kind != "notify"
+        )
+        wanted = (PENDING, planned.due_at, planned.data)
+        if movable and (current.status, current.due_at, current.data) != wanted:
+            current.status, current.due_at, current.data = wanted
+            current.save(update_fields=["status", "due_at", "data", "updated_at"])
+    stale = [d.pk for key, d in existing.items() if d.status == PENDING and key not in plan]
+    if stale:
+        Deadline.objects.filter(pk__in=stale, status=PENDING).update(
+            status=CANCELLED, updated_at=now
+        )
+
+
+def _lock_due(now: datetime, limit: int) -> tuple[list[Deadline], dict[int, Incident]]:
+    """1. Lock up to `limit` due deadlines, skipping rows another sweeper holds.
+    2. Lock their incidents, skipping incidents a service holds; their deadlines wait.
+    On SQLite the whole transaction holds the database write lock instead."""
+    skip = connection.features.has_select_for_update_skip_locked
+    due_qs = Deadline.objects.filter(status=PENDING, due_at__lte=now).order_by("due_at", "id")
+    if skip:
+        due_qs = due_qs.select_for_update(skip_locked=True, of=("self",))
+    due = list(due_qs[:limit])
+    incident_qs = Incident.objects.filter(pk__in={d.incident_id for d in due}).prefetch_related(
+        "services__team"
+    )
+    if skip:
+        incident_qs = incident_qs.select_for_update(skip_locked=True, of=("self",))
+    incidents = {i.pk: i for i in incident_qs}
+    return [d for d in due if d.incident_id in incidents], incidents
+
+
+def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Fire every deadline due by `now` (up to `limit`), each exactly once.
+
+    1. Lock due deadlines and their incidents (see _lock_due).
+    2. For each: if it no longer applies, cancel it; else mark it fired with its lateness,
+       resolve its targets to people, write the page rows and the timeline event.
+    3. Commit: all of it lands or none (a killed worker leaves the deadlines pending).
+    4. After commit, hand the pages to the workers; a lost hand-off is re-sent by the sweeper.
+    Returns how many deadlines fired."""
+    fired_pages: list[int] = []
+    count = 0
+    with transaction.atomic():
+        now = now or timezone.now()
+        due, incidents = _lock_due(now, limit)
+        if not due:
+            return 0
+        recipients = Recipients(now)
+        events, cancelled = [], []
+        for deadline in due:
+            incident = incidents[deadline.incident_id]
+            if not deadline_still_applies(incident, deadline.data, deadline.kind):
+                cancelled.append(deadline.pk)
+                continue
+            fired_at = timezone.now()
+            deadline.status, deadline.fired_at = FIRED, fired_at
+            deadline.lateness_ms = int((fired_at - deadline.due_at).total_seconds() * 1000)
+            pages, text, data = _fire(deadline, incident, recipients, fired_at)
+            fired_pages += pages
+            events.append(
+                TimelineEvent(
+                    incident=incident,
+                    kind=TimelineKind.ESCALATED
+                    if deadline.kind == "escalation"
+                    else TimelineKind.NOTIFIED,
+                    occurred_at=fired_at,
+                    recorded_at=fired_at,
+                    text=text,
+                    data=data,
+                )
+            )
+            count += 1
+        Deadline.objects.bulk_update(
+            [d for d in due if d.status == FIRED], ["status", "fired_at", "lateness_ms"]
+        )
+        if cancelled:
+            Deadline.objects.filter(pk__in=cancelled).update(status=CANCELLED, updated_at=now)
+        TimelineEvent.objects.bulk_create(events)
+        transaction.on_commit(lambda: pages_enqueue(fired_pages))
+    return count
+
+
+def _fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: datetime):
+    """Targets of one deadline to page rows; returns (page ids, timeline text, data)."""
+    data = dict(deadline.data)
+    if deadline.kind == "notify":
+        targets = data["audiences"]
+        reason = f"{incident.severity} declared"
+    else:
+        targets = [data["target"]]
+        reason = data["reason"]
+    people, notes = [], []
+    for target in targets:
+        found, note = recipients.resolve(target, incident)
+        people += [(target, person) for person in found]
+        if note:
+            notes.append(note)
+    page_ids, summary = pages_build(
+        incident, deadline=deadline, rule_key=deadline.key, reason=reason, people=people, at=at
+    )
+    from ..escalation import TARGET_LABELS
+
+    labels = ", ".join(TARGET_LABELS.get(t, t) for t in targets)
+    if deadline.kind == "notify":
+        text = f"Notified {labels} ({reason})"
+    else:
+        text = f"Escalated to {labels}: {reason}"
+    text += f" — paged {summary}" if summary else " — nobody paged"
+    if notes:
+        text += f" ({'; '.join(notes)})"
+    data.update(
+        {
+            "deadline": deadline.pk,
+            "lateness_ms": deadline.lateness_ms,
+            "pages": page_ids,
+            "notes": notes,
+        }
+    )
+    return page_ids, text, data

@@ -1,0 +1,51 @@
+"""Celery tasks: thin, safe to re-run, each calling one service (STYLE.md convention 5)."""
+
+import logging
+import time
+
+from celery import shared_task
+from django.db import close_old_connections
+
+from .services.paging import REQUEUE_GRACE_SECONDS, page_deliver, pages_requeue_stale
+from .services.timers import deadlines_fire_due
+
+log = logging.getLogger(__name__)
+
+# Beat starts a sweep every second; each sweep polls for this long, so due deadlines are
+# picked up within POLL_SECONDS and overlapping sweeps are harmless (they skip each other's
+# rows).
+SWEEP_SECONDS = 0.95
+POLL_SECONDS = 0.1
+
+
+@shared_task(ignore_result=True)
+def sweep_timers_task() -> int:
+    """Fire due deadlines, and ask the page workers to re-hand lost pages."""
+    fired = 0
+    started = time.monotonic()
+    # Not inline: re-handing pages must never hold up a deadline (inline, it cost a sweep up
+    # to a second whenever pages trailed by more than the grace period; bench/timers.py). The
+    # message expires with the grace period, so while the page queue is backed up (pages
+    # queued, not lost) it is dropped instead of queueing every waiting page a second time.
+    try:
+        requeue_stale_pages_task.apply_async(expires=REQUEUE_GRACE_SECONDS, retry=False)
+    except Exception:  # broker down: deadlines still fire, and the next sweep asks again
+        log.warning("could not ask for stale pages to be re-handed", exc_info=True)
+    while time.monotonic() - started < SWEEP_SECONDS:
+        close_old_connections()
+        count = deadlines_fire_due()
+        fired += count
+        if count == 0:
+            time.sleep(POLL_SECONDS)
+    return fired
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def deliver_page_task(page_id: int) -> str:
+    return page_deliver(page_id)
+
+
+@shared_task(ignore_result=True)
+def requeue_stale_pages_task() -> int:
+    """Re-hand pages whose hand-off was lost or whose sender died (runs on the page workers)."""
+    return len(pages_requeue_stale())

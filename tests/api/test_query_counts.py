@@ -1,0 +1,89 @@
+"""The incident list costs a fixed number of queries, whatever the page size (STYLE 7)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from incidents import services
+from incidents.models import Service
+from tests.factories import UserFactory, declare
+
+from .conftest import INCIDENTS
+
+pytestmark = pytest.mark.django_db
+
+# Measured (SQLite and PostgreSQL): token joined to its user, the user's groups (visibility),
+# COUNT, the page (declared_by and acknowledged_by joined), services, and the active roles with
+# their users: 6, for a page of 5 or of 50.
+EXPECTED_QUERIES = 6
+
+
+@pytest.fixture
+def sixty_incidents(ic_user, responder):
+    catalog = list(Service.objects.order_by("slug"))
+    lead = UserFactory(rank="senior_engineer", groups=["responder"])
+    for n in range(60):
+        incident = declare(
+            actor=ic_user,
+            title=f"Incident {n}",
+            severity=f"P{n % 4 + 1}",
+            services=catalog[n % 3 : n % 3 + 2],
+        )
+        services.incident_assign_role(
+            actor=ic_user, incident_id=incident.pk, role="incident_commander", user=ic_user
+        )
+        services.incident_assign_role(
+            actor=ic_user, incident_id=incident.pk, role="tech_lead", user=lead
+        )
+        if n % 2:
+            services.incident_acknowledge(actor=responder, incident_id=incident.pk)
+        if n % 5 == 0:
+            services.incident_assign_role(
+                actor=ic_user, incident_id=incident.pk, role="sme", user=responder
+            )
+    return 60
+
+
+def _measure(client, query):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(INCIDENTS + query)
+    assert response.status_code == 200, response.content
+    return response.json(), captured
+
+
+@pytest.mark.parametrize("who", ["sre_lead", "security_user"])
+def test_list_query_count_does_not_grow_with_page_size(api, request, sixty_incidents, who):
+    client = api(request.getfixturevalue(who))
+    client.get(INCIDENTS + "?page_size=1")  # warm any per-process caches
+
+    small, small_queries = _measure(client, "?page_size=5")
+    large, large_queries = _measure(client, "?page_size=50")
+
+    assert (small["count"], len(small["results"])) == (60, 5)
+    assert (large["count"], len(large["results"])) == (60, 50)
+    # The rows carry what was prefetched.
+    row = large["results"][0]
+    assert len(row["services"]) >= 1
+    assert {r["role"] for r in row["roles"]} >= {"incident_commander", "tech_lead"}
+    print(
+        f"\nGET {INCIDENTS} as {who}: page_size=5 -> {len(small_queries)} queries, "
+        f"page_size=50 -> {len(large_queries)} queries"
+    )
+    assert len(small_queries) == len(large_queries), (
+        f"page_size=5: {len(small_queries)} queries, page_size=50: {len(large_queries)}:\n"
+        + "\n".join(q["sql"] for q in large_queries.captured_queries)
+    )
+    assert len(large_queries) == EXPECTED_QUERIES, (
+        f"measured {len(large_queries)} queries for a page of 50 (expected {EXPECTED_QUERIES}):\n"
+        + "\n".join(q["sql"] for q in large_queries.captured_queries)
+    )
+
+
+def test_list_with_filters_stays_within_the_budget(
+    api, sre_lead, sixty_incidents, django_assert_max_num_queries
+):
+    client = api(sre_lead)
+    with django_assert_max_num_queries(EXPECTED_QUERIES):
+        response = client.get(INCIDENTS + "?page_size=50&status=investigating&service=database")
+    assert response.status_code == 200
+    assert response.json()["count"] > 0

@@ -1,0 +1,236 @@
+"""Fixtures for the on-call, escalation and paging tests: schedules built from plain data, a
+small organisation (on-call engineers, their managers, executives), a real local HTTP server
+that answers each request the way a test tells it to, and a sweep that fires due deadlines the
+way the timer worker does."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from incidents.models import Rotation, RotationMember, Schedule, Team, User
+from incidents.services.timers import deadlines_fire_due
+from tests.factories import UserFactory
+
+# A Wednesday noon in week 0 of the standard rotation below (anchored Monday 2026-01-05 09:00).
+T0 = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
+
+
+# --- schedules -----------------------------------------------------------------------------------
+def make_schedule(
+    team: Team,
+    slug: str,
+    rotations: list[dict],
+    *,
+    kind: str = "weekly",
+    name: str | None = None,
+) -> Schedule:
+    """A schedule with its rotations. Each rotation is a dict: members (users, in turn order),
+    anchor (date), handoff (time), and optional tz, window (start, end), position, name."""
+    schedule = Schedule.objects.create(team=team, slug=slug, name=name or slug.title(), kind=kind)
+    for index, spec in enumerate(rotations):
+        start, end = spec.get("window", (None, None))
+        rotation = Rotation.objects.create(
+            schedule=schedule,
+            name=spec.get("name", f"rotation {index}"),
+            position=spec.get("position", index),
+            time_zone=spec.get("tz", "UTC"),
+            anchor_date=spec.get("anchor", date(2026, 1, 5)),
+            handoff_time=spec.get("handoff", dtime(9, 0)),
+            shift_start=start,
+            shift_end=end,
+        )
+        for position, user in enumerate(spec["members"]):
+            RotationMember.objects.create(rotation=rotation, user=user, position=position)
+    return schedule
+
+
+# --- an organisation -----------------------------------------------------------------------------
+@dataclass
+class Org:
+    platform: Team
+    security: Team
+    schedule: Schedule
+    primary: User
+    backup: User
+    third: User
+    em: User
+    vp: User
+    cto: User
+    ceo: User
+    security_lead: User
+    sec_primary: User
+    sec_backup: User
+    sec_schedule: Schedule
+
+
+@pytest.fixture
+def org(db) -> Org:
+    """Platform has a weekly UTC rotation alice → bob → carol handing off Mondays 09:00 (at T0
+    alice is primary, bob backup) and an Engineering Manager; Security has its own rotation
+    (dave, erin) and a Security Lead; the executives exist once each."""
+    platform = Team.objects.get(slug="platform")
+    security = Team.objects.get(slug="security")
+    em = UserFactory(username="emma-em", rank="engineering_manager", team=platform)
+    alice = UserFactory(username="alice", team=platform, manager=em)
+    bob = UserFactory(username="bob", team=platform, manager=em)
+    carol = UserFactory(username="carol", team=platform, manager=em)
+    lead = UserFactory(username="sam-seclead", rank="security_lead", team=security)
+    dave = UserFactory(username="dave", team=security)
+    erin = UserFactory(username="erin", team=security)
+    schedule = make_schedule(platform, "platform-primary", [{"members": [alice, bob, carol]}])
+    sec_schedule = make_schedule(security, "security-primary", [{"members": [dave, erin]}])
+    return Org(
+        platform=platform,
+        security=security,
+        schedule=schedule,
+        primary=alice,
+        backup=bob,
+        third=carol,
+        em=em,
+        vp=UserFactory(username="victor-vp", rank="vp_engineering"),
+        cto=UserFactory(username="chloe-cto", rank="cto"),
+        ceo=UserFactory(username="cedric-ceo", rank="ceo"),
+        security_lead=lead,
+        sec_primary=dave,
+        sec_backup=erin,
+        sec_schedule=sec_schedule,
+    )
+
+
+@pytest.fixture
+def ic(db):
+    """The declaring Incident Commander: an Engineering Manager outside every team."""
+    return UserFactory(username="ian-ic", rank="engineering_manager", groups=["incident_commander"])
+
+
+# --- time and the sweeper ------------------------------------------------------------------------
+@pytest.fixture
+def sweep(time_machine):
+    """sweep(at) -> moves the clock to `at` (frozen) and fires what is due, as the sweeper does."""
+
+    def run(at: datetime) -> int:
+        time_machine.move_to(at, tick=False)
+        return deadlines_fire_due(now=at)
+
+    return run
+
+
+@pytest.fixture
+def eager_pages(settings):
+    """Celery runs tasks in-process, so pages handed over after commit are delivered at once."""
+    from tensafe_ir.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+# --- a local HTTP target -------------------------------------------------------------------------
+@dataclass
+class Received:
+    path: str
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class HttpTarget:
+    """A real HTTP server on 127.0.0.1. `respond(*answers)` queues how the next requests are
+    answered: an int status, ("429", seconds) for Retry-After, ("slow", seconds) to sleep
+    before answering 200. When the queue runs out it answers 200."""
+
+    def __init__(self):
+        self.received: list[Received] = []
+        self.answers: list = []
+        self.lock = threading.Lock()
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with target.lock:
+                    target.received.append(
+                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
+                    answer = target.answers.pop(0) if target.answers else 200
+                headers = {}
+                if isinstance(answer, tuple) and answer[0] == "slow":
+                    time.sleep(answer[1])
+                    answer = 200
+                elif isinstance(answer, tuple) and answer[0] == "429":
+                    headers["Retry-After"] = str(answer[1])
+                    answer = 429
+                try:
+                    self.send_response(answer)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:
+                    pass  # the client gave up (timeout test)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def respond(self, *answers) -> None:
+        with self.lock:
+            self.answers.extend(answers)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def http_target():
+    target = HttpTarget()
+    yield target
+    target.close()
+
+
+@pytest.fixture
+def allow_local(settings):
+    settings.TENSAFE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    settings.TENSAFE_OUTBOUND_TIMEOUT_SECONDS = 0.5
+
+
+@pytest.fixture
+def no_allowlist(settings):
+    settings.TENSAFE_OUTBOUND_ALLOWLIST = []
+
+
+@pytest.fixture
+def gateway(db):
+    """The API gateway service (seeded catalog), owned by the platform team."""
+    from incidents.models import Service
+
+    return [Service.objects.get(slug="api-gateway")]
+
+
+@pytest.fixture
+def frozen(time_machine):
+    time_machine.move_to(T0, tick=False)
+    return time_machine

@@ -1,0 +1,247 @@
+"""The timers over HTTP: deadlines (filters, visibility of security incidents), how late they
+fired (p50/p90/p99/max against the fired rows), and an incident's pages."""
+
+from datetime import timedelta
+
+import pytest
+
+from incidents.models import Deadline
+from tests.factories import declare
+from tests.timers.conftest import T0
+
+pytestmark = pytest.mark.django_db
+
+DEADLINES = "/api/v1/deadlines/"
+LATENESS = "/api/v1/deadlines/lateness/"
+
+
+@pytest.fixture
+def three(org, ic, gateway, frozen):
+    """A P1 and a P3, and a security P2 that only the security group (and its declarer) see."""
+    return {
+        "p1": declare(actor=ic, severity="P1", services=gateway, title="Gateway down"),
+        "p3": declare(actor=ic, severity="P3", services=gateway, title="Slow dashboards"),
+        "sec": declare(
+            actor=ic, severity="P2", services=gateway, title="Token leak", security=True
+        ),
+    }
+
+
+def keys(response) -> list[tuple[int, str]]:
+    return [(d["incident"], d["key"]) for d in response.json()["results"]]
+
+
+def test_deadlines_list_soonest_first(api, viewer, three):
+    response = api(viewer).get(DEADLINES)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    visible = Deadline.objects.filter(incident__in=[three["p1"], three["p3"]])
+    assert body["count"] == visible.count() == 8  # P1: notice + 5 rules; P3: notice + over target
+    dues = [d["due_at"] for d in body["results"]]
+    assert dues == sorted(dues)
+    first = body["results"][0]
+    assert set(first) == {
+        "id",
+        "incident",
+        "kind",
+        "key",
+        "due_at",
+        "status",
+        "fired_at",
+        "lateness_ms",
+        "data",
+    }
+    assert first["kind"] == "notify" and first["status"] == "pending" and first["fired_at"] is None
+
+
+def test_deadlines_filter_by_incident_and_status(api, viewer, three, sweep):
+    p1 = three["p1"]
+    sweep(T0)
+    sweep(T0 + timedelta(minutes=5))
+    client = api(viewer)
+    response = client.get(DEADLINES, {"incident": p1.pk})
+    assert {i for i, _ in keys(response)} == {p1.pk}
+    assert len(keys(response)) == 6
+    fired = client.get(DEADLINES, {"incident": p1.pk, "status": "fired"}).json()["results"]
+    assert sorted(d["data"].get("target", d["key"]) for d in fired) == [
+        "backup_on_call",
+        "notify:P1",
+    ]
+    assert all(d["lateness_ms"] == 0 and d["fired_at"] is not None for d in fired)
+    pending = client.get(DEADLINES, {"incident": p1.pk, "status": "pending"}).json()["results"]
+    assert [d["data"]["target"] for d in pending] == [
+        "engineering_manager",
+        "vp_engineering",
+        "cto",
+        "ic_manager",
+    ]
+    assert client.get(DEADLINES, {"status": "cancelled"}).json()["count"] == 0
+
+
+def test_bad_status_filter_is_400(api, viewer, three):
+    response = api(viewer).get(DEADLINES, {"status": "late"})
+    assert response.status_code == 400
+    assert response.json()["rule"] == "status"
+    assert "pending, fired, cancelled" in response.json()["detail"]
+
+
+def test_security_incident_deadlines_are_hidden_from_others(api, viewer, security_user, ic, three):
+    sec = three["sec"]
+    assert sec.pk not in {i for i, _ in keys(api(viewer).get(DEADLINES))}
+    assert api(viewer).get(DEADLINES, {"incident": sec.pk}).status_code == 404
+    for who in (security_user, ic):  # the security group, and whoever declared it
+        response = api(who).get(DEADLINES, {"incident": sec.pk})
+        assert response.status_code == 200
+        assert ("notify:P2" in [k for _, k in keys(response)]) is True
+    assert (
+        api(security_user).get(DEADLINES).json()["count"] == 8 + 4
+    )  # P2 notice, P2 rule, security, target
+
+
+def test_unknown_incident_filter_is_404(api, viewer, three):
+    assert api(viewer).get(DEADLINES, {"incident": 999999}).status_code == 404
+    assert api(viewer).get(DEADLINES, {"incident": "abc"}).status_code == 404
+
+
+def test_deadlines_need_authentication(api, three):
+    assert api().get(DEADLINES).status_code in (401, 403)
+    assert api().get(LATENESS).status_code in (401, 403)
+
+
+# --- lateness ------------------------------------------------------------------------------------
+def test_lateness_percentiles_match_the_fired_deadlines(
+    api, viewer, security_user, org, ic, gateway, frozen, sweep
+):
+    # Declared 12 minutes after detection: the 5- and 10-minute rules are 7 and 2 minutes late.
+    p1 = declare(actor=ic, severity="P1", services=gateway, detected_at=T0 - timedelta(minutes=12))
+    sweep(T0)
+    frozen.move_to(T0 + timedelta(seconds=1), tick=False)
+    declare(actor=ic, severity="P3", services=gateway)
+    sweep(T0 + timedelta(seconds=2, milliseconds=500))  # the P3 notice, 1.5 s late
+    sec = declare(actor=ic, severity="P4", services=gateway, security=True)
+    sweep(T0 + timedelta(seconds=12, milliseconds=500))  # security rule + P4 notice, 10 s late
+
+    fired = sorted(
+        Deadline.objects.filter(status="fired")
+        .exclude(incident=sec)
+        .values_list("lateness_ms", flat=True)
+    )
+    assert fired == [0, 1500, 120_000, 420_000]
+    response = api(viewer).get(LATENESS)
+    assert response.status_code == 200
+    assert response.json() == {
+        "count": 4,
+        "p50_ms": 1500,
+        "p90_ms": 420_000,
+        "p99_ms": 420_000,
+        "max_ms": 420_000,
+        "pending": 4,  # P1: 30 min, 60 min, over target; P3: over target
+        "overdue": 0,
+    }
+    # The security group also sees the security incident's two 10-second-late deadlines.
+    seen = api(security_user).get(LATENESS).json()
+    assert (seen["count"], seen["p50_ms"], seen["max_ms"]) == (6, 10_000, 420_000)
+    assert p1.pk
+
+
+def test_lateness_counts_overdue_and_filters_by_hours(api, viewer, org, ic, gateway, frozen, sweep):
+    declare(actor=ic, severity="P1", services=gateway)
+    sweep(T0)
+    frozen.move_to(T0 + timedelta(minutes=31), tick=False)  # nobody swept since T0
+    body = api(viewer).get(LATENESS).json()
+    assert (body["count"], body["pending"], body["overdue"]) == (1, 5, 3)  # 5, 10, 30 min overdue
+    frozen.move_to(T0 + timedelta(hours=2), tick=False)
+    recent = api(viewer).get(LATENESS, {"hours": 1}).json()
+    assert (recent["count"], recent["p50_ms"], recent["max_ms"]) == (0, None, None)
+    assert api(viewer).get(LATENESS, {"hours": 3}).json()["count"] == 1
+    for bad in ("0", "-1", "soon"):
+        response = api(viewer).get(LATENESS, {"hours": bad})
+        assert response.status_code == 400
+        assert response.json()["rule"] == "hours"
+
+
+# --- an incident's pages -------------------------------------------------------------------------
+def test_incident_pages_list_with_outcomes(api, viewer, org, ic, gateway, frozen, sweep):
+    from incidents.services.paging import page_deliver
+
+    incident = declare(actor=ic, severity="P2", services=gateway)
+    sweep(T0)
+    alice = incident.pages.get(recipient=org.primary)
+    assert page_deliver(alice.pk) == "sent"
+    response = api(viewer).get(f"/api/v1/incidents/{incident.pk}/pages/")
+    assert response.status_code == 200
+    rows = {p["recipient"]: p for p in response.json()}
+    assert sorted(rows) == ["alice", "bob", "emma-em"]
+    assert (rows["alice"]["status"], rows["alice"]["attempts"], rows["alice"]["channel"]) == (
+        "sent",
+        1,
+        "email",
+    )
+    assert rows["bob"]["status"] == "pending"
+    assert rows["alice"]["rule_key"] == "notify:P2"
+    assert rows["alice"]["subject"].startswith(f"[P2] INC-{incident.pk} ")
+    assert "secret" not in rows["alice"] and "body" not in rows["alice"]
+
+
+def test_security_incident_pages_are_hidden(
+    api, viewer, org, security_user, ic, gateway, frozen, sweep
+):
+    incident = declare(actor=ic, severity="P3", services=gateway, security=True)
+    sweep(T0)
+    assert api(viewer).get(f"/api/v1/incidents/{incident.pk}/pages/").status_code == 404
+    response = api(security_user).get(f"/api/v1/incidents/{incident.pk}/pages/")
+    assert sorted(p["recipient"] for p in response.json()) == ["alice", "sam-seclead"]
+
+
+def test_people_manage_their_own_contact_methods(api, responder):
+    client = api(responder)
+    created = client.post(
+        "/api/v1/users/me/contact-methods/",
+        {"kind": "slack", "target": "https://hooks.example.com/T1/B2"},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["kind"] == "slack"
+    listed = client.get("/api/v1/users/me/contact-methods/").json()
+    assert [m["target"] for m in listed] == ["https://hooks.example.com/T1/B2"]
+    assert (
+        client.delete(f"/api/v1/users/me/contact-methods/{created.json()['id']}/").status_code
+        == 204
+    )
+    assert client.get("/api/v1/users/me/contact-methods/").json() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "email", "target": "not-an-address"}, "target"),
+        ({"kind": "webhook", "target": "https://hooks.example.com/x"}, "secret"),
+        ({"kind": "pager", "target": "x@y.io"}, "kind"),
+        ({"kind": "email", "target": "x@y.io", "colour": "red"}, "colour"),
+    ],
+)
+def test_a_wrong_contact_method_is_refused_naming_the_field(api, responder, body, field):
+    response = api(responder).post("/api/v1/users/me/contact-methods/", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert api(responder).get("/api/v1/users/me/contact-methods/").json() == []
+
+
+def test_nobody_deletes_another_persons_contact_method(api, responder, viewer):
+    from incidents.models import ContactMethod
+
+    method = ContactMethod.objects.create(user=viewer, kind="email", target="v@tensafe.test")
+    assert (
+        api(responder).delete(f"/api/v1/users/me/contact-methods/{method.pk}/").status_code == 404
+    )
+    assert ContactMethod.objects.filter(pk=method.pk).exists()
+
+
+def test_admin_deadline_list_shows_lateness_percentiles(client, three):
+    from tests.factories import UserFactory
+
+    admin_user = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(admin_user)
+    response = client.get("/admin/incidents/deadline/")
+    assert response.status_code == 200
+    assert b"How late deadlines fired" in response.content
