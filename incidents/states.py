@@ -101,3 +101,16 @@ class TimelineKind(models.TextChoices):
     ESCALATION_REQUESTED = "escalation_requested", "Escalation requested"
     PAGED = "paged", "Paged"
     PAGE_FAILED = "page_failed", "Page failed"
+    # Communications (procedures 6)
+    STATUS_PAGE_POSTED = "status_page_posted", "Status page updated"
+    INTERNAL_UPDATE_POSTED = "internal_update_posted", "Internal update posted"
+    CUSTOMER_EMAIL_SENT = "customer_email_sent", "Customer email sent"
+    COMMS_REMINDER = "comms_reminder", "Communication reminder"
+    COMMS_MISSED = "comms_missed", "Communication deadline missed"
+    # Post-incident review (procedures 8)
+    PIR_CREATED = "pir_created", "Post-incident review created"
+    PIR_PUBLISHED = "pir_published", "Post-incident review published"
+    PIR_REMINDER = "pir_reminder", "Post-incident review reminder"
+    # Detection (procedures 4.1)
+    ALERT_RECEIVED = "alert_received", "Alert received"
+    ALERT_RESOLVED = "alert_resolved", "Alert resolved"

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "incidents",
     "comms",
     "pir",
+    "integrations",
 ]
 
 MIDDLEWARE = [

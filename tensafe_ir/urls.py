@@ -8,5 +8,11 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/v1/", include("incidents.api.urls")),
+    path("api/v1/", include("comms.api_urls")),
+    path("api/v1/", include("pir.api_urls")),
+    path("api/v1/", include("integrations.api_urls")),
+    path("", include("comms.urls")),
+    path("", include("pir.urls")),
+    path("", include("integrations.urls")),
     path("", include("incidents.urls")),
 ]

@@ -38,6 +38,9 @@ class IncidentOutputSerializer(serializers.ModelSerializer):
             "reference",
             "title",
             "description",
+            "symptoms",
+            "impact",
+            "workaround",
             "severity",
             "status",
             "services",
@@ -150,6 +153,11 @@ class ServiceSlugsField(serializers.ListField):
 
 class IncidentDeclareInputSerializer(StrictSerializer):
     title = serializers.CharField(max_length=200)
+    symptoms = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    impact = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    workaround = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=5000
+    )
     description = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=20000
     )
@@ -168,6 +176,9 @@ class IncidentDeclareInputSerializer(StrictSerializer):
 
 class IncidentUpdateInputSerializer(StrictSerializer):
     title = serializers.CharField(max_length=200, required=False)
+    symptoms = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    impact = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    workaround = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     services = ServiceSlugsField(required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)

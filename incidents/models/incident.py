@@ -23,6 +23,10 @@ class Incident(ConcurrentTransitionMixin, models.Model):
 
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # What customers see and can do, in words the status page and emails reuse (6.2).
+    symptoms = models.TextField(blank=True, help_text="What users may experience.")
+    impact = models.TextField(blank=True, help_text="Customer impact, as it stands.")
+    workaround = models.TextField(blank=True, help_text="What users can do meanwhile, if anything.")
     severity = models.CharField(max_length=2, choices=Severity.choices, db_index=True)
     status = FSMField(
         default=Status.INVESTIGATING, choices=Status.choices, protected=True, db_index=True

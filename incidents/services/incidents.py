@@ -54,6 +54,9 @@ def incident_declare(
     severity: str,
     detection_source: str,
     description: str = "",
+    symptoms: str = "",
+    impact: str = "",
+    workaround: str = "",
     services: list[Service] | tuple = (),
     security: bool = False,
     drill: bool = False,
@@ -80,6 +83,9 @@ def incident_declare(
         incident = _create_with_unique_channel(
             title=title,
             description=description,
+            symptoms=symptoms,
+            impact=impact,
+            workaround=workaround,
             severity=severity,
             detection_source=detection_source,
             security=security,
@@ -264,6 +270,9 @@ def incident_update(
     incident_id,
     title: str | None = None,
     description: str | None = None,
+    symptoms: str | None = None,
+    impact: str | None = None,
+    workaround: str | None = None,
     services: list[Service] | None = None,
     severity: str | None = None,
     reason: str = "",
@@ -277,7 +286,14 @@ def incident_update(
             require_writer(actor)
         now = timezone.now()
         changed: dict[str, tuple] = {}
-        for field, value in (("title", title), ("description", description)):
+        texts = {
+            "title": title,
+            "description": description,
+            "symptoms": symptoms,
+            "impact": impact,
+            "workaround": workaround,
+        }
+        for field, value in texts.items():
             if value is not None and getattr(incident, field) != value:
                 changed[field] = (getattr(incident, field), value)
                 setattr(incident, field, value)

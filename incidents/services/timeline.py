@@ -2,6 +2,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from ..hooks import timeline_recorded
 from ..models import ChecklistItem, Incident, TimelineEvent
 from ..policy import AUTO_TICKS
 
@@ -17,7 +18,7 @@ def timeline_record(
 ) -> TimelineEvent:
     """Append one event. Call inside the transaction of the change it records."""
     now = timezone.now()
-    return TimelineEvent.objects.create(
+    event = TimelineEvent.objects.create(
         incident=incident,
         kind=kind,
         occurred_at=occurred_at or now,
@@ -26,6 +27,8 @@ def timeline_record(
         text=text,
         data=data or {},
     )
+    timeline_recorded.send(sender=TimelineEvent, incident=incident, event=event)
+    return event
 
 
 def checklist_auto_tick(incident: Incident, event: str, *, actor, at: datetime) -> list[str]:

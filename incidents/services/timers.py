@@ -14,7 +14,8 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..escalation import Recipients, deadline_still_applies, plan_deadlines
+from ..escalation import TARGET_LABELS, Recipients, deadline_still_applies, plan_deadlines
+from ..hooks import DEADLINE_KINDS, Fired, timeline_recorded
 from ..models import Deadline, EscalationRule, Incident, TimelineEvent
 from ..selectors import policy_for
 from ..states import TimelineKind
@@ -36,6 +37,13 @@ def deadlines_replan(incident: Incident, *, now: datetime | None = None) -> None
     policy = policy_for(incident.severity)  # first: on a fresh database this seeds the rules
     rules = list(EscalationRule.objects.filter(enabled=True))
     plan = plan_deadlines(incident, rules, policy, now)
+    for registered in DEADLINE_KINDS.values():
+        for key, planned in registered.planner(incident, now).items():
+            if not key.startswith(f"{registered.kind}:") or planned.kind != registered.kind:
+                raise ValueError(
+                    f"deadline {key!r} of kind {planned.kind!r} is not {registered.kind}'s"
+                )
+            plan[key] = planned
     existing = {d.key: d for d in Deadline.objects.filter(incident=incident)}
     told = [d for d in existing.values() if d.kind == "notify" and d.status == FIRED]
     for key, planned in plan.items():
@@ -107,24 +115,23 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
         events, cancelled = [], []
         for deadline in due:
             incident = incidents[deadline.incident_id]
-            if not deadline_still_applies(incident, deadline.data, deadline.kind):
+            fired_at = timezone.now()
+            fired = _fire(deadline, incident, recipients, fired_at)
+            if fired is None:
                 cancelled.append(deadline.pk)
                 continue
-            fired_at = timezone.now()
             deadline.status, deadline.fired_at = FIRED, fired_at
             deadline.lateness_ms = int((fired_at - deadline.due_at).total_seconds() * 1000)
-            pages, text, data = _fire(deadline, incident, recipients, fired_at)
-            fired_pages += pages
+            fired.data.update({"deadline": deadline.pk, "lateness_ms": deadline.lateness_ms})
+            fired_pages += fired.page_ids
             events.append(
                 TimelineEvent(
                     incident=incident,
-                    kind=TimelineKind.ESCALATED
-                    if deadline.kind == "escalation"
-                    else TimelineKind.NOTIFIED,
+                    kind=fired.timeline_kind,
                     occurred_at=fired_at,
                     recorded_at=fired_at,
-                    text=text,
-                    data=data,
+                    text=fired.text,
+                    data=fired.data,
                 )
             )
             count += 1
@@ -133,13 +140,19 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
         )
         if cancelled:
             Deadline.objects.filter(pk__in=cancelled).update(status=CANCELLED, updated_at=now)
-        TimelineEvent.objects.bulk_create(events)
+        for event in TimelineEvent.objects.bulk_create(events):
+            timeline_recorded.send(sender=TimelineEvent, incident=event.incident, event=event)
         transaction.on_commit(lambda: pages_enqueue(fired_pages))
     return count
 
 
 def _fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: datetime):
-    """Targets of one deadline to page rows; returns (page ids, timeline text, data)."""
+    """Do what a due deadline calls for; None when it no longer applies (it is cancelled)."""
+    registered = DEADLINE_KINDS.get(deadline.kind)
+    if registered is not None:
+        return registered.firer(deadline, incident, recipients, at)
+    if not deadline_still_applies(incident, deadline.data, deadline.kind):
+        return None
     data = dict(deadline.data)
     if deadline.kind == "notify":
         targets = data["audiences"]
@@ -156,8 +169,6 @@ def _fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: da
     page_ids, summary = pages_build(
         incident, deadline=deadline, rule_key=deadline.key, reason=reason, people=people, at=at
     )
-    from ..escalation import TARGET_LABELS
-
     labels = ", ".join(TARGET_LABELS.get(t, t) for t in targets)
     if deadline.kind == "notify":
         text = f"Notified {labels} ({reason})"
@@ -166,12 +177,6 @@ def _fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: da
     text += f" — paged {summary}" if summary else " — nobody paged"
     if notes:
         text += f" ({'; '.join(notes)})"
-    data.update(
-        {
-            "deadline": deadline.pk,
-            "lateness_ms": deadline.lateness_ms,
-            "pages": page_ids,
-            "notes": notes,
-        }
-    )
-    return page_ids, text, data
+    data.update({"pages": page_ids, "notes": notes})
+    kind = TimelineKind.NOTIFIED if deadline.kind == "notify" else TimelineKind.ESCALATED
+    return Fired(kind, text, data, page_ids)

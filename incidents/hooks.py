@@ -1,0 +1,58 @@
+"""Extension points for the apps built on the core (comms, pir, integrations). The core never
+imports them; they plug in here.
+
+- `timeline_recorded` is sent for every timeline event, inside the transaction that wrote it
+  (receivers may write in the same transaction; anything that leaves the process belongs in
+  `transaction.on_commit`). Receivers filter on `event.kind`.
+- Deadline kinds: an app registers a planner (which deadlines of its kind an incident should
+  have now) and a firer (what happens when one is due). The timer engine plans, sweeps and
+  fires them exactly like the core's escalations: same rows, same sweeper, same guarantees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.dispatch import Signal
+
+if TYPE_CHECKING:
+    from .escalation import Planned, Recipients
+    from .models import Deadline, Incident
+
+# kwargs: incident, event
+timeline_recorded = Signal()
+
+
+@dataclass
+class Fired:
+    """What a firer did: the timeline event to write (kind and text), its data, and the pages
+    it created (handed to the workers after commit)."""
+
+    timeline_kind: str
+    text: str
+    data: dict = field(default_factory=dict)
+    page_ids: list[int] = field(default_factory=list)
+
+
+Planner = Callable[["Incident", datetime], dict[str, "Planned"]]
+# Returns None when the deadline no longer applies (it is then cancelled, not fired).
+Firer = Callable[["Deadline", "Incident", "Recipients", datetime], Fired | None]
+
+
+@dataclass(frozen=True)
+class DeadlineKind:
+    kind: str
+    planner: Planner
+    firer: Firer
+
+
+DEADLINE_KINDS: dict[str, DeadlineKind] = {}
+
+
+def register_deadline_kind(kind: str, *, planner: Planner, firer: Firer) -> None:
+    """Called from an app's `AppConfig.ready()`. Deadline keys a planner returns must start with
+    `<kind>:` so kinds never collide."""
+    DEADLINE_KINDS[kind] = DeadlineKind(kind, planner, firer)

@@ -1,0 +1,3 @@
+"""Pages and endpoints outside /api/v1/ (mounted at the site root)."""
+
+urlpatterns: list = []
