@@ -1,0 +1,3 @@
+from .updates import Update
+
+__all__ = ["Update"]
