@@ -7,3 +7,17 @@ class CommsConfig(AppConfig):
 
     name = "comms"
     verbose_name = "Communications"
+
+    def ready(self):
+        from incidents.hooks import register_deadline_kind
+
+        from . import deadlines
+
+        # Communication deadlines and cadences (2.1, 6.3) run on the core's timer engine.
+        register_deadline_kind(deadlines.KIND, planner=deadlines.plan, firer=deadlines.fire)
+
+        # Status page: tell subscribers of public updates, and register the delivery tasks.
+        from .status import tasks as status_tasks  # noqa: F401
+        from .subscribers import connect_signals
+
+        connect_signals()

@@ -1,3 +1,25 @@
 """Pages and endpoints outside /api/v1/ (mounted at the site root)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import chatops, subscribers
+from .status import views as status_views
+
+urlpatterns: list = [
+    # Public status page (no login): HTML, JSON, feeds, email subscriptions.
+    path("status/", status_views.status_page, name="status-page"),
+    path("status/summary.json", status_views.status_summary_json, name="status-summary-json"),
+    path("status/feed.atom", status_views.status_feed_atom, name="status-feed-atom"),
+    path("status/feed.rss", status_views.status_feed_rss, name="status-feed-rss"),
+    path("status/subscribe", subscribers.subscribe_view, name="status-subscribe"),
+    path(
+        "status/subscribe/confirm/<str:token>/",
+        subscribers.confirm_view,
+        name="status-subscribe-confirm",
+    ),
+    path(
+        "status/unsubscribe/<str:token>/", subscribers.unsubscribe_view, name="status-unsubscribe"
+    ),
+    # Slack slash commands (procedures 9.3), signed with SLACK_SIGNING_SECRET.
+    path("chatops/slack/", chatops.slack_command_view, name="chatops-slack"),
+]

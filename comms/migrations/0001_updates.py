@@ -6,31 +6,85 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('incidents', '0004_incident_texts_and_timeline_kinds'),
+        ("incidents", "0004_incident_texts_and_timeline_kinds"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Update',
+            name="Update",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('status_page', 'Status page'), ('internal', 'Internal'), ('customer_email', 'Customer email')], max_length=16)),
-                ('template', models.CharField(blank=True, choices=[('investigating', 'Investigating'), ('identified', 'Identified'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved')], max_length=16)),
-                ('subject', models.CharField(blank=True, max_length=300)),
-                ('text', models.TextField()),
-                ('posted_at', models.DateTimeField(db_index=True)),
-                ('next_update_at', models.DateTimeField(blank=True, help_text='When the next update on this channel is due (6.3).', null=True)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='updates', to='incidents.incident')),
-                ('posted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("status_page", "Status page"),
+                            ("internal", "Internal"),
+                            ("customer_email", "Customer email"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "template",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("investigating", "Investigating"),
+                            ("identified", "Identified"),
+                            ("monitoring", "Monitoring"),
+                            ("resolved", "Resolved"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, max_length=300)),
+                ("text", models.TextField()),
+                ("posted_at", models.DateTimeField(db_index=True)),
+                (
+                    "next_update_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the next update on this channel is due (6.3).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="updates",
+                        to="incidents.incident",
+                    ),
+                ),
+                (
+                    "posted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['posted_at', 'id'],
-                'indexes': [models.Index(fields=['incident', 'channel', 'posted_at'], name='comms_updat_inciden_9b95f3_idx')],
+                "ordering": ["posted_at", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["incident", "channel", "posted_at"],
+                        name="comms_updat_inciden_9b95f3_idx",
+                    )
+                ],
             },
         ),
     ]

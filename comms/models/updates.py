@@ -17,7 +17,9 @@ class Update(models.Model):
         MONITORING = "monitoring", "Monitoring"
         RESOLVED = "resolved", "Resolved"
 
-    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="updates")
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="updates"
+    )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     template = models.CharField(max_length=16, choices=Template.choices, blank=True)
     subject = models.CharField(max_length=300, blank=True)

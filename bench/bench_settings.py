@@ -1,0 +1,7 @@
+"""Settings for bench/status_page.py only: production settings plus a urlconf that adds the
+plain JSON view the status page is compared with (production has no such route)."""
+
+from tensafe_ir.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.bench_urls"
+DEBUG = False

@@ -1,0 +1,96 @@
+"""The public status page's own rows: scheduled maintenance, email subscribers, and one
+delivery row per (status-page update, subscriber), written before any send (STYLE.md 5)."""
+
+from django.db import models
+from django.db.models import F, Q
+
+
+class Maintenance(models.Model):
+    """Scheduled maintenance shown on the status page while upcoming or in progress.
+    Edited in the admin by SRE leads."""
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Shown publicly: what and why.")
+    services = models.ManyToManyField("incidents.Service", blank=True, related_name="maintenances")
+    starts_at = models.DateTimeField(db_index=True)
+    ends_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        verbose_name_plural = "maintenances"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="maintenance_ends_after_start"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%H:%M} UTC)"
+
+
+class Subscriber(models.Model):
+    """Someone who asked to be emailed about public status-page updates. Double opt-in: only
+    `confirmed` subscribers are told anything."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting confirmation"
+        CONFIRMED = "confirmed", "Confirmed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    email = models.EmailField(max_length=254, unique=True, help_text="Stored lower-cased.")
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self):
+        return f"{self.email} ({self.status})"
+
+
+class SubscriberDelivery(models.Model):
+    """One status-page update emailed to one subscriber. Exists before the send; the unique
+    (update, subscriber) pair is the idempotency key, so a re-run never mails twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled (unsubscribed before sending)"
+
+    update = models.ForeignKey("comms.Update", on_delete=models.CASCADE, related_name="+")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "subscriber deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["update", "subscriber"], name="one_delivery_per_update_subscriber"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="status_delivery_outstanding",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.idempotency_key}: {self.status}"

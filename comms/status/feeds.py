@@ -1,0 +1,46 @@
+"""Atom and RSS feeds of public status-page updates (django.contrib.syndication)."""
+
+from django.contrib.syndication.views import Feed
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+
+from ..models import Update
+from .selectors import status_feed_updates
+
+
+class StatusRssFeed(Feed):
+    feed_type = Rss201rev2Feed
+    title = "TenSafe status"
+    description = "Public updates about incidents affecting TenSafe's services."
+    # The organisation, never a person: Atom needs an author when entries have none.
+    author_name = "TenSafe"
+
+    def link(self):
+        return reverse("status-page")
+
+    def items(self):
+        return status_feed_updates()
+
+    def item_title(self, item: Update) -> str:
+        label = item.get_template_display() if item.template else "Update"
+        return f"{item.incident.title}: {label}"
+
+    def item_description(self, item: Update) -> str:
+        return item.text
+
+    def item_link(self, item: Update) -> str:
+        return f"{reverse('status-page')}#update-{item.pk}"
+
+    def item_pubdate(self, item: Update):
+        return item.posted_at
+
+    def item_updateddate(self, item: Update):
+        return item.posted_at
+
+    def item_categories(self, item: Update) -> list[str]:
+        return [service.name for service in item.incident.services.all()]
+
+
+class StatusAtomFeed(StatusRssFeed):
+    feed_type = Atom1Feed
+    subtitle = StatusRssFeed.description

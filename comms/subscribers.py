@@ -1,0 +1,476 @@
+"""Email subscribers of the public status page (issue "Communications", part 6).
+
+Double opt-in: subscribing writes a pending row and mails a signed, expiring confirmation
+link; only confirmed subscribers are told anything. Every email carries a signed unsubscribe
+link (and a `List-Unsubscribe` header). Links open a page with one button and the POST does
+the change, so mail scanners that prefetch links change nothing.
+
+Each public status-page update (the `status_page_posted` timeline event of a public incident)
+writes one `SubscriberDelivery` per confirmed subscriber in the posting transaction, keyed by
+(update, subscriber); after commit the rows are handed to the workers, which claim, send and
+retry them like pages (incidents/services/paging.py), and a periodic task re-hands the lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from incidents.hooks import timeline_recorded
+from incidents.states import TimelineKind
+
+from .models import Subscriber, SubscriberDelivery, Update
+from .status.selectors import public_updates
+
+log = logging.getLogger(__name__)
+
+CONFIRM_VALID_HOURS = 48
+CONFIRM_SALT = "tensafe.status.confirm"
+UNSUBSCRIBE_SALT = "tensafe.status.unsubscribe"
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_CAP_SECONDS = 3600
+LEASE_SECONDS = 120  # a send that takes longer is presumed dead and retried
+REQUEUE_GRACE_SECONDS = 60  # time the broker gets to deliver a hand-off before the sweep resends
+
+
+class SubscriptionError(Exception):
+    """Wrong input (bad address, duplicate, tampered or expired link): nothing was changed."""
+
+
+# --- tokens -----------------------------------------------------------------------------------
+def _token(subscriber: Subscriber, salt: str) -> str:
+    return signing.dumps({"s": subscriber.pk, "e": subscriber.email}, salt=salt, compress=True)
+
+
+def _token_read(token: str, salt: str, max_age: int | None) -> Subscriber:
+    try:
+        value = signing.loads(token, salt=salt, max_age=max_age)
+        subscriber = Subscriber.objects.get(pk=int(value["s"]), email=value["e"])
+    except signing.SignatureExpired:
+        raise SubscriptionError(
+            f"This link has expired (links are valid for {CONFIRM_VALID_HOURS} hours). "
+            "Subscribe again to get a new one."
+        ) from None
+    except (signing.BadSignature, Subscriber.DoesNotExist, KeyError, TypeError, ValueError):
+        raise SubscriptionError("This link is not valid.") from None
+    return subscriber
+
+
+def confirm_url(subscriber: Subscriber) -> str:
+    token = _token(subscriber, CONFIRM_SALT)
+    return settings.PUBLIC_BASE_URL + reverse("status-subscribe-confirm", args=[token])
+
+
+def unsubscribe_url(subscriber: Subscriber) -> str:
+    token = _token(subscriber, UNSUBSCRIBE_SALT)
+    return settings.PUBLIC_BASE_URL + reverse("status-unsubscribe", args=[token])
+
+
+def _status_url() -> str:
+    return settings.PUBLIC_BASE_URL + reverse("status-page")
+
+
+# --- services ---------------------------------------------------------------------------------
+def _normalise(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise SubscriptionError("Enter a valid email address.") from None
+    if len(email) > 254:
+        raise SubscriptionError("Enter a valid email address.")
+    return email
+
+
+def subscriber_subscribe(*, email: str) -> Subscriber:
+    """Start a subscription: a pending row and a confirmation email (after commit).
+
+    An address that is already pending or confirmed is refused and nothing changes; one that
+    unsubscribed before starts over as pending."""
+    email = _normalise(email)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            subscriber = Subscriber.objects.select_for_update().filter(email=email).first()
+            if subscriber is None:
+                subscriber = Subscriber.objects.create(email=email, created_at=now)
+            elif subscriber.status == Subscriber.Status.CONFIRMED:
+                raise SubscriptionError(f"{email} is already subscribed.")
+            elif subscriber.status == Subscriber.Status.PENDING:
+                raise SubscriptionError(
+                    f"{email} is waiting for confirmation: use the link in the email we sent."
+                )
+            else:
+                subscriber.status = Subscriber.Status.PENDING
+                subscriber.created_at, subscriber.unsubscribed_at = now, None
+                subscriber.save(update_fields=["status", "created_at", "unsubscribed_at"])
+            transaction.on_commit(lambda: _send_confirmation(subscriber.pk))
+    except IntegrityError:  # a concurrent request created the same address first
+        raise SubscriptionError(f"{email} is already waiting for confirmation.") from None
+    return subscriber
+
+
+def _send_confirmation(subscriber_id: int) -> None:
+    subscriber = Subscriber.objects.get(pk=subscriber_id)
+    body = render_to_string(
+        "comms/subscribe_email_confirm.txt",
+        {
+            "confirm_url": confirm_url(subscriber),
+            "valid_hours": CONFIRM_VALID_HOURS,
+            "status_url": _status_url(),
+        },
+    )
+    try:
+        EmailMessage(
+            subject="Confirm your TenSafe status subscription",
+            body=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[subscriber.email],
+        ).send()
+    except Exception:  # the person can subscribe again once mail works; nothing to roll back
+        log.warning(
+            "could not send the confirmation to subscriber %s", subscriber_id, exc_info=True
+        )
+
+
+def subscriber_from_confirm_token(token: str) -> Subscriber:
+    return _token_read(token, CONFIRM_SALT, CONFIRM_VALID_HOURS * 3600)
+
+
+def subscriber_from_unsubscribe_token(token: str) -> Subscriber:
+    # No expiry: an unsubscribe link in an old email must keep working.
+    return _token_read(token, UNSUBSCRIBE_SALT, None)
+
+
+def subscriber_confirm(*, token: str) -> Subscriber:
+    """Confirm from the emailed link: pending → confirmed (conditional UPDATE, so a double
+    click confirms once)."""
+    subscriber = subscriber_from_confirm_token(token)
+    changed = Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.PENDING).update(
+        status=Subscriber.Status.CONFIRMED, confirmed_at=timezone.now()
+    )
+    subscriber.refresh_from_db()
+    if not changed and subscriber.status != Subscriber.Status.CONFIRMED:
+        raise SubscriptionError("This subscription was cancelled. Subscribe again to restart it.")
+    return subscriber
+
+
+def subscriber_unsubscribe(*, token: str) -> Subscriber:
+    """Unsubscribe from the emailed link; deliveries not yet sent are cancelled with it."""
+    subscriber = subscriber_from_unsubscribe_token(token)
+    subscribers_unsubscribe([subscriber.pk])
+    subscriber.refresh_from_db()
+    return subscriber
+
+
+@transaction.atomic
+def subscribers_unsubscribe(subscriber_ids) -> int:
+    """Unsubscribe (from a link or the admin) and cancel their unsent deliveries. Returns how
+    many were subscribed."""
+    count = (
+        Subscriber.objects.filter(pk__in=subscriber_ids)
+        .exclude(status=Subscriber.Status.UNSUBSCRIBED)
+        .update(status=Subscriber.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now())
+    )
+    SubscriberDelivery.objects.filter(
+        subscriber_id__in=subscriber_ids, status=SubscriberDelivery.Status.PENDING
+    ).update(status=SubscriberDelivery.Status.CANCELLED)
+    return count
+
+
+# --- notifying subscribers of public updates --------------------------------------------------
+def _posted_update(incident, event) -> Update | None:
+    """The status-page update an event announces: the id in its data, else the incident's
+    newest status-page update."""
+    updates = public_updates().filter(incident=incident)
+    update_id = (event.data or {}).get("update") or (event.data or {}).get("update_id")
+    if update_id is not None:
+        return updates.filter(pk=update_id).first()
+    return updates.order_by("-posted_at", "-id").first()
+
+
+def deliveries_create(update: Update, *, now: datetime) -> list[int]:
+    """One delivery per confirmed subscriber (inside the caller's transaction); keys that
+    exist are skipped, so a re-run never mails twice. Returns the new rows' ids."""
+    subscribers = list(
+        Subscriber.objects.filter(status=Subscriber.Status.CONFIRMED).values_list("pk", flat=True)
+    )
+    keys = {pk: f"u{update.pk}:s{pk}" for pk in subscribers}
+    taken = set(
+        SubscriberDelivery.objects.filter(update=update).values_list("subscriber_id", flat=True)
+    )
+    SubscriberDelivery.objects.bulk_create(
+        [
+            SubscriberDelivery(
+                update=update,
+                subscriber_id=pk,
+                idempotency_key=key,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for pk, key in keys.items()
+            if pk not in taken
+        ],
+        batch_size=500,
+    )
+    return list(
+        SubscriberDelivery.objects.filter(update=update, status=SubscriberDelivery.Status.PENDING)
+        .exclude(subscriber_id__in=taken)
+        .values_list("pk", flat=True)
+    )
+
+
+def on_timeline_recorded(sender, incident, event, **kwargs) -> None:
+    """Receiver of `incidents.hooks.timeline_recorded`: runs inside the posting transaction."""
+    if event.kind != TimelineKind.STATUS_PAGE_POSTED or incident.security or incident.drill:
+        return
+    update = _posted_update(incident, event)
+    if update is None:
+        return
+    ids = deliveries_create(update, now=timezone.now())
+    if ids:
+        transaction.on_commit(lambda: deliveries_enqueue(ids))
+
+
+def deliveries_enqueue(delivery_ids: list[int]) -> None:
+    """Hand deliveries to the workers (after commit). With the broker down they stay pending
+    and `deliveries_requeue_stale` hands them over again."""
+    from .status.tasks import deliver_status_update_task
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver_status_update_task.delay(delivery_id)
+        except Exception:
+            log.warning("could not enqueue delivery %s; the sweep will retry", delivery_id)
+            return
+
+
+@dataclass(frozen=True)
+class _Email:
+    subject: str
+    body: str
+    headers: dict
+
+
+def _compose(delivery: SubscriberDelivery) -> _Email:
+    update, subscriber = delivery.update, delivery.subscriber
+    incident = update.incident
+    label = update.get_template_display() if update.template else "Update"
+    unsubscribe = unsubscribe_url(subscriber)
+    body = render_to_string(
+        "comms/subscribe_email_update.txt",
+        {
+            "title": incident.title,
+            "label": label,
+            "posted_at": update.posted_at,
+            "components": ", ".join(s.name for s in incident.services.all()),
+            "text": update.text,
+            "status_url": _status_url(),
+            "unsubscribe_url": unsubscribe,
+        },
+    )
+    return _Email(
+        subject=f"[TenSafe status] {incident.title}: {label}"[:200],
+        body=body,
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "X-TenSafe-Idempotency-Key": delivery.idempotency_key,
+        },
+    )
+
+
+def _backoff(attempts: int) -> float:
+    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+
+
+def delivery_send(delivery_id: int) -> str:
+    """Send one delivery.
+
+    1. Claim it: a conditional UPDATE pending→sending (attempts+1, lease) that exactly one
+       worker wins; anything sent, failed, cancelled or being sent is left alone.
+    2. If the subscriber has unsubscribed meanwhile, cancel instead of sending.
+    3. Send (outside any transaction) and record the outcome: sent; pending again after an
+       exponential backoff while attempts remain; failed after the last.
+    Returns the resulting status."""
+    now = timezone.now()
+    claimed = SubscriberDelivery.objects.filter(
+        pk=delivery_id, status=SubscriberDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(
+        status=SubscriberDelivery.Status.SENDING,
+        attempts=F("attempts") + 1,
+        lease_until=now + timedelta(seconds=LEASE_SECONDS),
+    )
+    if not claimed:
+        return "skipped"
+    delivery = SubscriberDelivery.objects.select_related("update__incident", "subscriber").get(
+        pk=delivery_id
+    )
+    if delivery.subscriber.status != Subscriber.Status.CONFIRMED:
+        delivery.status, delivery.lease_until = SubscriberDelivery.Status.CANCELLED, None
+        delivery.save(update_fields=["status", "lease_until"])
+        return delivery.status
+    email = _compose(delivery)
+    try:
+        EmailMessage(
+            subject=email.subject,
+            body=email.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[delivery.subscriber.email],
+            headers=email.headers,
+        ).send()
+        error = ""
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    now = timezone.now()
+    delivery.lease_until, delivery.last_error = None, error
+    if not error:
+        delivery.status, delivery.sent_at = SubscriberDelivery.Status.SENT, now
+    elif delivery.attempts < MAX_ATTEMPTS:
+        delivery.status = SubscriberDelivery.Status.PENDING
+        delivery.next_attempt_at = now + timedelta(seconds=_backoff(delivery.attempts))
+    else:
+        delivery.status = SubscriberDelivery.Status.FAILED
+    delivery.save(
+        update_fields=["status", "sent_at", "next_attempt_at", "lease_until", "last_error"]
+    )
+    if delivery.status == SubscriberDelivery.Status.PENDING:
+        from .status.tasks import deliver_status_update_task
+
+        try:
+            deliver_status_update_task.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
+        except Exception:
+            log.warning("could not schedule retry of delivery %s", delivery.pk, exc_info=True)
+    return delivery.status
+
+
+def deliveries_requeue_stale(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Deliveries a worker should have handled by now: pending and due for longer than the
+    grace period (their hand-off was lost), or stuck sending past their lease (the worker
+    died mid-send). Returns the ids handed to the workers again."""
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=REQUEUE_GRACE_SECONDS)
+    with transaction.atomic():
+        SubscriberDelivery.objects.filter(
+            status=SubscriberDelivery.Status.SENDING, lease_until__lt=now
+        ).update(status=SubscriberDelivery.Status.PENDING, lease_until=None)
+        stale = list(
+            SubscriberDelivery.objects.filter(
+                status=SubscriberDelivery.Status.PENDING, next_attempt_at__lte=grace
+            )
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        # Pushed forward so each is re-handed once per grace period, not on every sweep.
+        SubscriberDelivery.objects.filter(pk__in=stale).update(next_attempt_at=now)
+    deliveries_enqueue(stale)
+    return stale
+
+
+def connect_signals() -> None:
+    """Called from CommsConfig.ready()."""
+    timeline_recorded.connect(on_timeline_recorded, dispatch_uid="comms.subscribers.notify")
+
+
+# --- views ------------------------------------------------------------------------------------
+# Subscribing is exempt from CSRF: the form sits on the public, cached status page (a token
+# there would be shared by everyone), and a forged request can only make us send a
+# confirmation email to the address given — the double opt-in is the protection.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def subscribe_view(request):
+    if request.method == "GET":
+        return render(request, "comms/subscribe.html", {})
+    email = request.POST.get("email", "")
+    try:
+        subscriber = subscriber_subscribe(email=email)
+    except SubscriptionError as error:
+        return render(
+            request, "comms/subscribe.html", {"error": str(error), "email": email}, status=400
+        )
+    message = f"Check {subscriber.email}: we sent a link to confirm your subscription."
+    return render(request, "comms/subscribe.html", {"message": message})
+
+
+def _link_page(request, *, heading, error="", message="", question="", email="", button=""):
+    context = {
+        "heading": heading,
+        "error": error,
+        "message": message,
+        "question": question,
+        "email": email,
+        "button": button,
+        "csrf": heading == "Confirm subscription",
+    }
+    return render(request, "comms/subscribe_confirm.html", context, status=400 if error else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_view(request, token):
+    """GET shows one button; the POST confirms (mail scanners prefetch GETs)."""
+    heading = "Confirm subscription"
+    try:
+        if request.method == "POST":
+            subscriber = subscriber_confirm(token=token)
+            return _link_page(
+                request,
+                heading=heading,
+                message=f"{subscriber.email} is subscribed to TenSafe status updates.",
+            )
+        subscriber = subscriber_from_confirm_token(token)
+    except SubscriptionError as error:
+        return _link_page(request, heading=heading, error=str(error))
+    if subscriber.status == Subscriber.Status.CONFIRMED:
+        return _link_page(request, heading=heading, message="This subscription is confirmed.")
+    return _link_page(
+        request,
+        heading=heading,
+        question="Send TenSafe status updates to:",
+        email=subscriber.email,
+        button="Confirm subscription",
+    )
+
+
+# Exempt from CSRF: mail clients POST here for one-click unsubscribe (RFC 8058) without any
+# cookie; the signed token in the URL is what authorises the change.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe_view(request, token):
+    """GET shows one button; the POST unsubscribes (mail scanners prefetch GETs)."""
+    heading = "Unsubscribe"
+    try:
+        if request.method == "POST":
+            subscriber = subscriber_unsubscribe(token=token)
+            return _link_page(
+                request,
+                heading=heading,
+                message=f"{subscriber.email} will get no more TenSafe status emails.",
+            )
+        subscriber = subscriber_from_unsubscribe_token(token)
+    except SubscriptionError as error:
+        return _link_page(request, heading=heading, error=str(error))
+    if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+        return _link_page(request, heading=heading, message="You are not subscribed.")
+    return _link_page(
+        request,
+        heading=heading,
+        question="Stop sending TenSafe status updates to:",
+        email=subscriber.email,
+        button="Unsubscribe",
+    )
