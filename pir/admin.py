@@ -1,0 +1,206 @@
+"""Admin for post-incident reviews: reached through pir.selectors (reviews of restricted
+incidents are absent and 404, as everywhere) and changed only through pir.services."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from incidents.errors import DomainError
+from incidents.selectors import incident_list_for_user
+
+from . import services
+from .models import (
+    ActionDigestDelivery,
+    ActionItem,
+    PirStatus,
+    PirTimelineEntry,
+    PostIncidentReview,
+)
+from .selectors import action_items_for_user, pir_list_for_user
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class EntryInline(_ReadOnlyInline):
+    model = PirTimelineEntry
+    fields = ("occurred_at", "text", "source_event", "edited")
+
+
+class ActionItemInline(_ReadOnlyInline):
+    model = ActionItem
+    fields = ("action", "owner", "priority", "due_date", "status", "completed_at")
+
+
+def _run(modeladmin, request, queryset, call, done: str):
+    for pir in queryset.order_by("pk"):
+        try:
+            call(pir)
+        except (DomainError, PermissionDenied, TransitionNotAllowed, ConcurrentTransition) as exc:
+            modeladmin.message_user(
+                request, f"{pir.reference}: {getattr(exc, 'detail', exc)}", messages.ERROR
+            )
+        else:
+            modeladmin.message_user(request, f"{pir.reference}: {done}.", messages.SUCCESS)
+
+
+class PirForm(forms.ModelForm):
+    class Meta:
+        model = PostIncidentReview
+        fields = sorted(services.EDITABLE_FIELDS)
+
+
+@admin.register(PostIncidentReview)
+class PostIncidentReviewAdmin(admin.ModelAdmin):
+    form = PirForm
+    list_display = ("reference", "incident", "status", "required", "due_at", "author")
+    list_filter = ("status", "required", "incident__severity")
+    search_fields = ("incident__title", "summary")
+    readonly_fields = ("incident", "status", "required", "due_at", "published_at", "published_by")
+    inlines = (EntryInline, ActionItemInline)
+    actions = ("submit_for_review", "publish")
+
+    def get_queryset(self, request):
+        return pir_list_for_user(request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        pir = super().get_object(request, object_id, from_field)
+        if pir is None:
+            raise Http404("No post-incident review with that id.")
+        return pir
+
+    def has_add_permission(self, request):
+        return False  # created on resolution, or through the API by the IC (P3)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Reference", ordering="pk")
+    def reference(self, pir):
+        return pir.reference
+
+    def save_model(self, request, obj, form, change):
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        if changed:
+            services.pir_update(actor=request.user, pir_id=obj.pk, **changed)
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    @admin.action(description="Send for review", permissions=["change"])
+    def submit_for_review(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda p: services.pir_transition(
+                actor=request.user, pir_id=p.pk, to=PirStatus.IN_REVIEW
+            ),
+            "sent for review",
+        )
+
+    @admin.action(description="Publish", permissions=["change"])
+    def publish(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda p: services.pir_transition(
+                actor=request.user, pir_id=p.pk, to=PirStatus.PUBLISHED
+            ),
+            "published",
+        )
+
+
+class ActionItemForm(forms.ModelForm):
+    class Meta:
+        model = ActionItem
+        fields = ("action", "description", "owner", "priority", "due_date", "status")
+
+
+@admin.register(ActionItem)
+class ActionItemAdmin(admin.ModelAdmin):
+    form = ActionItemForm
+    list_display = ("action", "pir", "incident", "owner", "priority", "due_date", "status")
+    list_filter = ("status", "priority", "incident__severity")
+    search_fields = ("action",)
+    readonly_fields = ("label", "completed_at", "closed_at", "created_at")
+
+    def get_queryset(self, request):
+        return action_items_for_user(request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        item = super().get_object(request, object_id, from_field)
+        if item is None:
+            raise Http404("No action item with that id.")
+        return item
+
+    def has_add_permission(self, request):
+        return False  # added on a review (API), which links it to the review and incident
+
+    def save_model(self, request, obj, form, change):
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        if changed:
+            services.action_item_update(
+                actor=request.user, pir_id=obj.pir_id, item_id=obj.pk, **changed
+            )
+
+    def delete_model(self, request, obj):
+        services.action_item_delete(actor=request.user, pir_id=obj.pir_id, item_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for item in queryset:
+            self.delete_model(request, item)
+
+
+@admin.register(ActionDigestDelivery)
+class ActionDigestDeliveryAdmin(admin.ModelAdmin):
+    """Read-only record of what was mailed to whom."""
+
+    list_display = ("period_start", "severity", "manager", "status", "sent_at")
+    list_filter = ("severity", "status")
+    fields = (
+        "manager",
+        "severity",
+        "period_start",
+        "period_end",
+        "idempotency_key",
+        "to_address",
+        "subject",
+        "body",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        # A digest names its incidents: shown only when every one of them is visible.
+        hidden = ActionItem.objects.exclude(incident__in=incident_list_for_user(request.user))
+        return super().get_queryset(request).exclude(action_items__in=hidden)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,75 @@
+"""The review as a PDF (WeasyPrint). Nothing leaves the machine while rendering: fonts come
+from fontconfig (DejaVu), the stylesheet from our own static files, and the URL fetcher
+refuses every URL but `data:` URIs and files under our static folders."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from ..models import PostIncidentReview
+from .context import pir_document
+
+log = logging.getLogger(__name__)
+PIR_STATIC = Path(__file__).resolve().parent.parent / "static" / "pir"
+STYLESHEET = "pir-print.css"
+
+
+def static_roots() -> list[Path]:
+    roots = [PIR_STATIC, *(Path(d) for d in settings.STATICFILES_DIRS), Path(settings.STATIC_ROOT)]
+    return [r.resolve() for r in roots]
+
+
+class LocalOnlyFetcher(URLFetcher):
+    """A WeasyPrint URL fetcher that fetches nothing from any network: `data:` URIs and files
+    inside our static folders only. Everything else is refused (and remembered in `refused`,
+    so tests and logs can say what a document tried to load)."""
+
+    def __init__(self):
+        super().__init__(allowed_protocols={"data", "file"}, allow_redirects=False)
+        self.refused: list[str] = []
+        self._roots = static_roots()
+
+    def fetch(self, url, headers=None):
+        scheme = url.split(":", 1)[0].lower()
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme == "file":
+            parts = urlsplit(url)
+            if parts.netloc in ("", "localhost"):
+                path = Path(unquote(parts.path)).resolve()
+                if any(path.is_relative_to(root) for root in self._roots) and path.is_file():
+                    return URLFetcherResponse(url, path.read_bytes(), _headers(path))
+        self.refused.append(url)
+        log.info("PIR render refused to fetch %s", url)
+        raise ValueError(f"refused to fetch {url!r}: only data: URIs and our static files")
+
+
+def _headers(path: Path) -> dict:
+    types = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
+    return {"Content-Type": types.get(path.suffix, "application/octet-stream")}
+
+
+def pir_html(pir: PostIncidentReview, *, for_pdf: bool) -> str:
+    context = pir_document(pir)
+    context["for_pdf"] = for_pdf
+    context["stylesheet"] = STYLESHEET
+    return render_to_string("pir/document.html", context)
+
+
+def html_to_pdf(html: str, fetcher: LocalOnlyFetcher | None = None) -> bytes:
+    return HTML(
+        string=html,
+        base_url=PIR_STATIC.as_uri() + "/",
+        url_fetcher=fetcher or LocalOnlyFetcher(),
+    ).write_pdf()
+
+
+def pir_pdf(pir: PostIncidentReview) -> bytes:
+    return html_to_pdf(pir_html(pir, for_pdf=True))
