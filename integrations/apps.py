@@ -8,3 +8,8 @@ class IntegrationsConfig(AppConfig):
 
     name = "integrations"
     verbose_name = "Integrations"
+
+    def ready(self):
+        from . import receivers
+
+        receivers.connect()

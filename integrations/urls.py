@@ -1,3 +1,16 @@
-"""Pages and endpoints outside /api/v1/ (mounted at the site root)."""
+"""Pages and endpoints outside /api/v1/ (mounted at the site root): where senders post alerts,
+and /metrics for Prometheus."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .metrics import metrics_view
+from .views import integration_receive
+
+urlpatterns = [
+    path(
+        "integrations/<str:integration_id>/alerts/",
+        integration_receive,
+        name="integration-receive",
+    ),
+    path("metrics", metrics_view, name="metrics"),
+]

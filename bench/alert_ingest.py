@@ -1,0 +1,382 @@
+"""Alert ingestion benchmark (issue 7): how fast are deliveries answered, and do N parallel
+deliveries of one payload make exactly one alert and one incident?
+
+    .venv/bin/python bench/alert_ingest.py              # 100 parallel, the issue's run
+    .venv/bin/python bench/alert_ingest.py --help       # other sizes, database, workers
+
+What it does, in order:
+
+1. Drops and re-creates a dedicated PostgreSQL database (default `tensafe_bench_ingest`) and
+   migrates it, so nothing else is touched.
+2. Creates the services the payload names and two Alertmanager integrations (one for the
+   duplicate run, one for the distinct run), plus one for warming up.
+3. Starts the processes as production runs them: gunicorn on 127.0.0.1 (gthread workers) and
+   a Celery worker for the default queue, on a dedicated Redis database (default db 11,
+   flushed) — a delivery that opens an incident is answered at once and applied by the worker.
+4. Warm-up: a few deliveries per worker thread, not measured.
+5. Duplicates: N clients released at once by a barrier post the same Alertmanager v4 payload.
+   Distinct: N clients post N payloads of N different groups.
+6. Waits until every delivery is applied, then reports, for each run, reply latency
+   p50/p99/max (client side: connect to last byte), status codes, how long until everything
+   was applied, and alerts, groups and incidents created; JSON too (--json).
+
+Exit status 0 when the issue's targets hold (every answer 2xx, p99 <= 500 ms, exactly one
+alert and one incident for the duplicates, N and N for the distinct run), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+PAYLOAD = ROOT / "tests" / "integrations" / "payloads" / "alertmanager_firing.json"
+P99_TARGET_MS = 500
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-n", "--parallel", type=int, default=100, help="deliveries per run")
+    p.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/tensafe_bench_ingest"
+        ),
+        help="PostgreSQL database to DROP and re-create (its name must start with tensafe_bench)",
+    )
+    p.add_argument(
+        "--broker-url",
+        default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/11"),
+        help="Redis database the run flushes and uses",
+    )
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    return p.parse_args()
+
+
+# --- 1. database -----------------------------------------------------------------------------
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.startswith("tensafe_bench"):
+        sys.exit(
+            f"refusing to drop {name!r}: the bench database name must start with tensafe_bench"
+        )
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def flush_broker(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def bench_env(database_url: str, broker_url: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        DJANGO_SETTINGS_MODULE="tensafe_ir.settings",
+        TENSAFE_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def migrate(env: dict) -> None:
+    subprocess.run(  # noqa: S603 - our own manage.py, fixed arguments
+        [str(VENV_BIN / "python"), "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+
+
+# --- 2. data ---------------------------------------------------------------------------------
+def django_setup(env: dict) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def create_integrations() -> dict:
+    from incidents.models import Service, Team
+    from integrations.services.integrations import integration_create
+
+    team, _ = Team.objects.get_or_create(slug="platform", defaults={"name": "Platform"})
+    Service.objects.get_or_create(
+        slug="inference-api",
+        defaults={"name": "Inference API", "team": team, "runbook": "docs/runbooks/inference.md"},
+    )
+    out = {}
+    for name in ("warmup", "duplicates", "distinct"):
+        integration, secret = integration_create(actor=None, kind="alertmanager", name=name)
+        out[name] = (str(integration.pk), secret)
+    return out
+
+
+def counts(integration_id: str) -> dict:
+    from integrations.models import Alert, AlertGroup, InboundDelivery
+
+    groups = AlertGroup.objects.filter(integration_id=integration_id)
+    return {
+        "deliveries_stored": InboundDelivery.objects.filter(integration_id=integration_id).count(),
+        "deliveries_processed": InboundDelivery.objects.filter(
+            integration_id=integration_id, status="processed"
+        ).count(),
+        "groups": groups.count(),
+        "alerts": Alert.objects.filter(group__integration_id=integration_id).count(),
+        "incidents": groups.exclude(incident=None).values("incident").distinct().count(),
+    }
+
+
+# --- 3. gunicorn -----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path):
+    prom_dir = tempfile.mkdtemp(prefix="tensafe-bench-prom-")
+    proc = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
+        [
+            str(VENV_BIN / "gunicorn"),
+            "tensafe_ir.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--backlog",
+            "2048",
+        ],
+        cwd=ROOT,
+        env={**env, "PROMETHEUS_MULTIPROC_DIR": prom_dir},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit(f"gunicorn exited; see {log}")
+            time.sleep(0.2)
+    sys.exit(f"gunicorn did not start; see {log}")
+
+
+def start_worker(env: dict, log: Path):
+    return subprocess.Popen(  # noqa: S603 - our own celery, fixed arguments
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "tensafe_ir",
+            "worker",
+            "-Q",
+            "celery",
+            "--concurrency",
+            "2",
+            "-l",
+            "warning",
+            "-n",
+            "bench-ingest@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_applied(integration_id: str, expected: int, started: float, limit: float = 120) -> float:
+    """Seconds from the run's start until every delivery is applied (or the limit)."""
+    from django.db import connection
+
+    from integrations.models import InboundDelivery
+
+    while time.perf_counter() - started < limit:
+        done = InboundDelivery.objects.filter(
+            integration_id=integration_id, status="processed"
+        ).count()
+        connection.close()
+        if done >= expected:
+            break
+        time.sleep(0.05)
+    return round(time.perf_counter() - started, 2)
+
+
+def stop(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- 4-5. deliveries -------------------------------------------------------------------------
+def post(port: int, path: str, secret: str, body: bytes) -> tuple[int, float]:
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(
+            "POST",
+            path,
+            body=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {secret}"},
+        )
+        response = conn.getresponse()
+        response.read()
+        status = response.status
+    except OSError:
+        status = 0
+    finally:
+        conn.close()
+    return status, (time.perf_counter() - started) * 1000
+
+
+def run_parallel(port: int, path: str, secret: str, bodies: list[bytes]) -> list[tuple[int, float]]:
+    """All clients connect and send at once (released together by a barrier)."""
+    results: list[tuple[int, float]] = [(0, 0.0)] * len(bodies)
+    barrier = threading.Barrier(len(bodies))
+
+    def client(index: int) -> None:
+        barrier.wait()
+        results[index] = post(port, path, secret, bodies[index])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def summary(results: list[tuple[int, float]]) -> dict:
+    latencies = [ms for _, ms in results]
+    codes: dict[str, int] = {}
+    for code, _ in results:
+        codes[str(code)] = codes.get(str(code), 0) + 1
+    return {
+        "requests": len(results),
+        "status_codes": codes,
+        "p50_ms": round(percentile(latencies, 0.50), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies), 1),
+    }
+
+
+def payload(n: int | None) -> bytes:
+    data = json.loads(PAYLOAD.read_text())
+    if n is not None:  # a different group (grouped by alertname and shard) and alert
+        data["groupKey"] = f'{{}}:{{alertname="InferenceHighErrorRate", shard="{n}"}}'
+        data["groupLabels"] = {"alertname": "InferenceHighErrorRate", "shard": str(n)}
+        data["alerts"][0]["fingerprint"] = f"{n:016x}"
+        data["alerts"][0]["labels"]["shard"] = str(n)
+    return json.dumps(data).encode()
+
+
+def scenario(port: int, integration: tuple[str, str], bodies: list[bytes]) -> dict:
+    integration_id, secret = integration
+    started = time.perf_counter()
+    figures = summary(run_parallel(port, f"/integrations/{integration_id}/alerts/", secret, bodies))
+    figures["all_applied_after_s"] = wait_applied(integration_id, len(bodies), started)
+    figures.update(counts(integration_id))
+    return figures
+
+
+def main() -> int:
+    args = parse_args()
+    n = args.parallel
+    env = bench_env(args.database_url, args.broker_url)
+    print(f"database: re-creating {urlsplit(args.database_url).path.lstrip('/')} and migrating")
+    recreate_database(args.database_url)
+    flush_broker(args.broker_url)
+    migrate(env)
+    django_setup(env)
+    integrations = create_integrations()
+    port = free_port()
+    logs = Path(tempfile.mkdtemp(prefix="tensafe-bench-ingest-"))
+    print(f"gunicorn: 127.0.0.1:{port}, {args.workers} workers x {args.threads} threads ({logs})")
+    web = start_gunicorn(env, port, args.workers, args.threads, logs / "gunicorn.log")
+    worker = start_worker(env, logs / "worker.log")
+    try:
+        warm = [payload(10_000 + i) for i in range(args.workers * args.threads * 2)]
+        scenario(port, integrations["warmup"], warm)
+        # The floor on this machine: the same burst answered 404 after one query.
+        unknown = "00000000-0000-4000-8000-000000000000"
+        baseline = summary(
+            run_parallel(port, f"/integrations/{unknown}/alerts/", "x", [payload(None)] * n)
+        )
+        duplicates = scenario(port, integrations["duplicates"], [payload(None)] * n)
+        distinct = scenario(port, integrations["distinct"], [payload(i) for i in range(n)])
+    finally:
+        stop(web)
+        stop(worker)
+
+    figures = {
+        "parallel": n,
+        "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
+        "worker": "celery, 2 processes",
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        ),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "baseline_404": baseline,
+        "duplicates": duplicates,
+        "distinct": distinct,
+    }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    ok = (
+        duplicates["status_codes"] == {"202": n}
+        and distinct["status_codes"] == {"202": n}
+        and duplicates["p99_ms"] <= P99_TARGET_MS
+        and distinct["p99_ms"] <= P99_TARGET_MS
+        and (duplicates["alerts"], duplicates["incidents"]) == (1, 1)
+        and (distinct["alerts"], distinct["incidents"]) == (n, n)
+    )
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Admin for SRE leads: integrations (secrets generated and rotated here, shown once; severity
+mapping as JSON), what came in (deliveries, groups, alerts: read-only), and outgoing webhooks
+(subscriptions, their status after failures, their deliveries: read-only)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+
+from incidents.permissions import is_sre_lead
+
+from .models import (
+    Alert,
+    AlertGroup,
+    InboundDelivery,
+    Integration,
+    WebhookDelivery,
+    WebhookSubscription,
+    new_secret,
+)
+from .services.integrations import (
+    check_subscription_url,
+    integration_rotate_secret,
+    integration_url,
+    subscription_update,
+)
+
+
+class SreLeadOnly:
+    def has_module_permission(self, request):
+        return request.user.is_active and is_sre_lead(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
+class ReadOnly(SreLeadOnly):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class IntegrationForm(forms.ModelForm):
+    class Meta:
+        model = Integration
+        fields = [
+            "name",
+            "kind",
+            "enabled",
+            "severity_map",
+            "default_severity",
+            "resolve_to_monitoring",
+            "signing_secret",
+        ]
+
+    def clean_severity_map(self):
+        value = self.cleaned_data["severity_map"] or {}
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and v in ("P1", "P2", "P3", "P4") for k, v in value.items()
+        ):
+            raise forms.ValidationError("A JSON object of label value → P1..P4.")
+        return value
+
+
+@admin.register(Integration)
+class IntegrationAdmin(SreLeadOnly, admin.ModelAdmin):
+    form = IntegrationForm
+    list_display = ["name", "kind", "enabled", "resolve_to_monitoring", "secret_rotated_at"]
+    list_filter = ["kind", "enabled"]
+    readonly_fields = ["receive_url", "created_at", "secret_rotated_at"]
+    actions = ["rotate_secret"]
+
+    @admin.display(description="URL senders post to")
+    def receive_url(self, obj):
+        return integration_url(obj) if obj and obj.pk else "(after saving)"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            secret = new_secret()
+            obj.set_secret(secret)
+            obj.created_by = request.user
+            super().save_model(request, obj, form, change)
+            self.message_user(
+                request,
+                f"Secret for {obj.name} (shown once; senders send Authorization: Bearer "
+                f"<secret>): {secret}",
+                messages.WARNING,
+            )
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Rotate the secret (the old one stops working)")
+    def rotate_secret(self, request, queryset):
+        if not is_sre_lead(request.user):
+            raise PermissionDenied
+        for integration in queryset:
+            _, secret = integration_rotate_secret(actor=request.user, integration_id=integration.pk)
+            self.message_user(
+                request,
+                f"New secret for {integration.name} (shown once): {secret}",
+                messages.WARNING,
+            )
+
+
+@admin.register(InboundDelivery)
+class InboundDeliveryAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["received_at", "integration", "status", "attempts"]
+    list_filter = ["status", "integration"]
+    readonly_fields = [f.name for f in InboundDelivery._meta.fields]
+
+
+class AlertInline(admin.TabularInline):
+    model = Alert
+    extra = 0
+    can_delete = False
+    fields = ["fingerprint", "title", "status", "severity", "incident", "last_received_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertGroup)
+class AlertGroupAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["__str__", "integration", "incident", "updated_at"]
+    list_filter = ["integration"]
+    readonly_fields = ["integration", "group_key", "title", "incident", "created_at", "updated_at"]
+    inlines = [AlertInline]
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["title", "status", "severity", "group", "incident", "last_received_at"]
+    list_filter = ["status", "severity"]
+    search_fields = ["title", "fingerprint"]
+    readonly_fields = [f.name for f in Alert._meta.fields]
+
+
+class SubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=WebhookSubscription.Event.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["name", "url", "events", "enabled", "allow_restricted", "secret"]
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            check_subscription_url(url)
+        except Exception as exc:
+            raise forms.ValidationError(getattr(exc, "detail", str(exc))) from None
+        return url
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(SreLeadOnly, admin.ModelAdmin):
+    form = SubscriptionForm
+    list_display = ["name", "url", "enabled", "consecutive_failures", "disabled_reason"]
+    list_filter = ["enabled", "allow_restricted"]
+    readonly_fields = ["consecutive_failures", "disabled_at", "disabled_reason", "created_at"]
+    actions = ["enable"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Enable (clears the failure count, resends what is pending)")
+    def enable(self, request, queryset):
+        for sub in queryset:
+            subscription_update(actor=request.user, subscription_id=sub.pk, enabled=True)
+        self.message_user(request, f"Enabled {queryset.count()} subscription(s).")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["id", "subscription", "incident", "event", "status", "attempts", "last_error"]
+    list_filter = ["status", "event", "subscription"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]

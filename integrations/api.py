@@ -1,0 +1,254 @@
+"""REST endpoints for SRE leads: integrations (create → `{id, url, secret}`, list without
+secrets, rotate the secret) and outgoing webhook subscriptions (create, list, change, see
+deliveries). Writes go through integrations.services."""
+
+import uuid
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents.api.fields import StrictSerializer
+from incidents.permissions import require_sre_lead
+from incidents.states import Severity
+
+from .models import Integration, WebhookDelivery, WebhookSubscription
+from .services.integrations import (
+    integration_create,
+    integration_rotate_secret,
+    integration_url,
+    subscription_create,
+    subscription_update,
+)
+
+
+def _severity_map(value):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and v in Severity.values for k, v in value.items()
+    ):
+        raise serializers.ValidationError(
+            'A JSON object of label value → P1..P4, e.g. {"critical": "P1"}.'
+        )
+    return value
+
+
+# --- integrations ----------------------------------------------------------------------------
+class IntegrationCreateInputSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(Integration.Kind.choices)
+    name = serializers.CharField(max_length=100)
+    severity_map = serializers.JSONField(required=False, validators=[_severity_map])
+    default_severity = serializers.ChoiceField(Severity.choices, required=False)
+    resolve_to_monitoring = serializers.BooleanField(required=False)
+    signing_secret = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class IntegrationOutputSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    has_signing_secret = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Integration
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "url",
+            "enabled",
+            "severity_map",
+            "default_severity",
+            "resolve_to_monitoring",
+            "has_signing_secret",
+            "created_at",
+            "secret_rotated_at",
+        ]
+
+    def get_url(self, integration) -> str:
+        return integration_url(integration)
+
+    def get_has_signing_secret(self, integration) -> bool:
+        return bool(integration.signing_secret)
+
+
+class IntegrationSecretOutputSerializer(IntegrationOutputSerializer):
+    """Only in the answers to create and rotate: the secret is never shown again."""
+
+    secret = serializers.CharField()
+
+    class Meta(IntegrationOutputSerializer.Meta):
+        fields = [
+            "id",
+            "url",
+            "secret",
+            *(f for f in IntegrationOutputSerializer.Meta.fields if f not in ("id", "url")),
+        ]
+
+
+def _with_secret(integration, secret) -> dict:
+    integration.secret = secret
+    return IntegrationSecretOutputSerializer(integration).data
+
+
+class IntegrationListCreateApi(APIView):
+    @extend_schema(
+        summary="Integrations (SRE lead; no secrets)",
+        responses=IntegrationOutputSerializer(many=True),
+    )
+    def get(self, request):
+        require_sre_lead(request.user)
+        return Response(IntegrationOutputSerializer(Integration.objects.all(), many=True).data)
+
+    @extend_schema(
+        summary="Create an integration (SRE lead) → {id, url, secret}",
+        request=IntegrationCreateInputSerializer,
+        responses={201: IntegrationSecretOutputSerializer},
+    )
+    def post(self, request):
+        require_sre_lead(request.user)
+        serializer = IntegrationCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        integration, secret = integration_create(actor=request.user, **serializer.validated_data)
+        return Response(_with_secret(integration, secret), status=status.HTTP_201_CREATED)
+
+
+class IntegrationRotateSecretApi(APIView):
+    @extend_schema(
+        summary="Rotate an integration's secret (SRE lead): the old one stops working",
+        request=None,
+        responses=IntegrationSecretOutputSerializer,
+    )
+    def post(self, request, pk):
+        require_sre_lead(request.user)
+        try:
+            exists = Integration.objects.filter(pk=uuid.UUID(str(pk))).exists()
+        except ValueError:
+            exists = False
+        if not exists:
+            raise Http404("No such integration.")
+        integration, secret = integration_rotate_secret(actor=request.user, integration_id=pk)
+        return Response(_with_secret(integration, secret))
+
+
+# --- outgoing webhooks -----------------------------------------------------------------------
+class SubscriptionCreateInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(WebhookSubscription.Event.choices), allow_empty=False
+    )
+    allow_restricted = serializers.BooleanField(required=False, default=False)
+
+
+class SubscriptionUpdateInputSerializer(StrictSerializer):
+    url = serializers.URLField(max_length=500, required=False)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(WebhookSubscription.Event.choices),
+        allow_empty=False,
+        required=False,
+    )
+    enabled = serializers.BooleanField(required=False)
+    allow_restricted = serializers.BooleanField(required=False)
+
+
+class SubscriptionOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookSubscription
+        fields = [
+            "id",
+            "name",
+            "url",
+            "events",
+            "enabled",
+            "allow_restricted",
+            "consecutive_failures",
+            "disabled_at",
+            "disabled_reason",
+            "created_at",
+        ]
+
+
+class SubscriptionSecretOutputSerializer(SubscriptionOutputSerializer):
+    class Meta(SubscriptionOutputSerializer.Meta):
+        fields = [*SubscriptionOutputSerializer.Meta.fields, "secret"]
+
+
+class DeliveryOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "incident",
+            "event",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "response_code",
+            "last_error",
+            "created_at",
+            "sent_at",
+        ]
+
+
+def _subscription(pk) -> WebhookSubscription:
+    subscription = WebhookSubscription.objects.filter(pk=pk).first()
+    if subscription is None:
+        raise Http404("No such webhook subscription.")
+    return subscription
+
+
+class SubscriptionListCreateApi(APIView):
+    @extend_schema(
+        summary="Outgoing webhooks (SRE lead)", responses=SubscriptionOutputSerializer(many=True)
+    )
+    def get(self, request):
+        require_sre_lead(request.user)
+        return Response(
+            SubscriptionOutputSerializer(WebhookSubscription.objects.all(), many=True).data
+        )
+
+    @extend_schema(
+        summary="Subscribe a URL to incident events (SRE lead); the answer holds its secret",
+        request=SubscriptionCreateInputSerializer,
+        responses={201: SubscriptionSecretOutputSerializer},
+    )
+    def post(self, request):
+        require_sre_lead(request.user)
+        serializer = SubscriptionCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sub = subscription_create(actor=request.user, **serializer.validated_data)
+        return Response(SubscriptionSecretOutputSerializer(sub).data, status=201)
+
+
+class SubscriptionDetailApi(APIView):
+    @extend_schema(summary="An outgoing webhook (SRE lead)", responses=SubscriptionOutputSerializer)
+    def get(self, request, pk):
+        require_sre_lead(request.user)
+        return Response(SubscriptionOutputSerializer(_subscription(pk)).data)
+
+    @extend_schema(
+        summary="Change an outgoing webhook; enabled=true re-enables one disabled after failures",
+        request=SubscriptionUpdateInputSerializer,
+        responses=SubscriptionOutputSerializer,
+    )
+    def patch(self, request, pk):
+        require_sre_lead(request.user)
+        _subscription(pk)
+        serializer = SubscriptionUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sub = subscription_update(
+            actor=request.user, subscription_id=pk, **serializer.validated_data
+        )
+        return Response(SubscriptionOutputSerializer(sub).data)
+
+
+class SubscriptionDeliveriesApi(APIView):
+    @extend_schema(
+        summary="The latest 200 deliveries of an outgoing webhook (SRE lead)",
+        responses=DeliveryOutputSerializer(many=True),
+    )
+    def get(self, request, pk):
+        require_sre_lead(request.user)
+        sub = _subscription(pk)
+        rows = WebhookDelivery.objects.filter(subscription=sub).order_by("-id")[:200]
+        return Response(DeliveryOutputSerializer(rows, many=True).data)

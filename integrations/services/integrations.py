@@ -1,0 +1,101 @@
+"""Integrations and their secrets. A secret is shown once (at creation or rotation); only its
+SHA-256 digest is stored, compared in constant time."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.errors import RuleViolation
+from incidents.notify import OutboundRefused, check_outbound_url
+from incidents.permissions import require_sre_lead
+
+from ..models import Integration, WebhookSubscription, new_secret
+
+
+def integration_url(integration: Integration) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("integration-receive", args=[integration.pk])
+
+
+def integration_create(*, actor, kind: str, name: str, **options) -> tuple[Integration, str]:
+    """Returns the integration and its secret (the only time the secret is seen)."""
+    if actor is not None:
+        require_sre_lead(actor)
+    if Integration.objects.filter(name=name).exists():
+        raise RuleViolation(
+            "An integration with this name exists.", rule="unique name", field="name"
+        )
+    secret = new_secret()
+    integration = Integration(kind=kind, name=name, created_by=actor, **options)
+    integration.set_secret(secret)
+    integration.save()
+    return integration, secret
+
+
+def integration_rotate_secret(*, actor, integration_id) -> tuple[Integration, str]:
+    """A new secret replaces the old at once (the old one stops working)."""
+    if actor is not None:
+        require_sre_lead(actor)
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration_id)
+        secret = new_secret()
+        integration.set_secret(secret)
+        integration.secret_rotated_at = timezone.now()
+        integration.save(update_fields=["secret_hash", "secret_rotated_at"])
+    return integration, secret
+
+
+def check_subscription_url(url: str) -> None:
+    try:
+        check_outbound_url(url)
+    except OutboundRefused as refused:
+        raise RuleViolation(
+            f"This URL may not be called: {refused}", rule="outbound URL", field="url"
+        ) from None
+
+
+def subscription_create(
+    *, actor, name: str, url: str, events: list[str], allow_restricted: bool = False
+) -> WebhookSubscription:
+    if actor is not None:
+        require_sre_lead(actor)
+    check_subscription_url(url)
+    if WebhookSubscription.objects.filter(name=name).exists():
+        raise RuleViolation("A subscription with this name exists.", rule="unique", field="name")
+    return WebhookSubscription.objects.create(
+        name=name,
+        url=url,
+        events=sorted(set(events)),
+        allow_restricted=allow_restricted,
+        created_by=actor,
+    )
+
+
+def subscription_update(*, actor, subscription_id, **changes) -> WebhookSubscription:
+    """Change url/events/enabled/allow_restricted. Enabling a subscription that was disabled
+    after failures clears its failure count and hands its pending deliveries over again."""
+    from .outgoing import webhooks_enqueue_outstanding
+
+    if actor is not None:
+        require_sre_lead(actor)
+    if "url" in changes:
+        check_subscription_url(changes["url"])
+    with transaction.atomic():
+        sub = WebhookSubscription.objects.select_for_update().get(pk=subscription_id)
+        fields = []
+        for field, value in changes.items():
+            if field == "events":
+                value = sorted(set(value))
+            setattr(sub, field, value)
+            fields.append(field)
+        re_enabled = changes.get("enabled") is True
+        if re_enabled:
+            sub.consecutive_failures, sub.disabled_at, sub.disabled_reason = 0, None, ""
+            fields += ["consecutive_failures", "disabled_at", "disabled_reason"]
+        if fields:
+            sub.save(update_fields=fields)
+        if re_enabled:
+            transaction.on_commit(lambda: webhooks_enqueue_outstanding(sub.pk))
+    return sub

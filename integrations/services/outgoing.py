@@ -1,0 +1,366 @@
+"""Outgoing webhooks: incident events to subscribers, signed, in order per incident, retried.
+
+The same pattern as pages (incidents.services.paging): a `WebhookDelivery` row is written in
+the transaction of the timeline event it reports, handed to a worker after commit, claimed
+with a conditional UPDATE and a lease, sent outside any transaction, and its outcome recorded.
+Timeouts, connection errors, 5xx and 429 are retried with exponential backoff; other 4xx and
+refused targets fail at once. A subscription whose sends keep failing is disabled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from incidents.models import Incident, TimelineEvent
+from incidents.notify import OutboundRefused, Outcome, check_outbound_url, sign
+from incidents.services.paging import incident_url
+from incidents.services.timeline import timeline_record
+from incidents.states import TimelineKind
+
+from ..models import WebhookDelivery, WebhookSubscription
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 2
+BACKOFF_CAP_SECONDS = 600
+LEASE_SECONDS = 60
+REQUEUE_GRACE_SECONDS = 15
+DISABLE_AFTER_FAILURES = 10  # consecutive failed attempts, across deliveries
+
+# Timeline kinds that are sent, and the event name they go out as.
+KIND_EVENTS = {
+    TimelineKind.DECLARED: "declared",
+    TimelineKind.STATUS_CHANGED: "status_changed",
+    TimelineKind.REOPENED: "reopened",
+    TimelineKind.ESCALATED: "escalated",
+    TimelineKind.PIR_PUBLISHED: "pir_published",
+}
+OUTSTANDING = (WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING)
+
+
+def event_name(event: TimelineEvent) -> str | None:
+    name = KIND_EVENTS.get(event.kind)
+    if name == "status_changed" and (event.data or {}).get("to") == "resolved":
+        return "resolved"
+    return name
+
+
+def _payload(incident: Incident, event: TimelineEvent, name: str) -> dict:
+    return {
+        "event": f"incident.{name}",
+        "occurred_at": event.occurred_at.isoformat(),
+        "drill": incident.drill,
+        "incident": {
+            "id": incident.pk,
+            "reference": incident.reference,
+            "title": incident.title,
+            "severity": incident.severity,
+            "status": incident.status,
+            "security": incident.security,
+            "services": sorted(incident.services.values_list("slug", flat=True)),
+            "detected_at": incident.detected_at.isoformat(),
+            "declared_at": incident.declared_at.isoformat(),
+            "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+            "channel_name": incident.channel_name,
+            "url": incident_url(incident),
+        },
+        "timeline_event": {
+            "id": event.pk,
+            "kind": event.kind,
+            "text": event.text,
+            "data": event.data,
+        },
+    }
+
+
+def webhook_deliveries_create(incident: Incident, event: TimelineEvent) -> list[int]:
+    """Write one delivery per subscription that wants this event (inside the event's
+    transaction) and hand the pending ones to the workers after commit. Restricted (security)
+    incidents go only to subscriptions allowed to receive them; a drill's deliveries are
+    recorded as suppressed and never sent."""
+    name = event_name(event)
+    if name is None:
+        return []
+    wanted = {name, "status_changed"} if name == "resolved" else {name}
+    subscriptions = [
+        s
+        for s in WebhookSubscription.objects.filter(enabled=True)
+        if wanted & set(s.events or []) and (s.allow_restricted or not incident.security)
+    ]
+    if not subscriptions:
+        return []
+    now = timezone.now()
+    payload = _payload(incident, event, name)
+    rows = [
+        WebhookDelivery(
+            subscription=sub,
+            incident=incident,
+            timeline_event=event,
+            event=name,
+            payload={"id": f"whd-s{sub.pk}-e{event.pk}", **payload},
+            idempotency_key=f"whd-s{sub.pk}-e{event.pk}",
+            status=(
+                WebhookDelivery.Status.SUPPRESSED
+                if incident.drill
+                else WebhookDelivery.Status.PENDING
+            ),
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for sub in subscriptions
+    ]
+    WebhookDelivery.objects.bulk_create(rows)
+    ids = [r.pk for r in rows if r.status == WebhookDelivery.Status.PENDING]
+    if ids:
+        transaction.on_commit(lambda: webhooks_enqueue(ids))
+    return ids
+
+
+def webhooks_enqueue(delivery_ids: list[int]) -> None:
+    """Hand deliveries to the workers (after commit). A broker that is down loses nothing: the
+    rows stay pending and the sweeper hands them over again."""
+    from ..tasks import deliver_webhook_task
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver_webhook_task.delay(delivery_id)
+        except Exception:
+            log.warning("could not enqueue webhook delivery %s", delivery_id, exc_info=True)
+            return
+
+
+def webhooks_enqueue_outstanding(subscription_id: int) -> None:
+    """The first pending delivery of each incident of a subscription (after re-enabling)."""
+    firsts = (
+        WebhookDelivery.objects.filter(
+            subscription_id=subscription_id, status=WebhookDelivery.Status.PENDING
+        )
+        .order_by("incident_id", "id")
+        .values_list("incident_id", "pk")
+    )
+    seen, ids = set(), []
+    for incident_id, pk in firsts:
+        if incident_id not in seen:
+            seen.add(incident_id)
+            ids.append(pk)
+    webhooks_enqueue(ids)
+
+
+def post_signed(url: str, secret: str, payload: dict, idempotency_key: str, event: str) -> Outcome:
+    """POST the payload signed as pages are (incidents.notify.sign: HMAC-SHA256 of
+    "<timestamp>.<body>", headers X-TenSafe-Timestamp / X-TenSafe-Signature)."""
+    try:
+        check_outbound_url(url)
+    except OutboundRefused as refused:
+        return Outcome(ok=False, retryable=False, error=str(refused))
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "TenSafe-IR-Webhooks/1",
+        "Idempotency-Key": idempotency_key,
+        "X-TenSafe-Event": event,
+        "X-TenSafe-Timestamp": timestamp,
+        "X-TenSafe-Signature": sign(secret, timestamp, body),
+    }
+    try:
+        response = requests.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=settings.TENSAFE_OUTBOUND_TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+    except requests.Timeout:
+        return Outcome(ok=False, retryable=True, error="timed out")
+    except requests.RequestException as exc:
+        return Outcome(ok=False, retryable=True, error=f"connection failed: {type(exc).__name__}")
+    code = response.status_code
+    if 200 <= code < 300:
+        return Outcome(ok=True, code=code)
+    retry_after = None
+    if code == 429:
+        try:
+            retry_after = float(response.headers.get("Retry-After", ""))
+        except ValueError:
+            retry_after = None
+    return Outcome(
+        ok=False,
+        retryable=code == 429 or code >= 500,
+        code=code,
+        error=f"HTTP {code}",
+        retry_after=retry_after,
+    )
+
+
+def _backoff(attempts: int, retry_after: float | None) -> float:
+    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+    if retry_after is not None:
+        delay = min(BACKOFF_CAP_SECONDS, max(delay, retry_after))
+    return delay
+
+
+def webhook_deliver(delivery_id: int) -> str:
+    """Send one delivery; returns what happened.
+
+    1. Wait while an earlier delivery of the same subscription and incident is outstanding
+       (pending or sending): events of an incident arrive in the order they happened. The
+       earlier one hands this one over when it is done.
+    2. Claim it: a conditional UPDATE pending→sending (attempts+1, lease) that exactly one
+       worker wins, only while it is due and its subscription is enabled.
+    3. Send (outside any transaction).
+    4. Record the outcome and the subscription's failure count in one transaction: sent; or
+       pending again after a backoff (retryable, attempts left); or failed. The
+       DISABLE_AFTER_FAILURES-th consecutive failed attempt disables the subscription, logs it
+       and notes it on the incident's timeline.
+    5. Schedule the retry, or hand over the next delivery of the same incident.
+    """
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
+    if delivery is None:
+        return "missing"
+    earlier = WebhookDelivery.objects.filter(
+        subscription_id=delivery.subscription_id,
+        incident_id=delivery.incident_id,
+        id__lt=delivery.pk,
+        status__in=OUTSTANDING,
+    )
+    if delivery.status == WebhookDelivery.Status.PENDING and earlier.exists():
+        return "waiting"
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id,
+        status=WebhookDelivery.Status.PENDING,
+        next_attempt_at__lte=now,
+        subscription__enabled=True,
+    ).update(
+        status=WebhookDelivery.Status.SENDING,
+        attempts=F("attempts") + 1,
+        lease_until=now + timedelta(seconds=LEASE_SECONDS),
+    )
+    if not claimed:
+        return "skipped"
+    delivery = WebhookDelivery.objects.select_related("subscription", "incident").get(
+        pk=delivery_id
+    )
+    sub = delivery.subscription
+    outcome = post_signed(
+        sub.url, sub.secret, delivery.payload, delivery.idempotency_key, delivery.event
+    )
+    status = _record_outcome(delivery, outcome)
+    if status == WebhookDelivery.Status.PENDING:
+        from ..tasks import deliver_webhook_task
+
+        try:
+            deliver_webhook_task.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
+        except Exception:
+            log.warning("could not schedule retry of webhook delivery %s", delivery.pk)
+    else:
+        _hand_next(delivery)
+    return status
+
+
+def _record_outcome(delivery: WebhookDelivery, outcome: Outcome) -> str:
+    with transaction.atomic():
+        now = timezone.now()
+        sub = WebhookSubscription.objects.select_for_update().get(pk=delivery.subscription_id)
+        delivery.response_code = outcome.code
+        delivery.last_error = outcome.error[:500]
+        delivery.lease_until = None
+        if outcome.ok:
+            delivery.status, delivery.sent_at = WebhookDelivery.Status.SENT, now
+            if sub.consecutive_failures:
+                sub.consecutive_failures = 0
+                sub.save(update_fields=["consecutive_failures"])
+        else:
+            if outcome.retryable and delivery.attempts < MAX_ATTEMPTS:
+                delivery.status = WebhookDelivery.Status.PENDING
+                delivery.next_attempt_at = now + timedelta(
+                    seconds=_backoff(delivery.attempts, outcome.retry_after)
+                )
+            else:
+                delivery.status = WebhookDelivery.Status.FAILED
+            sub.consecutive_failures += 1
+            fields = ["consecutive_failures"]
+            if sub.enabled and sub.consecutive_failures >= DISABLE_AFTER_FAILURES:
+                _disable(sub, delivery, outcome, now)
+                fields += ["enabled", "disabled_at", "disabled_reason"]
+            sub.save(update_fields=fields)
+        delivery.save(
+            update_fields=[
+                "status",
+                "sent_at",
+                "next_attempt_at",
+                "lease_until",
+                "response_code",
+                "last_error",
+            ]
+        )
+    return delivery.status
+
+
+def _disable(sub: WebhookSubscription, delivery: WebhookDelivery, outcome: Outcome, now) -> None:
+    sub.enabled = False
+    sub.disabled_at = now
+    sub.disabled_reason = (
+        f"Disabled after {sub.consecutive_failures} consecutive failed attempts; last: "
+        f"{outcome.error}"
+    )[:500]
+    log.warning("webhook subscription %s (%s) disabled: %s", sub.pk, sub.name, sub.disabled_reason)
+    timeline_record(
+        delivery.incident,
+        TimelineKind.NOTE,
+        f"Outgoing webhook {sub.name!r} disabled after {sub.consecutive_failures} consecutive "
+        f"failed deliveries ({outcome.error}); an SRE lead can re-enable it in admin.",
+        occurred_at=now,
+        data={"webhook_subscription": sub.pk, "error": outcome.error, "code": outcome.code},
+    )
+
+
+def _hand_next(delivery: WebhookDelivery) -> None:
+    following = (
+        WebhookDelivery.objects.filter(
+            subscription_id=delivery.subscription_id,
+            incident_id=delivery.incident_id,
+            id__gt=delivery.pk,
+            status=WebhookDelivery.Status.PENDING,
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if following is not None:
+        webhooks_enqueue([following])
+
+
+def webhooks_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Deliveries of enabled subscriptions a worker should have handled by now: sending past
+    their lease (the worker died), or pending and due past the grace period (the hand-off was
+    lost). Returns the ids handed over again."""
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=REQUEUE_GRACE_SECONDS)
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.SENDING, lease_until__lt=now
+        ).update(status=WebhookDelivery.Status.PENDING, lease_until=None)
+        stale = list(
+            WebhookDelivery.objects.filter(
+                Q(status=WebhookDelivery.Status.PENDING)
+                & Q(next_attempt_at__lte=grace)
+                & Q(subscription__enabled=True)
+            )
+            .order_by("id")
+            .values_list("pk", flat=True)[:limit]
+        )
+        WebhookDelivery.objects.filter(pk__in=stale).update(next_attempt_at=now)
+    webhooks_enqueue(stale)
+    return stale

@@ -1,0 +1,181 @@
+"""The endpoint senders post alerts to: `POST /integrations/<id>/alerts/`.
+
+CSRF-exempt and authenticated by the integration's secret only (`Authorization: Bearer
+<secret>`; a PagerDuty Events v2 client may instead send it as `routing_key`, which is how
+those clients authenticate). The order of the checks is the order of their cost:
+
+1. unknown or disabled integration: 404;
+2. declared body over 512 KB: 413 before anything is read (and 413 again if more arrives
+   than declared; the body is read here, never through Django's request.body, whose own
+   limit would answer 400 first);
+3. bad or missing secret: 401 (and a bad Grafana HMAC signature, when configured);
+4. not JSON, or a documented field missing or wrong: 400 naming the field, nothing stored;
+5. the raw body is stored (committed), then applied: repeats and changes to known groups in
+   the request, a new incident by a worker (unless TENSAFE_INGEST_DECLARE_INLINE); 202
+   either way — a delivery that could not be applied now is applied later, never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .models import Integration
+from .payloads import PARSERS, PayloadInvalid, new_dedup_key
+from .services.ingest import inbound_accept, inbound_process
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 512 * 1024
+SIGNATURE_HEADER = "HTTP_X_GRAFANA_ALERTING_SIGNATURE"
+TIMESTAMP_HEADERS = (
+    "HTTP_X_GRAFANA_ALERTING_SIGNATURE_TIMESTAMP",
+    "HTTP_X_GRAFANA_ALERTING_TIMESTAMP",
+)
+SIGNATURE_MAX_AGE_SECONDS = 300
+
+
+def _declare_inline() -> bool:
+    """Open incidents in the request (TENSAFE_INGEST_DECLARE_INLINE=1) or leave it to a worker
+    (the default): a declaration is tens of queries, and under an alert storm doing them in
+    the request is what pushes replies past the sender's timeout (bench/alert_ingest.py)."""
+    return bool(getattr(settings, "TENSAFE_INGEST_DECLARE_INLINE", False))
+
+
+def _hand_to_worker(delivery_id: int) -> None:
+    from .tasks import process_inbound_task
+
+    try:
+        process_inbound_task.delay(delivery_id)
+    except Exception:  # broker down: the row is stored, the sweeper applies it
+        log.warning("could not hand delivery %s to a worker", delivery_id, exc_info=True)
+
+
+def _error(status: int, detail: str, **extra) -> JsonResponse:
+    return JsonResponse({"detail": detail, **extra}, status=status)
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
+def _read_body(request: HttpRequest) -> bytes | None:
+    """The body, or None when it is over the limit (declared or actual)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return None
+    body = request.read(MAX_BODY_BYTES + 1)
+    return None if len(body) > MAX_BODY_BYTES else body
+
+
+def _grafana_signature_ok(integration: Integration, request: HttpRequest, body: bytes) -> bool:
+    """Grafana's HMAC option: hex HMAC-SHA256 of the body, or of "<timestamp>:<body>" when a
+    timestamp header is configured (then it must be within five minutes of now)."""
+    given = request.META.get(SIGNATURE_HEADER, "").strip()
+    if not given:
+        return False
+    timestamp = next((request.META[h] for h in TIMESTAMP_HEADERS if request.META.get(h)), "")
+    signed = body
+    if timestamp:
+        try:
+            age = abs(time.time() - int(timestamp))
+        except ValueError:
+            return False
+        if age > SIGNATURE_MAX_AGE_SECONDS:
+            return False
+        signed = timestamp.encode() + b":" + body
+    expected = hmac.new(integration.signing_secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, given.lower())
+
+
+def _invalid(integration: Integration, invalid: PayloadInvalid) -> JsonResponse:
+    body = {"detail": invalid.detail, "fields": invalid.fields, "errors": invalid.errors}
+    if integration.kind == Integration.Kind.PAGERDUTY:
+        # PagerDuty's own reply to a bad event, so its clients log something sensible.
+        body |= {
+            "status": "invalid event",
+            "message": "Event object is invalid",
+            "errors": [invalid.detail],
+        }
+    return JsonResponse(body, status=400)
+
+
+@csrf_exempt
+def integration_receive(request: HttpRequest, integration_id):
+    if request.method != "POST":
+        response = _error(405, "POST alerts here.")
+        response["Allow"] = "POST"
+        return response
+    try:
+        integration = Integration.objects.filter(pk=uuid.UUID(integration_id), enabled=True).first()
+    except ValueError:
+        integration = None
+    if integration is None:
+        return _error(404, "No such integration.")
+    token = _bearer(request)
+    pagerduty = integration.kind == Integration.Kind.PAGERDUTY
+    if token is not None and not integration.check_secret(token):
+        return _error(401, "Bad integration secret.")
+    if token is None and not pagerduty:
+        return _error(401, "Missing integration secret: send Authorization: Bearer <secret>.")
+    body = _read_body(request)
+    if body is None:
+        return _error(413, f"Body over {MAX_BODY_BYTES // 1024} KB.")
+    if (
+        integration.kind == Integration.Kind.GRAFANA
+        and integration.signing_secret
+        and not _grafana_signature_ok(integration, request, body)
+    ):
+        return _error(401, "Missing or bad X-Grafana-Alerting-Signature.")
+    try:
+        text = body.decode("utf-8")
+        data = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _error(400, f"body: not JSON ({exc}).", fields=["body"])
+    if pagerduty and token is None:
+        routing_key = data.get("routing_key") if isinstance(data, dict) else None
+        if not isinstance(routing_key, str) or not integration.check_secret(routing_key):
+            return _error(401, "Bad or missing routing_key (or Authorization: Bearer <secret>).")
+    generated = None
+    if pagerduty and isinstance(data, dict) and not data.get("dedup_key"):
+        generated = new_dedup_key()
+    try:
+        batch = PARSERS[integration.kind](data, generated_dedup_key=generated)
+    except PayloadInvalid as invalid:
+        return _invalid(integration, invalid)
+    delivery = inbound_accept(
+        integration,
+        body=text,
+        headers={
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+            "remote_addr": request.META.get("REMOTE_ADDR", ""),
+        },
+        generated_dedup_key=generated,
+    )
+    try:
+        outcome = inbound_process(delivery, batch=batch, declare=_declare_inline())
+    except Exception:  # stored, so still accepted: the sweeper applies it later
+        log.warning("delivery %s stored, not applied yet", delivery.pk)
+    else:
+        if outcome == "deferred":
+            _hand_to_worker(delivery.pk)
+    if pagerduty:
+        return JsonResponse(
+            {"status": "success", "message": "Event processed", **batch.reply}, status=202
+        )
+    return JsonResponse({"status": "accepted", "delivery": delivery.pk}, status=202)

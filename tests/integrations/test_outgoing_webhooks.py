@@ -1,0 +1,283 @@
+"""Outgoing webhooks: one delivery row per (subscription, event) written with the event,
+signed like pages (HMAC-SHA256), sent in order per incident, retried with backoff, disabled
+after repeated failures, never to private addresses unless allow-listed, and restricted
+incidents only to subscriptions allowed them."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from incidents import services
+from incidents.models import TimelineEvent
+from incidents.notify import sign
+from incidents.states import Status, TimelineKind
+from integrations.models import WebhookDelivery, WebhookSubscription
+from integrations.services.outgoing import (
+    DISABLE_AFTER_FAILURES,
+    event_name,
+    webhook_deliver,
+    webhooks_requeue_stale,
+)
+from tests.factories import declare, drive_to
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def subscribe(http_target):
+    def make(events=("declared", "status_changed"), **fields):
+        return WebhookSubscription.objects.create(
+            name=fields.pop("name", f"sub-{WebhookSubscription.objects.count()}"),
+            url=fields.pop("url", http_target.url),
+            events=list(events),
+            **fields,
+        )
+
+    return make
+
+
+def due_now(delivery):
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def test_delivery_row_is_written_with_the_event_and_queued_after_commit(
+    subscribe, ic_user, django_capture_on_commit_callbacks
+):
+    subscribe()
+    with django_capture_on_commit_callbacks() as callbacks:
+        incident = declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.event, delivery.status, delivery.incident) == ("declared", "pending", incident)
+    assert delivery.timeline_event.kind == TimelineKind.DECLARED
+    assert len(callbacks) >= 1  # the hand-off to the workers runs only after commit
+
+
+def test_payload_is_signed_with_hmac_sha256(subscribe, ic_user, http_target, allow_local):
+    sub = subscribe()
+    incident = declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    assert webhook_deliver(delivery.pk) == "sent"
+
+    (received,) = http_target.received
+    headers = {k.lower(): v for k, v in received.headers.items()}
+    expected = sign(sub.secret, headers["x-tensafe-timestamp"], received.body)
+    assert headers["x-tensafe-signature"] == expected
+    assert headers["idempotency-key"] == delivery.idempotency_key
+    assert headers["x-tensafe-event"] == "declared"
+    body = received.json()
+    assert body["event"] == "incident.declared"
+    assert body["id"] == delivery.idempotency_key
+    assert body["incident"]["id"] == incident.pk
+    assert body["incident"]["severity"] == "P1"
+    assert body["timeline_event"]["kind"] == "declared"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_code) == ("sent", 1, 200)
+
+
+def test_deliveries_go_in_order_per_incident(subscribe, ic_user, http_target, allow_local):
+    subscribe()
+    incident = declare(actor=ic_user)
+    services.incident_transition(actor=ic_user, incident_id=incident.pk, to="identified")
+    first, second = WebhookDelivery.objects.order_by("id")
+    assert (first.event, second.event) == ("declared", "status_changed")
+
+    assert webhook_deliver(second.pk) == "waiting"  # the declaration has not gone out yet
+    assert http_target.received == []
+    assert webhook_deliver(first.pk) == "sent"
+    assert webhook_deliver(second.pk) == "sent"
+    assert [r.json()["event"] for r in http_target.received] == [
+        "incident.declared",
+        "incident.status_changed",
+    ]
+
+
+def test_other_incidents_do_not_wait(subscribe, ic_user, http_target, allow_local):
+    subscribe()
+    declare(actor=ic_user)
+    declare(actor=ic_user, title="Another")
+    _first, other = WebhookDelivery.objects.order_by("id")
+    assert webhook_deliver(other.pk) == "sent"
+
+
+def test_5xx_is_retried_after_backoff_and_later_events_wait(
+    subscribe, ic_user, http_target, allow_local
+):
+    subscribe()
+    incident = declare(actor=ic_user)
+    services.incident_transition(actor=ic_user, incident_id=incident.pk, to="identified")
+    first, second = WebhookDelivery.objects.order_by("id")
+    http_target.respond(503)
+
+    assert webhook_deliver(first.pk) == "pending"
+    first.refresh_from_db()
+    assert first.attempts == 1
+    assert first.last_error == "HTTP 503"
+    assert first.next_attempt_at > timezone.now()
+    assert webhook_deliver(first.pk) == "skipped"  # not due yet
+    assert webhook_deliver(second.pk) == "waiting"
+
+    due_now(first)
+    assert webhook_deliver(first.pk) == "sent"
+    assert webhook_deliver(second.pk) == "sent"
+    assert [r.json()["event"] for r in http_target.received] == [
+        "incident.declared",
+        "incident.declared",
+        "incident.status_changed",
+    ]
+    assert WebhookSubscription.objects.get().consecutive_failures == 0
+
+
+def test_429_honours_retry_after(subscribe, ic_user, http_target, allow_local):
+    subscribe()
+    declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    http_target.respond((429, {"Retry-After": "120"}))
+    before = timezone.now()
+    webhook_deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at >= before + timedelta(seconds=119)
+
+
+def test_4xx_fails_at_once_and_the_next_event_goes(subscribe, ic_user, http_target, allow_local):
+    subscribe()
+    incident = declare(actor=ic_user)
+    services.incident_transition(actor=ic_user, incident_id=incident.pk, to="identified")
+    first, second = WebhookDelivery.objects.order_by("id")
+    http_target.respond(410)
+    assert webhook_deliver(first.pk) == "failed"
+    assert webhook_deliver(second.pk) == "sent"
+
+
+def test_subscription_is_disabled_after_repeated_failures_and_reported(
+    subscribe, ic_user, http_target, allow_local, api, sre_lead
+):
+    sub = subscribe(events=("declared",))
+    incidents = [declare(actor=ic_user, title=f"Outage {n}") for n in range(DISABLE_AFTER_FAILURES)]
+    http_target.respond(*([500] * DISABLE_AFTER_FAILURES))
+    for n, delivery in enumerate(WebhookDelivery.objects.order_by("id")):
+        webhook_deliver(delivery.pk)
+        sub.refresh_from_db()
+        assert sub.consecutive_failures == n + 1
+    assert sub.enabled is False
+    assert "10 consecutive failed attempts" in sub.disabled_reason
+    note = incidents[-1].timeline.filter(kind=TimelineKind.NOTE).get()
+    assert "disabled" in note.text
+    # Nothing more goes out, and no new rows are written while disabled.
+    first = WebhookDelivery.objects.order_by("id").first()
+    due_now(first)
+    assert webhook_deliver(first.pk) == "skipped"
+    declare(actor=ic_user, title="While disabled")
+    assert WebhookDelivery.objects.count() == DISABLE_AFTER_FAILURES
+
+    # An SRE lead re-enables it: the count is cleared and the pending ones are sent.
+    response = api(sre_lead).patch(f"/api/v1/webhooks/{sub.pk}/", {"enabled": True}, format="json")
+    assert response.status_code == 200
+    assert response.json()["consecutive_failures"] == 0
+    assert response.json()["disabled_reason"] == ""
+    due_now(first)
+    assert webhook_deliver(first.pk) == "sent"
+
+
+def test_private_addresses_are_refused_unless_allow_listed(subscribe, ic_user, http_target):
+    subscribe()
+    declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    assert webhook_deliver(delivery.pk) == "failed"
+    delivery.refresh_from_db()
+    assert "non-public address" in delivery.last_error
+    assert http_target.received == []
+
+
+def test_restricted_incidents_go_only_to_allowed_subscriptions(
+    subscribe, ic_user, security_user, http_target, allow_local
+):
+    subscribe(name="everyone")
+    allowed = subscribe(name="security-siem", allow_restricted=True)
+    declare(actor=security_user, security=True, title="Credential leak")
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.subscription == allowed
+    assert delivery.payload["incident"]["security"] is True
+
+
+def test_drill_events_are_recorded_and_never_sent(subscribe, ic_user, http_target, allow_local):
+    subscribe()
+    declare(actor=ic_user, drill=True)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "suppressed"
+    assert webhook_deliver(delivery.pk) == "skipped"
+    assert http_target.received == []
+
+
+def test_only_subscribed_events_are_sent(subscribe, ic_user):
+    subscribe(events=("resolved",), name="resolutions")
+    incident = declare(actor=ic_user)
+    drive_to(incident, Status.RESOLVED, ic_user)
+    assert list(WebhookDelivery.objects.values_list("event", flat=True)) == ["resolved"]
+
+
+def test_event_names():
+    def ev(kind, **data):
+        return TimelineEvent(kind=kind, data=data)
+
+    assert event_name(ev("declared")) == "declared"
+    assert event_name(ev("status_changed", to="identified")) == "status_changed"
+    assert event_name(ev("status_changed", to="resolved")) == "resolved"
+    assert event_name(ev("reopened")) == "reopened"
+    assert event_name(ev("escalated")) == "escalated"
+    assert event_name(ev("pir_published")) == "pir_published"
+    assert event_name(ev("note")) is None
+
+
+def test_stale_deliveries_are_handed_over_again(subscribe, ic_user, allow_local):
+    subscribe()
+    declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert webhooks_requeue_stale() == [delivery.pk]
+    # A send whose worker died is pending again once its lease is over.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status="sending", lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    webhooks_requeue_stale()
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+
+
+# --- managing subscriptions ------------------------------------------------------------------
+def test_sre_lead_subscribes_and_gets_the_secret_once(api, sre_lead, settings):
+    settings.TENSAFE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    client = api(sre_lead)
+    response = client.post(
+        "/api/v1/webhooks/",
+        {
+            "name": "statuspage",
+            "url": "http://127.0.0.1:9/hook",
+            "events": ["declared", "resolved"],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["secret"]
+    listed = client.get("/api/v1/webhooks/").json()
+    assert listed[0]["events"] == ["declared", "resolved"]
+    assert "secret" not in listed[0]
+    assert client.get(f"/api/v1/webhooks/{listed[0]['id']}/deliveries/").json() == []
+
+
+def test_private_subscription_urls_are_400(api, sre_lead):
+    response = api(sre_lead).post(
+        "/api/v1/webhooks/",
+        {"name": "internal", "url": "http://10.1.2.3/hook", "events": ["declared"]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "url" in response.json()
+
+
+def test_only_sre_leads_manage_subscriptions(api, responder):
+    assert api(responder).get("/api/v1/webhooks/").status_code == 403
