@@ -1,0 +1,290 @@
+"""What the dashboard shows from the apps built beside it (comms, pir). They are developed in
+parallel, so each function here imports exactly what it uses and returns None (or nothing)
+when that is not there; the page then leaves that part out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from importlib import import_module
+
+from django.utils import timezone
+
+from incidents.models import Deadline
+from incidents.selectors import deadlines_for_user
+from incidents.states import Severity
+
+
+def _optional(module: str, name: str):
+    """`module.name`, or None while the app does not provide it."""
+    try:
+        return getattr(import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _update_model():
+    return _optional("comms.models", "Update")
+
+
+CHANNEL_LABELS = {
+    "status_page": "Status page",
+    "internal": "Internal",
+    "customer_email": "Customer email",
+    "customer_first": "First customer communication",
+}
+
+
+def _channel_label(channel: str) -> str:
+    label = CHANNEL_LABELS.get(channel, channel.replace("_", " ").capitalize())
+    return label if channel == "customer_first" else f"{label} update"
+
+
+def _due_from_obligations(incidents) -> dict[int, dict[str, object]] | None:
+    """Pending communication deadlines per channel, from comms' obligations (6.3)."""
+    obligations_open = _optional("comms.selectors", "obligations_open")
+    if obligations_open is None:
+        return None
+    due: dict[int, dict[str, object]] = defaultdict(dict)
+    for incident in incidents:
+        for obligation in obligations_open(incident):
+            due[incident.pk].setdefault(obligation.channel, obligation.due_at)
+    return due
+
+
+def _due_from_updates(user, incident_ids) -> dict[int, dict[str, object]]:
+    """Without comms' obligations: the latest update's `next_update_at` per channel, and any
+    pending deadline rows of kind "comms"."""
+    due: dict[int, dict[str, object]] = defaultdict(dict)
+    Update = _update_model()
+    if Update is not None and incident_ids:
+        latest = (
+            Update.objects.filter(incident_id__in=incident_ids)
+            .order_by("incident_id", "channel", "-posted_at", "-id")
+            .values_list("incident_id", "channel", "next_update_at")
+        )
+        seen = set()
+        for incident_id, channel, next_at in latest:
+            if (incident_id, channel) not in seen and next_at is not None:
+                due[incident_id][channel] = next_at
+            seen.add((incident_id, channel))
+    deadlines = deadlines_for_user(user).filter(
+        incident_id__in=incident_ids, status=Deadline.Status.PENDING, kind="comms"
+    )
+    for deadline in deadlines.order_by("due_at", "id"):
+        channel = deadline.data.get("channel") or deadline.key.split(":")[-1]
+        due[deadline.incident_id].setdefault(channel, deadline.due_at)
+    return due
+
+
+def next_updates(user, incidents) -> dict[int, list[tuple[str, object]]]:
+    """incident id -> [(label, due_at)]: when the next communication is due on each channel."""
+    due = _due_from_obligations(incidents)
+    if due is None:
+        due = _due_from_updates(user, [i.pk for i in incidents])
+    return {
+        incident_id: sorted(
+            ((_channel_label(channel), at) for channel, at in channels.items()),
+            key=lambda pair: pair[1],
+        )
+        for incident_id, channels in due.items()
+    }
+
+
+# --- the incident page's communications panel -------------------------------------------------
+def _composer(user, incident, channel: str = "", template: str = "") -> dict | None:
+    """The 6.2 templates prefilled from the incident (comms' draft), for the channels this
+    user may post on; the template matching the incident's status comes first."""
+    Update = _update_model()
+    update_draft = _optional("comms.render", "update_draft")
+    update_post = _optional("comms.services", "update_post")
+    may_post_publicly = _optional("comms.services", "may_post_publicly")
+    if None in (Update, update_draft, update_post, may_post_publicly):
+        return None
+    public = (Update.Channel.STATUS_PAGE, Update.Channel.CUSTOMER_EMAIL)
+    channels = [
+        (value, label)
+        for value, label in Update.Channel.choices
+        if value not in public or (not incident.security and may_post_publicly(user, incident))
+    ]
+    if not channels:
+        return None
+    values = [c for c, _ in channels]
+    channel = channel if channel in values else values[0]
+    template = template if template in Update.Template.values else str(incident.status)
+    draft = update_draft(incident, channel, template, now=timezone.now())
+    templates = sorted(Update.Template.choices, key=lambda c: c[0] != incident.status)
+    return {
+        "channels": channels,
+        "templates": templates,
+        "channel": channel,
+        "template": template,
+        "text": draft.text,
+    }
+
+
+def comms_draft(user, incident, channel: str, template: str) -> dict | None:
+    return _composer(user, incident, channel, template)
+
+
+def comms_post(*, actor, incident_id, channel: str, template: str, text: str):
+    update_post = _optional("comms.services", "update_post")
+    return update_post(
+        actor=actor, incident_id=incident_id, channel=channel, template=template, text=text
+    )
+
+
+def _conformance(incident) -> dict | None:
+    incident_conformance = _optional("comms.selectors", "incident_conformance")
+    if incident_conformance is None:
+        return None
+    report = incident_conformance(incident)
+    return {
+        "summary": report["summary"],
+        "rows": [
+            {**row, "label": f"{_channel_label(row['channel'])} #{row['sequence']}"}
+            for row in report["obligations"]
+        ],
+    }
+
+
+def incident_comms(user, incident) -> dict | None:
+    """The communications panel of the incident page, or None without comms."""
+    Update = _update_model()
+    if Update is None:
+        return None
+    updates = (
+        Update.objects.filter(incident=incident)
+        .select_related("posted_by")
+        .order_by("-posted_at", "-id")
+    )
+    return {
+        "updates": list(updates[:10]),
+        "next": next_updates(user, [incident]).get(incident.pk, []),
+        "conformance": _conformance(incident),
+        "composer": _composer(user, incident),
+    }
+
+
+# --- reports ----------------------------------------------------------------------------------
+def _share(part, whole) -> float | None:
+    return 100 * part / whole if whole else None
+
+
+def _ratio(part, whole) -> str:
+    return "—" if not whole else f"{100 * part / whole:.0f}%"
+
+
+def _comms_report(incidents) -> dict | None:
+    incident_conformance = _optional("comms.selectors", "incident_conformance")
+    if incident_conformance is None:
+        return None
+    totals = {s: {"met": 0, "missed": 0, "pending": 0} for s in Severity.values}
+    for incident in incidents:
+        summary = incident_conformance(incident)["summary"]
+        for key in ("met", "missed", "pending"):
+            totals[incident.severity][key] += summary[key]
+    return {
+        "slug": "comms",
+        "title": "Communications conformance (2.1, 6.3)",
+        "description": "Communication deadlines met on time, missed, and still pending.",
+        "columns": ["Severity", "Met", "Missed", "Pending", "Met on time"],
+        "chart_series": "met on time",
+        "chart_rows": [
+            (sev, [_share(t["met"], t["met"] + t["missed"])]) for sev, t in totals.items()
+        ],
+        "rows": [
+            [sev, t["met"], t["missed"], t["pending"], _ratio(t["met"], t["met"] + t["missed"])]
+            for sev, t in totals.items()
+        ],
+    }
+
+
+def _pir_report(user) -> dict | None:
+    pir_list_for_user = _optional("pir.selectors", "pir_list_for_user")
+    if pir_list_for_user is None:
+        return None
+    now = timezone.now()
+    rows: dict[str, dict] = {s: {"total": 0, "published": 0, "overdue": 0} for s in Severity.values}
+    for pir in pir_list_for_user(user).filter(incident__drill=False):
+        row = rows[pir.incident.severity]
+        row["total"] += 1
+        row["published"] += pir.status == "published"
+        row["overdue"] += pir.status != "published" and pir.due_at < now
+    return {
+        "slug": "pir",
+        "title": "Post-incident reviews (8.1)",
+        "description": "Reviews published, and those past their due time without being published.",
+        "columns": ["Severity", "Reviews", "Published", "Overdue", "Completion"],
+        "chart_series": "published",
+        "chart_rows": [(sev, [_share(r["published"], r["total"])]) for sev, r in rows.items()],
+        "rows": [
+            [sev, r["total"], r["published"], r["overdue"], _ratio(r["published"], r["total"])]
+            for sev, r in rows.items()
+        ],
+    }
+
+
+def _action_report(user) -> dict | None:
+    action_item_metrics = _optional("pir.selectors", "action_item_metrics")
+    if action_item_metrics is None:
+        return None
+    from .templatetags.dashboard_tags import human_duration
+
+    metrics = action_item_metrics(user)
+    rows = [
+        [
+            group.get("severity") or "All",
+            group["total"],
+            group["done"],
+            group["open"],
+            group["wont_do"],
+            "—" if group["completion_rate"] is None else f"{100 * group['completion_rate']:.0f}%",
+            human_duration(group["time_to_complete_p50_seconds"]),
+        ]
+        for group in [*metrics["by_severity"], {"severity": "All", **metrics["overall"]}]
+    ]
+    return {
+        "slug": "actions",
+        "title": "Action items (8.4)",
+        "description": "Completion rate (done ÷ items not dropped) and median time to complete.",
+        "columns": ["Severity", "Items", "Done", "Open", "Won't do", "Completion", "p50 time"],
+        "chart_series": "completed",
+        "chart_rows": [
+            (
+                group.get("severity") or "All",
+                [None if group["completion_rate"] is None else 100 * group["completion_rate"]],
+            )
+            for group in [*metrics["by_severity"], {"severity": "All", **metrics["overall"]}]
+        ],
+        "rows": rows,
+    }
+
+
+def reports(user, incidents: list) -> list[dict]:
+    """Further reports from comms and pir, each {slug, title, description, columns, rows};
+    only those the apps provide."""
+    found = [_comms_report(incidents), _pir_report(user), _action_report(user)]
+    return [r for r in found if r is not None]
+
+
+def incident_pir(incident) -> dict | None:
+    """The incident's post-incident review (8.1): status, due time and its page, when pir
+    provides them and a review exists."""
+    pir_for_incident = _optional("pir.selectors", "pir_for_incident")
+    if pir_for_incident is None:
+        return None
+    pir = pir_for_incident(incident)
+    if pir is None:
+        return None
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        url = reverse("pir-page", args=[pir.pk])
+    except NoReverseMatch:
+        url = ""
+    return {
+        "status": pir.get_status_display(),
+        "published": pir.status == "published",
+        "due_at": pir.due_at,
+        "url": url,
+    }

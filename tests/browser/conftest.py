@@ -1,0 +1,119 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against pytest-django's
+live_server. Screenshots go to test-artifacts/screenshots/ (gitignored)."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium, installed with apt-get when missing (CI runs as root)."""
+    if not CHROMIUM.exists():
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            pytest.fail(
+                f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
+                "install Debian's chromium package to run the browser tests."
+            )
+        result = subprocess.run(
+            "apt-get update && apt-get install -y chromium",
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        if result.returncode != 0 or not CHROMIUM.exists():
+            pytest.fail(
+                "Could not install Debian's chromium for the browser tests "
+                f"(apt-get exited {result.returncode}):\n{result.stderr[-2000:]}"
+            )
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[dev]'")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls (set-up
+    # and checks) are synchronous and safe, so Django's async guard is lifted for this module.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+class Problems:
+    """Console errors, uncaught page errors and CSP violations seen by any watched page."""
+
+    def __init__(self):
+        self.items: list[str] = []
+
+    def watch(self, page):
+        def on_console(message):
+            if message.type == "error" or "Content Security Policy" in message.text:
+                self.items.append(f"console {message.type} on {page.url}: {message.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.items.append(f"pageerror on {page.url}: {error}"))
+        return page
+
+
+@pytest.fixture
+def problems():
+    return Problems()
+
+
+@pytest.fixture
+def open_page(browser, live_server, problems):
+    """open_page(user=None, width=1280) -> a watched page in a new context, signed in as
+    `user` through the login form when given."""
+    contexts = []
+
+    def make(user=None, width=1280, height=900):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = problems.watch(context.new_page())
+        page.set_default_timeout(10_000)
+        if user is not None:
+            page.goto(f"{live_server.url}/login/")
+            page.get_by_label("Username").fill(user.username)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def shot(page, name: str, full_page: bool = True) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
