@@ -3,7 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("ack/<str:token>/", views.acknowledge_link, name="ack-link"),
     path("oncall/ical/schedule/<str:token>.ics", views.ical_schedule, name="ical-schedule"),

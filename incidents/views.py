@@ -1,18 +1,12 @@
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
 from .ical import schedule_feed, user_feed
 from .models import Incident, Schedule, User
-
-
-@require_GET
-def home(request):
-    # The browser dashboard arrives with its issue; until then the way in is the admin.
-    return redirect("admin:index")
 
 
 @require_GET

@@ -237,3 +237,81 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 5, "queue": "timers"},
     },
 }
+
+# --- Integrations (integrations/: alert ingestion, outgoing webhooks, /metrics) ----------------
+# Request counts and latency for /metrics: first, so it times the whole request.
+MIDDLEWARE = ["integrations.metrics.RequestMetricsMiddleware", *MIDDLEWARE]
+# /metrics answers 127.0.0.1 and ::1, or anyone sending `Authorization: Bearer <this>`.
+TENSAFE_METRICS_TOKEN = os.environ.get("TENSAFE_METRICS_TOKEN", "")
+# Applies alert deliveries that were stored but not applied, and re-hands outgoing webhook
+# deliveries whose hand-off was lost (rows are the record; this is the safety net).
+CELERY_BEAT_SCHEDULE["sweep-integrations"] = {
+    "task": "integrations.tasks.sweep_integrations_task",
+    "schedule": 10.0,
+    "options": {"expires": 10},
+}
+
+# --- Post-incident reviews (pir/: procedures 8) ------------------------------------------------
+# The action-item review digests of 8.4 (P1 weekly, P2 every two weeks: the policy's
+# action_review_every_days) are written once per (severity, period, manager); beat asks every
+# hour, so a new period's digests go out within the hour and a lost send is retried. The
+# review reminders need no entry: they are deadlines the timer sweep above fires.
+CELERY_BEAT_SCHEDULE["pir-action-review-digests"] = {
+    "task": "pir.tasks.action_review_digests_task",
+    "schedule": 3600.0,
+    "options": {"expires": 600},
+}
+# One OpenAPI enum name per choice set of the reviews (a review's status and the transition
+# target share one; an action item's status and priority have their own).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "PirStatusEnum": "pir.models.PirStatus",
+    "ActionItemStatusEnum": "pir.models.ActionStatus",
+    "ActionItemPriorityEnum": "pir.models.ActionPriority",
+}
+# WeasyPrint logs every step of every PDF at INFO and fontTools every subset: keep warnings.
+LOGGING.setdefault("loggers", {}).update(
+    {name: {"level": "WARNING"} for name in ("weasyprint", "weasyprint.progress", "fontTools")}
+)
+
+# --- Dashboard (dashboard/: the incident commander's pages) ----------------------------------
+INSTALLED_APPS += ["dashboard"]
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:board"
+LOGOUT_REDIRECT_URL = "dashboard:login"
+# Content-Security-Policy on every HTML response (dashboard/middleware.py), right after
+# SecurityMiddleware. Swagger UI and Redoc (drf-spectacular's templates) start themselves with
+# an inline <script>, so their two pages go without the header; nothing else is exempt.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "dashboard.middleware.ContentSecurityPolicyMiddleware",
+)
+TENSAFE_CSP_EXEMPT_PATHS = ["/api/docs/", "/api/redoc/"]
+
+# --- Communications (comms: updates, cadences, chat commands) ---------------------------------
+# Slack slash commands (/chatops/slack/) are verified with this app's signing secret; unset,
+# every command is refused.
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+# How long before a communication deadline (2.1, 6.3) its owner is reminded; capped at half
+# the interval, so a short cadence is never reminded of before its previous update is due.
+TENSAFE_COMMS_REMINDER_LEAD_MINUTES = int(
+    os.environ.get("TENSAFE_COMMS_REMINDER_LEAD_MINUTES", "5")
+)
+# Re-hand customer emails, team-webhook posts and chat commands whose hand-off was lost.
+CELERY_BEAT_SCHEDULE["comms-requeue-stale"] = {
+    "task": "comms.tasks.requeue_stale_comms_task",
+    "schedule": 10.0,
+    "options": {"expires": 10},
+}
+
+# --- Status page (comms/status/, comms/subscribers.py) ----------------------------------------
+# How long one process reuses the status page's version before asking the database again
+# (comms/status/caching.py): under load a cached hit then costs no query; 0 asks every time.
+TENSAFE_STATUS_VERSION_TTL_SECONDS = float(
+    os.environ.get("TENSAFE_STATUS_VERSION_TTL_SECONDS", "1")
+)
+# Re-hand subscriber emails whose hand-off was lost or whose sender died.
+CELERY_BEAT_SCHEDULE["status-subscribers-requeue"] = {
+    "task": "comms.status.tasks.requeue_status_deliveries_task",
+    "schedule": 30.0,
+    "options": {"expires": 30},
+}

@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("comms.urls")),
     path("", include("pir.urls")),
     path("", include("integrations.urls")),
+    path("", include("dashboard.urls")),
     path("", include("incidents.urls")),
 ]

@@ -21,7 +21,9 @@ def test_incidents_never_imports_the_apps_built_on_it():
     core = Path(settings.BASE_DIR) / "incidents"
     offenders = {
         str(path.relative_to(settings.BASE_DIR)): sorted(
-            m for m in _imported_modules(path) if m.split(".")[0] in {"comms", "pir", "integrations"}
+            m
+            for m in _imported_modules(path)
+            if m.split(".")[0] in {"comms", "pir", "integrations"}
         )
         for path in core.rglob("*.py")
     }

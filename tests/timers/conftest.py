@@ -15,12 +15,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from incidents.hooks import DEADLINE_KINDS
 from incidents.models import Rotation, RotationMember, Schedule, Team, User
 from incidents.services.timers import deadlines_fire_due
 from tests.factories import UserFactory
 
 # A Wednesday noon in week 0 of the standard rotation below (anchored Monday 2026-01-05 09:00).
 T0 = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _core_deadline_kinds_only():
+    """These tests hold the core's own timers (escalations, declaration notices) to the
+    procedures, deadline by deadline; the kinds apps register through `incidents.hooks`
+    (comms cadences, PIR reminders) plan more deadlines and are tested in those apps' suites."""
+    registered = dict(DEADLINE_KINDS)
+    DEADLINE_KINDS.clear()
+    yield
+    DEADLINE_KINDS.update(registered)
 
 
 # --- schedules -----------------------------------------------------------------------------------
