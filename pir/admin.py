@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from incidents.admin.core import ReadOnlyInline
 from incidents.errors import DomainError
 from incidents.selectors import incident_list_for_user
 
@@ -21,30 +22,12 @@ from .models import (
 from .selectors import action_items_for_user, pir_list_for_user
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class EntryInline(_ReadOnlyInline):
+class EntryInline(ReadOnlyInline):
     model = PirTimelineEntry
     fields = ("occurred_at", "text", "source_event", "edited")
 
 
-class ActionItemInline(_ReadOnlyInline):
+class ActionItemInline(ReadOnlyInline):
     model = ActionItem
     fields = ("action", "owner", "priority", "due_date", "status", "completed_at")
 
