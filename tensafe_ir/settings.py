@@ -315,3 +315,8 @@ CELERY_BEAT_SCHEDULE["status-subscribers-requeue"] = {
     "schedule": 30.0,
     "options": {"expires": 30},
 }
+
+# --- Alert ingestion ---------------------------------------------------------------------------
+# Open a new alert group's incident inside the sender's request instead of in a worker (the
+# reply is slower; useful where no worker runs).
+TENSAFE_INGEST_DECLARE_INLINE = env_bool("TENSAFE_INGEST_DECLARE_INLINE", False)

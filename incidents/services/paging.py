@@ -5,6 +5,7 @@ on other 4xx; the idempotency key means a retry or a re-run never pages twice.""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -85,16 +86,92 @@ def _compose(
     return subject[:300], "\n".join(lines), payload
 
 
+def _methods_of(users) -> dict[int, list[tuple[str, str, str, str]]]:
+    """(method key, channel, target, secret) for each enabled contact method of each user, in
+    one query; email to the account's address for a person who has none."""
+    found: dict[int, list] = {u.pk: [] for u in users}
+    for m in ContactMethod.objects.filter(user__in=list(found), enabled=True).order_by(
+        "user", "id"
+    ):
+        found[m.user_id].append((f"m{m.pk}", m.kind, m.target, m.secret))
+    for user in users:
+        if not found[user.pk] and user.email:
+            found[user.pk] = [("email", "email", user.email, "")]
+    return found
+
+
 def _methods(user: User) -> list[tuple[str, str, str, str]]:
-    """(method key, channel, target, secret) for each enabled contact method; email to the
-    account's address when the person has none."""
-    methods = [
-        (f"m{m.pk}", m.kind, m.target, m.secret)
-        for m in ContactMethod.objects.filter(user=user, enabled=True)
-    ]
-    if not methods and user.email:
-        methods = [("email", "email", user.email, "")]
-    return methods
+    return _methods_of([user])[user.pk]
+
+
+@dataclass
+class PageRequest:
+    """The pages one deadline (or one manual page) asks for."""
+
+    incident: Incident
+    deadline: object
+    rule_key: str
+    reason: str
+    people: list[tuple[str, User]]
+    at: datetime
+    body: str = ""
+
+
+def pages_build_many(requests: list[PageRequest]) -> list[tuple[list[int], str]]:
+    """pages_build for many requests in three queries in all (contact methods, keys already
+    taken, insert), so a sweep's cost does not grow by four queries per deadline. Returns
+    (new page ids, timeline summary) per request, in order."""
+    people = {p.pk: p for r in requests for _, p in r.people}
+    methods = _methods_of(list(people.values()))
+    built = []
+    for r in requests:
+        rows, names = [], []
+        unique: dict[int, User] = {}
+        for _target, person in r.people:
+            unique.setdefault(person.pk, person)
+        for person in unique.values():
+            subject, text, payload = _compose(r.incident, r.reason, person, r.at, r.body)
+            mine = methods[person.pk]
+            for method_key, channel, address, secret in mine:
+                rows.append(
+                    Page(
+                        incident=r.incident,
+                        deadline=r.deadline,
+                        rule_key=r.rule_key,
+                        recipient=person,
+                        channel=channel,
+                        target=address,
+                        secret=secret,
+                        subject=subject,
+                        body=text,
+                        payload=payload,
+                        idempotency_key=f"inc{r.incident.pk}:{r.rule_key}:u{person.pk}:{method_key}",
+                        status=Page.Status.SUPPRESSED if r.incident.drill else Page.Status.PENDING,
+                        next_attempt_at=r.at,
+                        created_at=r.at,
+                    )
+                )
+            names.append(person.username if mine else f"{person.username} (no contact method)")
+        built.append((rows, names))
+    keys = [row.idempotency_key for rows, _ in built for row in rows]
+    taken = set(
+        Page.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
+    )
+    Page.objects.bulk_create(
+        [row for rows, _ in built for row in rows if row.idempotency_key not in taken]
+    )  # sets each row's pk (PostgreSQL, SQLite >= 3.35)
+    results = []
+    for (rows, names), r in zip(built, requests, strict=True):
+        new_ids = [
+            row.pk
+            for row in rows
+            if row.idempotency_key not in taken and row.status == Page.Status.PENDING
+        ]
+        summary = ", ".join(dict.fromkeys(names))
+        if r.incident.drill and names:
+            summary += " (drill: suppressed, nothing sent)"
+        results.append((new_ids, summary))
+    return results
 
 
 def pages_build(
@@ -110,49 +187,9 @@ def pages_build(
     """Write the page rows for `people` (inside the caller's transaction). Rows whose key
     exists are skipped: the same rule never pages the same person twice. Returns the new page
     ids and a summary for the timeline."""
-    rows, names = [], []
-    # One person reached through two targets (the backup falls back to the manager who is
-    # also told as "manager") is one page: a second row would break the unique key.
-    unique: dict[int, tuple[str, User]] = {}
-    for target, person in people:
-        unique.setdefault(person.pk, (target, person))
-    for _target, person in unique.values():
-        subject, text, payload = _compose(incident, reason, person, at, body)
-        methods = _methods(person)
-        for method_key, channel, address, secret in methods:
-            rows.append(
-                Page(
-                    incident=incident,
-                    deadline=deadline,
-                    rule_key=rule_key,
-                    recipient=person,
-                    channel=channel,
-                    target=address,
-                    secret=secret,
-                    subject=subject,
-                    body=text,
-                    payload=payload,
-                    idempotency_key=f"inc{incident.pk}:{rule_key}:u{person.pk}:{method_key}",
-                    status=Page.Status.SUPPRESSED if incident.drill else Page.Status.PENDING,
-                    next_attempt_at=at,
-                    created_at=at,
-                )
-            )
-        names.append(person.username if methods else f"{person.username} (no contact method)")
-    keys = [r.idempotency_key for r in rows]
-    taken = set(
-        Page.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
-    )
-    Page.objects.bulk_create([r for r in rows if r.idempotency_key not in taken])
-    new_ids = list(
-        Page.objects.filter(
-            idempotency_key__in=[k for k in keys if k not in taken], status=Page.Status.PENDING
-        ).values_list("pk", flat=True)
-    )
-    summary = ", ".join(dict.fromkeys(names))
-    if incident.drill and names:
-        summary += " (drill: suppressed, nothing sent)"
-    return new_ids, summary
+    return pages_build_many([PageRequest(incident, deadline, rule_key, reason, people, at, body)])[
+        0
+    ]
 
 
 def pages_enqueue(page_ids: list[int]) -> None:

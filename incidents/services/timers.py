@@ -9,6 +9,7 @@ is simply fired on the next sweep.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -19,7 +20,7 @@ from ..hooks import DEADLINE_KINDS, Fired, timeline_recorded
 from ..models import Deadline, EscalationRule, Incident, TimelineEvent
 from ..selectors import policy_for
 from ..states import TimelineKind
-from .paging import pages_build, pages_enqueue
+from .paging import PageRequest, pages_build_many, pages_enqueue
 
 log = logging.getLogger(__name__)
 PENDING, FIRED, CANCELLED = (
@@ -112,14 +113,30 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
         if not due:
             return 0
         recipients = Recipients(now)
-        events, cancelled = [], []
+        cancelled, ready = [], []  # ready: (deadline, incident, Fired, or a prepared escalation)
         for deadline in due:
             incident = incidents[deadline.incident_id]
-            fired_at = timezone.now()
-            fired = _fire(deadline, incident, recipients, fired_at)
-            if fired is None:
+            registered = DEADLINE_KINDS.get(deadline.kind)
+            if registered is not None:
+                prepared = registered.firer(deadline, incident, recipients, timezone.now())
+            else:
+                prepared = _prepare(deadline, incident, recipients)
+            if prepared is None:
                 cancelled.append(deadline.pk)
                 continue
+            ready.append((deadline, incident, prepared))
+        at = timezone.now()
+        escalations = [(d, i, p) for d, i, p in ready if not isinstance(p, Fired)]
+        built = pages_build_many(
+            [PageRequest(i, d, d.key, p.reason, p.people, at) for d, i, p in escalations]
+        )
+        made = {d.pk: _fired(d, p, *b) for (d, _, p), b in zip(escalations, built, strict=True)}
+        # Stamped once the batch's rows are built, just before they are written: lateness
+        # counts everything up to the writes (the commit follows at once).
+        fired_at = timezone.now()
+        events = []
+        for deadline, incident, prepared in ready:
+            fired = made.get(deadline.pk, prepared)
             deadline.status, deadline.fired_at = FIRED, fired_at
             deadline.lateness_ms = int((fired_at - deadline.due_at).total_seconds() * 1000)
             fired.data.update({"deadline": deadline.pk, "lateness_ms": deadline.lateness_ms})
@@ -146,37 +163,42 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
     return count
 
 
-def _fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: datetime):
-    """Do what a due deadline calls for; None when it no longer applies (it is cancelled)."""
-    registered = DEADLINE_KINDS.get(deadline.kind)
-    if registered is not None:
-        return registered.firer(deadline, incident, recipients, at)
+@dataclass
+class _Prepared:
+    reason: str
+    targets: list[str]
+    people: list
+    notes: list[str]
+
+
+def _prepare(deadline: Deadline, incident: Incident, recipients: Recipients):
+    """Who a due escalation or notice pages; None when it no longer applies (it is cancelled)."""
     if not deadline_still_applies(incident, deadline.data, deadline.kind):
         return None
-    data = dict(deadline.data)
     if deadline.kind == "notify":
-        targets = data["audiences"]
+        targets = deadline.data["audiences"]
         reason = f"{incident.severity} declared"
     else:
-        targets = [data["target"]]
-        reason = data["reason"]
+        targets = [deadline.data["target"]]
+        reason = deadline.data["reason"]
     people, notes = [], []
     for target in targets:
         found, note = recipients.resolve(target, incident)
         people += [(target, person) for person in found]
         if note:
             notes.append(note)
-    page_ids, summary = pages_build(
-        incident, deadline=deadline, rule_key=deadline.key, reason=reason, people=people, at=at
-    )
-    labels = ", ".join(TARGET_LABELS.get(t, t) for t in targets)
+    return _Prepared(reason, targets, people, notes)
+
+
+def _fired(deadline: Deadline, prepared: _Prepared, page_ids: list[int], summary: str) -> Fired:
+    labels = ", ".join(TARGET_LABELS.get(t, t) for t in prepared.targets)
     if deadline.kind == "notify":
-        text = f"Notified {labels} ({reason})"
+        text = f"Notified {labels} ({prepared.reason})"
     else:
-        text = f"Escalated to {labels}: {reason}"
+        text = f"Escalated to {labels}: {prepared.reason}"
     text += f" — paged {summary}" if summary else " — nobody paged"
-    if notes:
-        text += f" ({'; '.join(notes)})"
-    data.update({"pages": page_ids, "notes": notes})
+    if prepared.notes:
+        text += f" ({'; '.join(prepared.notes)})"
+    data = {**deadline.data, "pages": page_ids, "notes": prepared.notes}
     kind = TimelineKind.NOTIFIED if deadline.kind == "notify" else TimelineKind.ESCALATED
     return Fired(kind, text, data, page_ids)

@@ -1,0 +1,491 @@
+"""Fault tests: the timer engine run for real (Celery worker subprocesses on Redis, the test's
+PostgreSQL database), then broken on purpose (a worker SIGKILLed mid-sweep, Redis restarted
+without persistence, two sweepers racing) and checked for lost or doubled work.
+
+Every fixture here cleans up in a finally: worker process groups are killed, the dedicated Redis
+database is flushed, and Redis is started again if a test left it down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pytest
+from celery import Celery
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from incidents.escalation import plan_deadlines
+from incidents.models import (
+    ContactMethod,
+    Deadline,
+    EscalationRule,
+    Incident,
+    Page,
+    TimelineEvent,
+    User,
+)
+from incidents.selectors import policy_for
+from incidents.states import Rank, Status
+
+ROOT = Path(__file__).resolve().parents[2]
+# How the CI machine starts its Redis (nothing kept on disk); another machine can say how with
+# TENSAFE_REDIS_START_COMMAND.
+REDIS_START = os.environ.get(
+    "TENSAFE_REDIS_START_COMMAND",
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no '
+    "--dir /var/lib/redis --logfile /var/log/redis/ci.log",
+)
+# Redis databases of their own, so a worker here never takes another test's, `make run`'s or
+# a benchmark's messages (bench/alert_ingest.py uses 11, bench/timers.py 14) and a flush here
+# never drops theirs.
+REDIS_DB = {"worker_killed": 13, "redis_restart": 12}
+FIRED_KINDS = ["escalated", "notified"]
+
+
+# --- where the subprocesses connect -------------------------------------------------------------
+def worker_database_url() -> str:
+    """The database this test uses (pytest-django's test database, e.g. test_test), as a URL
+    for the worker subprocesses."""
+    db = connections["default"].settings_dict  # NAME is the test database's by now
+    user = quote(db.get("USER") or "", safe="")
+    password = quote(db.get("PASSWORD") or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
+
+
+def broker_url_for(db_number: int) -> str:
+    parts = urlsplit(settings.CELERY_BROKER_URL)
+    return urlunsplit(parts._replace(path=f"/{db_number}"))
+
+
+def redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+
+
+# --- data ----------------------------------------------------------------------------------------
+def people(*, webhook_base: str | None = None) -> dict[str, User]:
+    """Who the P1 deadlines page: an Engineering Manager (backup on call falls back to them, and
+    they are the IC's manager when no IC is assigned), VP Engineering, CTO and CEO. Each has one
+    contact method: email (Django's locmem backend in the worker) or a webhook to the test's
+    own HTTP server."""
+    found = {}
+    for rank in (Rank.ENGINEERING_MANAGER, Rank.VP_ENGINEERING, Rank.CTO, Rank.CEO):
+        user = User.objects.create(
+            username=f"fault-{rank}", email=f"{rank}@faults.invalid", rank=rank
+        )
+        if webhook_base:
+            ContactMethod.objects.create(
+                user=user, kind="webhook", target=f"{webhook_base}/{rank}", secret="s3cret"
+            )
+        else:
+            ContactMethod.objects.create(
+                user=user, kind="email", target=f"{rank}-pager@faults.invalid"
+            )
+        found[rank] = user
+    return found
+
+
+def open_p1_incidents_all_due(count: int, *, actor: User) -> list[Incident]:
+    """`count` open, unacknowledged P1 incidents detected three hours ago, with their deadlines
+    planned by the planner `deadlines_replan` uses (`plan_deadlines`), so every one is due now:
+    the declaration notice, both "not acknowledged" escalations, both "open longer than"
+    escalations and the over-target one (6 per incident). Rows are bulk-inserted: declaring
+    thousands through the service would take most of a fault test's time budget, and the
+    deadlines are the ones declaring would have planned."""
+    now = timezone.now()
+    detected = now - timedelta(hours=3)
+    tag = uuid.uuid4().hex[:8]
+    with transaction.atomic():
+        incidents = Incident.objects.bulk_create(
+            Incident(
+                title=f"Fault test incident {i}",
+                severity="P1",
+                status=Status.INVESTIGATING,
+                detection_source="monitoring",
+                channel_name=f"#inc-fault-{tag}-{i}",
+                bridge_url="https://meet.example.invalid/fault",
+                detected_at=detected,
+                declared_at=detected,
+                declared_by=actor,
+            )
+            for i in range(count)
+        )
+        policy = policy_for("P1")  # seeds the procedures' defaults on a flushed database
+        rules = list(EscalationRule.objects.filter(enabled=True))
+        Deadline.objects.bulk_create(
+            Deadline(
+                incident=incident,
+                kind=planned.kind,
+                key=key,
+                due_at=planned.due_at,
+                data=planned.data,
+            )
+            for incident in incidents
+            for key, planned in plan_deadlines(incident, rules, policy, now).items()
+        )
+    return incidents
+
+
+def firing_report() -> dict:
+    """What the database says about firing: counts, and every way "exactly once" can fail."""
+    by_status = Counter(dict(Deadline.objects.values_list("status").annotate(n=Count("id"))))
+    events = TimelineEvent.objects.filter(kind__in=FIRED_KINDS)
+    per_deadline = Counter(
+        {
+            row["data__deadline"]: row["n"]
+            for row in events.values("data__deadline").annotate(n=Count("id"))
+        }
+    )
+    fired_ids = set(
+        Deadline.objects.filter(status=Deadline.Status.FIRED).values_list("pk", flat=True)
+    )
+    paged = {pid for data in events.values_list("data", flat=True) for pid in data.get("pages", [])}
+    page_ids = set(Page.objects.values_list("pk", flat=True))
+    return {
+        "pending": by_status["pending"],
+        "fired": by_status["fired"],
+        "cancelled": by_status["cancelled"],
+        "events": events.count(),
+        "deadlines_with_two_events": sorted(d for d, n in per_deadline.items() if n > 1),
+        "fired_without_event": sorted(fired_ids - set(per_deadline)),
+        "events_for_unfired": sorted(set(per_deadline) - fired_ids),
+        "pages_not_on_timeline": sorted(page_ids - paged),
+        "timeline_pages_missing": sorted(paged - page_ids),
+        "pages_of_unfired_deadlines": Page.objects.exclude(
+            deadline__status=Deadline.Status.FIRED
+        ).count(),
+    }
+
+
+def assert_each_fired_once(report: dict, total: int) -> None:
+    assert report["pending"] == 0, report
+    assert report["fired"] == total, report
+    assert report["events"] == report["fired"], report
+    for problem in (
+        "deadlines_with_two_events",
+        "fired_without_event",
+        "events_for_unfired",
+        "pages_not_on_timeline",
+        "timeline_pages_missing",
+        "pages_of_unfired_deadlines",
+    ):
+        assert not report[problem], (problem, report)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05, what=""):
+    """Poll `predicate` until it is true; `what` (a string, or a callable for details only known
+    at the time, such as a worker's log) explains a timeout."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout} s waiting for {what() if callable(what) else what}"
+    )
+
+
+# --- processes -----------------------------------------------------------------------------------
+class Worker:
+    """A `celery -A tensafe_ir worker` subprocess in its own process group."""
+
+    def __init__(self, proc: subprocess.Popen, log: Path):
+        self.proc, self.log_path = proc, log
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        """Signal the whole group (main process and pool children)."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+        if sig == signal.SIGKILL:
+            self.proc.wait(10)
+            # the children die with the group; wait until none of it is left
+            wait_for(lambda: not _group_alive(self.proc.pid), 10, what="worker group to die")
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM to the main process, which stops its pool), then SIGKILL
+        whatever is left of the group."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(15)
+        self.kill(signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Any process of the group still running (zombies waiting for a reaper don't count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path):
+    """start(broker_url, queues=..., concurrency=..., extra_env=...) -> a ready Worker; every
+    worker started is killed (process group, SIGKILL after a warm-shutdown try) at teardown."""
+    started: list[Worker] = []
+
+    def start(broker_url: str, *, queues="celery,timers", concurrency=2, extra_env=None) -> Worker:
+        name = f"faults-{uuid.uuid4().hex[:6]}"
+        log = tmp_path / f"{name}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": worker_database_url(),
+            "CELERY_BROKER_URL": broker_url,
+            "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "TENSAFE_VAR_DIR": str(tmp_path / "var"),
+            "TENSAFE_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(ROOT),
+            **(extra_env or {}),
+        }
+        env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "tensafe_ir",
+                    "worker",
+                    "-l",
+                    "info",
+                    "-Q",
+                    queues,
+                    "-c",
+                    str(concurrency),
+                    "-n",
+                    f"{name}@%h",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so killpg takes the children
+            )
+        worker = Worker(proc, log)
+        started.append(worker)
+        try:
+            wait_for(lambda: " ready." in worker.log() or proc.poll() is not None, 45, 0.1)
+        except AssertionError:
+            raise AssertionError(f"worker not ready:\n{worker.tail()}") from None
+        assert proc.poll() is None, f"worker exited with {proc.returncode}:\n{worker.tail()}"
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+@pytest.fixture
+def dedicated_broker(request):
+    """broker(name) -> URL of this test's own Redis database, flushed before and after."""
+    used: list[str] = []
+
+    def broker(name: str) -> str:
+        url = broker_url_for(REDIS_DB[name])
+        redis_client(url).flushdb()
+        used.append(url)
+        return url
+
+    try:
+        yield broker
+    finally:
+        for url in used:
+            # Redis down is the redis_running fixture's business
+            with contextlib.suppress(Exception):
+                redis_client(url).flushdb()
+
+
+class SweepSender:
+    """Sends `sweep_timers_task` the way beat does (same queue and expiry) to the test's own
+    broker; a send that fails while Redis is down is counted, not raised."""
+
+    def __init__(self, broker_url: str):
+        # Celery lets CELERY_BROKER_URL in the environment win over any broker given to the
+        # app, so the connection is named explicitly on every send.
+        self.app = Celery("faults-sender")
+        self.url = broker_url
+        self.options = settings.CELERY_BEAT_SCHEDULE["sweep-timers"]["options"]
+        self.sent = self.failed = 0
+
+    def send(self) -> bool:
+        try:
+            with self.app.connection_for_write(self.url) as conn:
+                self.app.send_task(
+                    "incidents.tasks.sweep_timers_task",
+                    connection=conn,
+                    retry=True,
+                    retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2},
+                    **self.options,
+                )
+        except Exception:  # broker down: beat would also just try again next tick
+            self.failed += 1
+            return False
+        self.sent += 1
+        return True
+
+    def close(self) -> None:
+        self.app.close()
+
+
+@pytest.fixture
+def sweeps():
+    """sweeps(broker_url) -> a started beat stand-in that sends a sweep every `every` seconds
+    from a thread until the test ends."""
+    threads: list[tuple[threading.Thread, threading.Event, SweepSender]] = []
+
+    def start(broker_url: str, every: float = 1.0) -> SweepSender:
+        sender = SweepSender(broker_url)
+        stop = threading.Event()
+
+        def tick():
+            while not stop.is_set():
+                sender.send()
+                stop.wait(every)
+
+        thread = threading.Thread(target=tick, daemon=True, name="beat-stand-in")
+        thread.start()
+        threads.append((thread, stop, sender))
+        return sender
+
+    try:
+        yield start
+    finally:
+        for thread, stop, sender in threads:
+            stop.set()
+            thread.join(10)
+            sender.close()
+
+
+# --- Redis itself --------------------------------------------------------------------------------
+def redis_ping(url: str) -> bool:
+    try:
+        return bool(redis_client(url).ping())
+    except Exception:  # any failure means "not answering"
+        return False
+
+
+def redis_start(url: str) -> None:
+    if redis_ping(url):
+        return
+    subprocess.run(REDIS_START, shell=True, check=False, timeout=30)  # the machine's own command
+    wait_for(lambda: redis_ping(url), 30, 0.1, "Redis to answer PING after start")
+
+
+def redis_restart_without_persistence(url: str) -> None:
+    """`redis-cli shutdown nosave`, then the machine's start command; returns once PING works.
+    Everything Redis held (every queued message) is gone."""
+    parts = urlsplit(url)
+    subprocess.run(
+        [
+            "redis-cli",
+            "-h",
+            parts.hostname or "127.0.0.1",
+            "-p",
+            str(parts.port or 6379),
+            "shutdown",
+            "nosave",
+        ],
+        check=False,
+        timeout=30,
+        capture_output=True,
+    )
+    wait_for(lambda: not redis_ping(url), 15, 0.05, "Redis to go down")
+    redis_start(url)
+
+
+@pytest.fixture
+def redis_running():
+    """Whatever a test does to Redis, it is running again when the test ends."""
+    url = broker_url_for(0)
+    parts = urlsplit(url)
+    if (
+        parts.hostname not in ("127.0.0.1", "localhost", "::1")
+        and "TENSAFE_REDIS_START_COMMAND" not in os.environ
+    ):
+        pytest.skip("restarts Redis: needs it on this machine (or TENSAFE_REDIS_START_COMMAND)")
+    try:
+        yield url
+    finally:
+        redis_start(url)
+
+
+# --- a webhook receiver --------------------------------------------------------------------------
+class Receiver:
+    """A local HTTP server standing in for the pager: counts each Idempotency-Key it receives."""
+
+    def __init__(self, delay: float = 0.0):
+        self.keys: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.delay = delay
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # the http.server API names it
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                with receiver.lock:
+                    receiver.keys[self.headers.get("Idempotency-Key", "")] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def received(self) -> int:
+        with self.lock:
+            return sum(self.keys.values())
+
+
+@pytest.fixture
+def webhook_receiver():
+    receiver = Receiver()
+    receiver.thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
