@@ -15,6 +15,10 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 # the first Procfile entry (web).
 PORT ?= 8000
 export PORT
+# Links the app writes (integration URLs, acknowledge links in pages, emails) point at this
+# server unless configured otherwise.
+TENSAFE_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+export TENSAFE_PUBLIC_BASE_URL
 PYTEST_ARGS ?=
 
 .PHONY: help install run test lint clean distclean
