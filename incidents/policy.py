@@ -310,3 +310,13 @@ AUTO_TICKS: dict[str, list[tuple[str, str]]] = {
     "ic_assigned": [(Checklist.TRIAGE, "ic_identified")],
     "resolved": [(Checklist.RESOLUTION, RESOLVE_ACT_KEY)],
 }
+
+# --- 8.3 PIR meeting agenda: (part, minutes, points) -----------------------------------------
+PIR_AGENDA: list[tuple[str, int, tuple[str, ...]]] = [
+    ("Introduction", 5, ("Set blameless tone", "Review meeting goals")),
+    ("Timeline Review", 15, ("Walk through events", "Fill in gaps")),
+    ("Root Cause Discussion", 20, ("Technical deep dive", "Contributing factors")),
+    ("Response Evaluation", 10, ("What went well", "What could improve")),
+    ("Action Item Creation", 15, ("Identify improvements", "Assign owners")),
+    ("Wrap-up", 5, ("Summarize actions", "Set follow-up")),
+]

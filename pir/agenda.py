@@ -1,9 +1,12 @@
-"""The PIR meeting agenda (procedures 8.3), as data in one place. The minutes and points are
-the procedures' own; `tests/pir/test_procedures.py` parses section 8.3 and holds this to it."""
+"""The PIR meeting agenda (procedures 8.3). The parts, minutes and points live with the other
+procedures' numbers in incidents/policy.py; `tests/pir/test_procedures.py` parses section 8.3
+and holds them to it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from incidents.policy import PIR_AGENDA
 
 
 @dataclass(frozen=True)
@@ -13,14 +16,7 @@ class AgendaPart:
     points: tuple[str, ...]
 
 
-AGENDA = (
-    AgendaPart("Introduction", 5, ("Set blameless tone", "Review meeting goals")),
-    AgendaPart("Timeline Review", 15, ("Walk through events", "Fill in gaps")),
-    AgendaPart("Root Cause Discussion", 20, ("Technical deep dive", "Contributing factors")),
-    AgendaPart("Response Evaluation", 10, ("What went well", "What could improve")),
-    AgendaPart("Action Item Creation", 15, ("Identify improvements", "Assign owners")),
-    AgendaPart("Wrap-up", 5, ("Summarize actions", "Set follow-up")),
-)
+AGENDA = tuple(AgendaPart(title, minutes, points) for title, minutes, points in PIR_AGENDA)
 
 
 def agenda_total_minutes() -> int:
