@@ -32,6 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from incidents.hooks import timeline_recorded
+from incidents.notify import backoff_seconds
 from incidents.states import TimelineKind
 
 from .models import Subscriber, SubscriberDelivery, Update
@@ -297,7 +298,7 @@ def _compose(delivery: SubscriberDelivery) -> _Email:
 
 
 def _backoff(attempts: int) -> float:
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+    return backoff_seconds(attempts, None, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
 
 
 def delivery_send(delivery_id: int) -> str:

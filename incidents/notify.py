@@ -73,7 +73,18 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-def _post(url: str, body: bytes, headers: dict) -> Outcome:
+def backoff_seconds(attempts: int, retry_after: float | None, *, base: float, cap: float) -> float:
+    """Exponential backoff after the `attempts`-th failed try (base, 2 x base, 4 x base, ... up to
+    `cap`), never sooner than the receiver's Retry-After (also capped)."""
+    delay = min(cap, base * 2 ** (attempts - 1))
+    if retry_after is not None:
+        delay = min(cap, max(delay, retry_after))
+    return delay
+
+
+def post_json(url: str, body: bytes, headers: dict) -> Outcome:
+    """POST a JSON body through the outbound guard: refused targets, timeouts, connection
+    failures and HTTP answers all become an Outcome (5xx and 429 retryable)."""
     try:
         check_outbound_url(url)
     except OutboundRefused as refused:
@@ -123,13 +134,13 @@ def send_email(page) -> Outcome:
 
 def send_slack(page) -> Outcome:
     body = json.dumps({"text": f"*{page.subject}*\n{page.body}"}).encode()
-    return _post(page.target, body, {"Idempotency-Key": page.idempotency_key})
+    return post_json(page.target, body, {"Idempotency-Key": page.idempotency_key})
 
 
 def send_webhook(page) -> Outcome:
     body = json.dumps(page.payload, sort_keys=True, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
-    return _post(
+    return post_json(
         page.target,
         body,
         {

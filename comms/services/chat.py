@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from incidents.errors import RuleViolation
 from incidents.models import Service
-from incidents.notify import _post
+from incidents.notify import post_json
 from incidents.services import incident_declare
 from incidents.services.paging import LEASE_SECONDS, REQUEUE_GRACE_SECONDS
 from incidents.states import DetectionSource
@@ -70,7 +70,7 @@ def follow_up(response_url: str, text: str, *, in_channel: bool) -> bool:
     body = json.dumps(
         {"response_type": "in_channel" if in_channel else "ephemeral", "text": text}
     ).encode()
-    outcome = _post(response_url, body, {})
+    outcome = post_json(response_url, body, {})
     if not outcome.ok:
         log.warning("chat follow-up to %s failed: %s", response_url, outcome.error)
     return outcome.ok

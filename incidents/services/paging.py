@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ..models import ContactMethod, Incident, Page, User
-from ..notify import deliver
+from ..notify import backoff_seconds, deliver
 from ..states import Status, TimelineKind
 from .timeline import timeline_record
 
@@ -208,10 +208,9 @@ def pages_enqueue(page_ids: list[int]) -> None:
 
 
 def _backoff(attempts: int, retry_after: float | None) -> float:
-    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
-    if retry_after is not None:
-        delay = min(BACKOFF_CAP_SECONDS, max(delay, retry_after))
-    return delay
+    return backoff_seconds(
+        attempts, retry_after, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS
+    )
 
 
 def page_deliver(page_id: int) -> str:

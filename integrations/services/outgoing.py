@@ -14,14 +14,12 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-import requests
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.models import Incident, TimelineEvent
-from incidents.notify import OutboundRefused, Outcome, check_outbound_url, sign
+from incidents.notify import Outcome, backoff_seconds, post_json, sign
 from incidents.services.paging import incident_url
 from incidents.services.timeline import timeline_record
 from incidents.states import TimelineKind
@@ -159,10 +157,6 @@ def webhooks_enqueue_outstanding(subscription_id: int) -> None:
 def post_signed(url: str, secret: str, payload: dict, idempotency_key: str, event: str) -> Outcome:
     """POST the payload signed as pages are (incidents.notify.sign: HMAC-SHA256 of
     "<timestamp>.<body>", headers X-TenSafe-Timestamp / X-TenSafe-Signature)."""
-    try:
-        check_outbound_url(url)
-    except OutboundRefused as refused:
-        return Outcome(ok=False, retryable=False, error=str(refused))
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -173,41 +167,13 @@ def post_signed(url: str, secret: str, payload: dict, idempotency_key: str, even
         "X-TenSafe-Timestamp": timestamp,
         "X-TenSafe-Signature": sign(secret, timestamp, body),
     }
-    try:
-        response = requests.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=settings.TENSAFE_OUTBOUND_TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
-    except requests.Timeout:
-        return Outcome(ok=False, retryable=True, error="timed out")
-    except requests.RequestException as exc:
-        return Outcome(ok=False, retryable=True, error=f"connection failed: {type(exc).__name__}")
-    code = response.status_code
-    if 200 <= code < 300:
-        return Outcome(ok=True, code=code)
-    retry_after = None
-    if code == 429:
-        try:
-            retry_after = float(response.headers.get("Retry-After", ""))
-        except ValueError:
-            retry_after = None
-    return Outcome(
-        ok=False,
-        retryable=code == 429 or code >= 500,
-        code=code,
-        error=f"HTTP {code}",
-        retry_after=retry_after,
-    )
+    return post_json(url, body, headers)
 
 
 def _backoff(attempts: int, retry_after: float | None) -> float:
-    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
-    if retry_after is not None:
-        delay = min(BACKOFF_CAP_SECONDS, max(delay, retry_after))
-    return delay
+    return backoff_seconds(
+        attempts, retry_after, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS
+    )
 
 
 def webhook_deliver(delivery_id: int) -> str:
