@@ -4,6 +4,8 @@ by the services."""
 
 from django.contrib import admin
 
+from incidents.admin.oncall import VisibleIncidentRowsAdmin
+
 from .models import (
     ChatCommand,
     ChatIdentity,
@@ -53,26 +55,15 @@ class ChatIdentityAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(CommsObligation)
-class CommsObligationAdmin(ReadOnlyAdmin):
+class CommsObligationAdmin(VisibleIncidentRowsAdmin):
     list_display = ("incident", "channel", "sequence", "kind", "due_at", "status", "met_at")
     list_filter = ("status", "channel", "kind")
     list_select_related = ("incident",)
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(VisibleIncidentRowsAdmin):
     list_display = ("incident", "update", "channel", "target", "status", "attempts", "sent_at")
     list_filter = ("status", "channel")
     search_fields = ("target", "idempotency_key")
@@ -80,7 +71,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ChatCommand)
-class ChatCommandAdmin(ReadOnlyAdmin):
+class ChatCommandAdmin(VisibleIncidentRowsAdmin):
     list_display = ("command", "user", "status", "incident", "created_at", "finished_at")
     list_filter = ("status",)
     list_select_related = ("user", "incident")

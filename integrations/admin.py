@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
+from incidents.admin.oncall import VisibleIncidentRowsMixin
 from incidents.permissions import is_sre_lead
 
 from .models import (
@@ -134,7 +135,7 @@ class AlertInline(admin.TabularInline):
 
 
 @admin.register(AlertGroup)
-class AlertGroupAdmin(ReadOnly, admin.ModelAdmin):
+class AlertGroupAdmin(VisibleIncidentRowsMixin, ReadOnly, admin.ModelAdmin):
     list_display = ["__str__", "integration", "incident", "updated_at"]
     list_filter = ["integration"]
     readonly_fields = ["integration", "group_key", "title", "incident", "created_at", "updated_at"]
@@ -142,7 +143,7 @@ class AlertGroupAdmin(ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnly, admin.ModelAdmin):
+class AlertAdmin(VisibleIncidentRowsMixin, ReadOnly, admin.ModelAdmin):
     list_display = ["title", "status", "severity", "group", "incident", "last_received_at"]
     list_filter = ["status", "severity"]
     search_fields = ["title", "fingerprint"]
@@ -189,7 +190,7 @@ class WebhookSubscriptionAdmin(SreLeadOnly, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnly, admin.ModelAdmin):
+class WebhookDeliveryAdmin(VisibleIncidentRowsMixin, ReadOnly, admin.ModelAdmin):
     list_display = ["id", "subscription", "incident", "event", "status", "attempts", "last_error"]
     list_filter = ["status", "event", "subscription"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]

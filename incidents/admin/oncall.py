@@ -2,6 +2,7 @@
 which SRE leads read here to see what fired, how late, and what was delivered."""
 
 from django.contrib import admin
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import ContactMethod, Deadline, Override, Page, Rotation, RotationMember, Schedule
@@ -71,13 +72,20 @@ class ContactMethodAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user",)
 
 
-class VisibleIncidentRowsAdmin(admin.ModelAdmin):
-    """Read-only rows that belong to an incident: only those of incidents the user may see."""
+class VisibleIncidentRowsMixin:
+    """For admins of rows that belong to an incident (in any app): only the rows of incidents
+    the user may see, so a restricted security incident's title never shows through them.
+    Rows without an incident stay."""
 
     def get_queryset(self, request):
+        visible = incident_list_for_user(request.user)
         return (
-            super().get_queryset(request).filter(incident__in=incident_list_for_user(request.user))
+            super().get_queryset(request).filter(Q(incident__isnull=True) | Q(incident__in=visible))
         )
+
+
+class VisibleIncidentRowsAdmin(VisibleIncidentRowsMixin, admin.ModelAdmin):
+    """Read-only rows that belong to an incident."""
 
     def has_add_permission(self, request):
         return False
