@@ -101,6 +101,16 @@ class DatabaseCollector:
             InboundDelivery.objects,
             [s.value for s in InboundDelivery.Status],
         )
+        waiting = GaugeMetricFamily(
+            "tensafe_inbound_oldest_waiting_seconds",
+            "Age of the oldest alert delivery received and not applied yet (0: none waiting); "
+            "workers apply within about a second, so a growing value means they are behind.",
+        )
+        oldest = InboundDelivery.objects.filter(status=InboundDelivery.Status.RECEIVED).aggregate(
+            oldest=Min("received_at")
+        )["oldest"]
+        waiting.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        yield waiting
 
 
 def _open_incidents() -> GaugeMetricFamily:

@@ -107,8 +107,10 @@ class Integration(models.Model):
 
 
 class InboundDelivery(models.Model):
-    """One accepted request, stored before it is processed. A row left `received` (the process
-    died, the database refused) is processed again by the sweeper."""
+    """One accepted request, stored (committed) before anything else happens: the row is the
+    queue. Workers apply received rows oldest first, one group's in the order received
+    (`integrations.services.ingest.inbound_apply_pending`); a failed try is retried with
+    backoff (`retry_at`) until MAX_PROCESS_ATTEMPTS, then the row is marked failed."""
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -117,10 +119,14 @@ class InboundDelivery(models.Model):
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
     received_at = models.DateTimeField()
+    # The alert group the payload belongs to (AlertGroup.group_key), read when it was
+    # accepted: deliveries of one group are applied one after another, in this table's order.
+    group_key = models.CharField(max_length=500, blank=True, db_default="")
     body = models.TextField()
     headers = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     attempts = models.PositiveSmallIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
@@ -131,7 +137,12 @@ class InboundDelivery(models.Model):
         indexes = [
             models.Index(
                 fields=["received_at"], condition=Q(status="received"), name="inbound_unprocessed"
-            )
+            ),
+            models.Index(
+                fields=["integration", "group_key", "id"],
+                condition=Q(status="received"),
+                name="inbound_unprocessed_group",
+            ),
         ]
 
     def __str__(self):

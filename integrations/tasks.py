@@ -2,13 +2,15 @@
 
 from celery import shared_task
 
-from .services.ingest import inbound_process, inbound_process_stale
+from .services.ingest import inbound_apply_pending
 from .services.outgoing import webhook_deliver, webhooks_requeue_stale
 
 
-@shared_task(ignore_result=True, acks_late=True)
-def process_inbound_task(delivery_id: int) -> str:
-    return inbound_process(delivery_id)
+@shared_task(ignore_result=True)
+def apply_inbound_task() -> int:
+    """Apply stored alert deliveries (sent by beat every second and by the receiving view).
+    Not acks_late: the rows are the queue, so a lost message loses nothing."""
+    return inbound_apply_pending()
 
 
 @shared_task(ignore_result=True, acks_late=True)
@@ -18,9 +20,5 @@ def deliver_webhook_task(delivery_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def sweep_integrations_task() -> dict:
-    """Apply inbound deliveries that were accepted but never applied, and re-hand outgoing
-    webhook deliveries whose hand-off was lost or whose sender died."""
-    return {
-        "inbound": len(inbound_process_stale()),
-        "webhooks": len(webhooks_requeue_stale()),
-    }
+    """Re-hand outgoing webhook deliveries whose hand-off was lost or whose sender died."""
+    return {"webhooks": len(webhooks_requeue_stale())}

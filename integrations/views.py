@@ -10,9 +10,12 @@ those clients authenticate). The order of the checks is the order of their cost:
    limit would answer 400 first);
 3. bad or missing secret: 401 (and a bad Grafana HMAC signature, when configured);
 4. not JSON, or a documented field missing or wrong: 400 naming the field, nothing stored;
-5. the raw body is stored (committed), then applied: repeats and changes to known groups in
-   the request, a new incident by a worker (unless TENSAFE_INGEST_DECLARE_INLINE); 202
-   either way — a delivery that could not be applied now is applied later, never lost.
+5. the raw body is stored (one INSERT, committed) and the sender gets 202 at once; workers
+   apply it (`inbound_apply_pending`: alerts, a new incident, resolves), woken by a hand-off
+   this process sends at most every KICK_INTERVAL_SECONDS and by beat every second. The
+   request does no more than that on purpose: an alert storm is when replies must stay
+   fast (bench/alert_ingest.py). TENSAFE_INGEST_APPLY_INLINE=1 applies in the request
+   instead (tests, single-process setups).
 """
 
 from __future__ import annotations
@@ -43,20 +46,31 @@ TIMESTAMP_HEADERS = (
 SIGNATURE_MAX_AGE_SECONDS = 300
 
 
-def _declare_inline() -> bool:
-    """Open incidents in the request (TENSAFE_INGEST_DECLARE_INLINE=1) or leave it to a worker
-    (the default): a declaration is tens of queries, and under an alert storm doing them in
-    the request is what pushes replies past the sender's timeout (bench/alert_ingest.py)."""
-    return bool(getattr(settings, "TENSAFE_INGEST_DECLARE_INLINE", False))
+KICK_INTERVAL_SECONDS = 0.5
+_last_kick = 0.0
 
 
-def _hand_to_worker(delivery_id: int) -> None:
-    from .tasks import process_inbound_task
+def _apply_inline() -> bool:
+    return bool(getattr(settings, "TENSAFE_INGEST_APPLY_INLINE", False))
+
+
+def _wake_workers() -> None:
+    """Ask a worker to apply stored deliveries now, at most once per KICK_INTERVAL_SECONDS
+    per process: the first alert of a quiet spell is applied at once, and a storm costs a
+    few hand-offs instead of one per request. A delivery that arrives just after a hand-off
+    is picked up by the next one or by beat's sweep within a second; a lost hand-off loses
+    nothing (the row is the queue)."""
+    global _last_kick
+    now = time.monotonic()
+    if now - _last_kick < KICK_INTERVAL_SECONDS:
+        return
+    _last_kick = now
+    from .tasks import apply_inbound_task
 
     try:
-        process_inbound_task.delay(delivery_id)
-    except Exception:  # broker down: the row is stored, the sweeper applies it
-        log.warning("could not hand delivery %s to a worker", delivery_id, exc_info=True)
+        apply_inbound_task.delay()
+    except Exception:  # broker down: beat's sweep applies the stored row
+        log.warning("could not wake an inbound worker", exc_info=True)
 
 
 def _error(status: int, detail: str, **extra) -> JsonResponse:
@@ -165,15 +179,16 @@ def integration_receive(request: HttpRequest, integration_id):
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
             "remote_addr": request.META.get("REMOTE_ADDR", ""),
         },
+        group_key=batch.group_key,
         generated_dedup_key=generated,
     )
-    try:
-        outcome = inbound_process(delivery, batch=batch, declare=_declare_inline())
-    except Exception:  # stored, so still accepted: the sweeper applies it later
-        log.warning("delivery %s stored, not applied yet", delivery.pk)
+    if not _apply_inline():
+        _wake_workers()
     else:
-        if outcome == "deferred":
-            _hand_to_worker(delivery.pk)
+        try:
+            inbound_process(delivery, batch=batch)
+        except Exception:  # stored, so still accepted: a worker applies it later
+            log.warning("delivery %s stored, not applied yet", delivery.pk)
     if pagerduty:
         return JsonResponse(
             {"status": "success", "message": "Event processed", **batch.reply}, status=202

@@ -243,8 +243,14 @@ CELERY_BEAT_SCHEDULE = {
 MIDDLEWARE = ["integrations.metrics.RequestMetricsMiddleware", *MIDDLEWARE]
 # /metrics answers 127.0.0.1 and ::1, or anyone sending `Authorization: Bearer <this>`.
 TENSAFE_METRICS_TOKEN = os.environ.get("TENSAFE_METRICS_TOKEN", "")
-# Applies alert deliveries that were stored but not applied, and re-hands outgoing webhook
-# deliveries whose hand-off was lost (rows are the record; this is the safety net).
+# Stored alert deliveries are applied by workers: the receiving view wakes one, and beat
+# sends this every second so nothing waits for a lost or skipped hand-off (rows are the queue).
+CELERY_BEAT_SCHEDULE["apply-inbound"] = {
+    "task": "integrations.tasks.apply_inbound_task",
+    "schedule": 1.0,
+    "options": {"expires": 2},
+}
+# Re-hands outgoing webhook deliveries whose hand-off was lost (rows are the record).
 CELERY_BEAT_SCHEDULE["sweep-integrations"] = {
     "task": "integrations.tasks.sweep_integrations_task",
     "schedule": 10.0,
@@ -317,6 +323,6 @@ CELERY_BEAT_SCHEDULE["status-subscribers-requeue"] = {
 }
 
 # --- Alert ingestion ---------------------------------------------------------------------------
-# Open a new alert group's incident inside the sender's request instead of in a worker (the
-# reply is slower; useful where no worker runs).
-TENSAFE_INGEST_DECLARE_INLINE = env_bool("TENSAFE_INGEST_DECLARE_INLINE", False)
+# Apply alert deliveries inside the sender's request instead of in a worker (replies are
+# slower, and an alert storm queues behind itself; for setups where no worker runs).
+TENSAFE_INGEST_APPLY_INLINE = env_bool("TENSAFE_INGEST_APPLY_INLINE", False)

@@ -1,22 +1,26 @@
 """Alerts in: a stored delivery becomes alerts, and a new alert group becomes an incident.
 
 Senders deliver at least once and retry; this side turns that into exactly one alert and one
-incident. The identity of a group and of an alert is a unique constraint, and everything that
-decides "is this new?" runs while holding the group's row lock, so deliveries of one group are
-applied one after another, each seeing what the previous one left.
+incident. The request only validates and stores the delivery (`inbound_accept`: one INSERT,
+committed); workers apply stored deliveries (`inbound_apply_pending`), each group's one after
+another in the order received. The identity of a group and of an alert is a unique
+constraint, and everything that decides "is this new?" runs while holding the group's row
+lock, so each delivery sees what the previous one of its group left.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import Incident, Service
+from incidents.notify import backoff_seconds
 from incidents.selectors import incident_get_for_user, incident_transitions_from
 from incidents.services import incident_acknowledge, incident_declare, incident_transition
 from incidents.services.timeline import timeline_record
@@ -28,46 +32,48 @@ from ..payloads import PARSERS, Batch, IncomingAlert
 log = logging.getLogger(__name__)
 
 MAX_PROCESS_ATTEMPTS = 5
+# A failed try is retried after 2, 4, 8, 16 s: a poison delivery is marked failed within
+# half a minute instead of holding its group's later deliveries back.
+RETRY_BASE_SECONDS = 2.0
+RETRY_CAP_SECONDS = 60.0
 SEVERITY_ORDER = ("P1", "P2", "P3", "P4")
 
 
 def inbound_accept(
-    integration: Integration, *, body: str, headers: dict, generated_dedup_key: str | None = None
+    integration: Integration,
+    *,
+    body: str,
+    headers: dict,
+    group_key: str,
+    generated_dedup_key: str | None = None,
 ) -> InboundDelivery:
     """Store the raw request (autocommit: it is durable before any processing starts)."""
     result = {"dedup_key": generated_dedup_key} if generated_dedup_key else {}
     return InboundDelivery.objects.create(
         integration=integration,
         received_at=timezone.now(),
+        group_key=group_key[:500],
         body=body,
         headers=headers,
         result=result,
     )
 
 
-class DeclareDeferred(Exception):
-    """Applying this delivery needs a new incident and the caller asked not to declare one
-    inline (the request path under load): the delivery is applied by a worker instead."""
-
-
-def inbound_process(
-    delivery: InboundDelivery | int, *, batch: Batch | None = None, declare: bool = True
-) -> str:
-    """Apply one stored delivery; returns "processed", "deferred" or "skipped".
+def inbound_process(delivery: InboundDelivery | int, *, batch: Batch | None = None) -> str:
+    """Apply one stored delivery; returns "processed" or "skipped".
 
     1. Parse the stored body (it was validated when accepted; parsing is deterministic, and a
-       PagerDuty key generated at acceptance is stored with the row). The request that
-       accepted it passes the batch it already parsed.
+       PagerDuty key generated at acceptance is stored with the row). A caller that already
+       parsed it passes the batch.
     2. A repeat (every alert already known, in the state it reports) changes nothing that
-       needs a decision: its counters are bumped without taking the group lock, so a burst
-       of retries of one payload does not queue behind itself (`_apply_repeat`).
+       needs a decision: its counters are bumped without taking the group lock
+       (`_apply_repeat`).
     3. Anything else is applied under the group's row lock (`_apply`), and the delivery is
-       marked processed by a conditional UPDATE in the same transaction: if the sweeper
+       marked processed by a conditional UPDATE in the same transaction: if another worker
        applied it meanwhile, that UPDATE changes nothing and everything rolls back.
-    4. With `declare=False` a delivery that would open an incident is left for a worker
-       (DeclareDeferred rolls it back; "deferred").
-    On an error the transaction rolls back, the attempt is counted and the row stays
-    `received` for the sweeper; after MAX_PROCESS_ATTEMPTS it is marked failed (admin, /metrics).
+    On an error the transaction rolls back, the attempt is counted, the row stays `received`
+    with a `retry_at` (backoff), and after MAX_PROCESS_ATTEMPTS it is marked failed (admin,
+    /metrics).
     """
     if not isinstance(delivery, InboundDelivery):
         delivery = InboundDelivery.objects.select_related("integration").get(pk=delivery)
@@ -81,15 +87,16 @@ def inbound_process(
             )
         with transaction.atomic():
             now = timezone.now()
-            result = _apply_repeat(integration, batch, now, declare=declare)
+            result = _apply_repeat(integration, batch, now)
             if result is None:
-                result = _apply(integration, batch, now, declare=declare)
+                result = _apply(integration, batch, now)
             done = InboundDelivery.objects.filter(
                 pk=delivery.pk, status=InboundDelivery.Status.RECEIVED
             ).update(
                 status=InboundDelivery.Status.PROCESSED,
                 processed_at=now,
                 attempts=F("attempts") + 1,
+                retry_at=None,
                 result={**delivery.result, **result},
                 error="",
             )
@@ -97,8 +104,6 @@ def inbound_process(
                 raise _AlreadyApplied
     except _AlreadyApplied:
         return "skipped"
-    except DeclareDeferred:
-        return "deferred"
     except Exception as exc:
         log.exception("could not process inbound delivery %s", delivery.pk)
         _record_failure(delivery.pk, exc)
@@ -110,18 +115,54 @@ class _AlreadyApplied(Exception):
     pass
 
 
-def _apply_repeat(
-    integration: Integration, batch: Batch, now: datetime, *, declare: bool
-) -> dict | None:
+def _next_pending() -> InboundDelivery | None:
+    """The oldest received delivery that is due and that no other worker holds, and only if
+    no earlier received delivery of its group is still waiting (locked by another worker or
+    retrying): one group's deliveries are applied in the order received. Locked FOR UPDATE
+    (SKIP LOCKED), so parallel workers share the queue without taking the same row."""
+    now = timezone.now()
+    earlier_of_group = InboundDelivery.objects.filter(
+        integration_id=OuterRef("integration_id"),
+        group_key=OuterRef("group_key"),
+        status=InboundDelivery.Status.RECEIVED,
+        pk__lt=OuterRef("pk"),
+    )
+    return (
+        InboundDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("integration")
+        .filter(status=InboundDelivery.Status.RECEIVED)
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .exclude(Exists(earlier_of_group))
+        .order_by("id")
+        .first()
+    )
+
+
+def inbound_apply_pending(*, budget_seconds: float = 20.0) -> int:
+    """Apply stored deliveries until none is due or the budget is spent; returns how many
+    were tried. Safe to run in any number of workers at once (see `_next_pending`)."""
+    deadline = time.monotonic() + budget_seconds
+    tried = 0
+    while time.monotonic() < deadline:
+        with transaction.atomic():
+            delivery = _next_pending()
+            if delivery is None:
+                break
+            tried += 1
+            try:
+                inbound_process(delivery)
+            except Exception:  # counted on the row (retry_at); the loop goes on with others
+                log.warning("inbound delivery %s not applied this time", delivery.pk)
+    return tried
+
+
+def _apply_repeat(integration: Integration, batch: Batch, now: datetime) -> dict | None:
     """The delivery repeats what is known (same alerts, same states) and asks nothing else:
-    count it and return the result; None when it needs the locked path. A new group that
-    would open an incident while declaring is not allowed is deferred before any lock."""
+    count it and return the result; None when it needs the locked path."""
     if batch.acknowledge or not batch.alerts:
         return None
     group = AlertGroup.objects.filter(integration=integration, group_key=batch.group_key).first()
     if group is None:
-        if not declare and any(a.status == Alert.Status.FIRING for a in batch.alerts):
-            raise DeclareDeferred  # a new group with a firing alert always opens an incident
         return None
     incoming = {alert.fingerprint: alert.status for alert in batch.alerts}
     known = dict(
@@ -143,7 +184,13 @@ def _record_failure(delivery_id: int, exc: Exception) -> None:
     delivery.error = f"{type(exc).__name__}: {exc}"[:2000]
     if delivery.attempts >= MAX_PROCESS_ATTEMPTS:
         delivery.status = InboundDelivery.Status.FAILED
-    delivery.save(update_fields=["attempts", "error", "status"])
+        delivery.retry_at = None
+    else:
+        delay = backoff_seconds(
+            delivery.attempts, None, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS
+        )
+        delivery.retry_at = timezone.now() + timedelta(seconds=delay)
+    delivery.save(update_fields=["attempts", "error", "status", "retry_at"])
 
 
 # --- applying a batch ----------------------------------------------------------------------
@@ -174,7 +221,7 @@ def _open_incident(incident_id: int | None) -> Incident | None:
     return incident if incident.status != Status.RESOLVED else None
 
 
-def _apply(integration: Integration, batch: Batch, now: datetime, *, declare: bool) -> dict:
+def _apply(integration: Integration, batch: Batch, now: datetime) -> dict:
     group = _group_for_update(integration, batch)
     incoming = {alert.fingerprint: alert for alert in batch.alerts}  # last one of a key wins
     # Locked too: repeats bump counters without the group lock (_apply_repeat), and this
@@ -208,8 +255,6 @@ def _apply(integration: Integration, batch: Batch, now: datetime, *, declare: bo
     incident = _open_incident(group.incident_id)
     opened = False
     if fired and incident is None:
-        if not declare:
-            raise DeclareDeferred
         incident = _declare(integration, group, [incoming[r.fingerprint] for r in fired], now)
         group.incident = incident
         group.save(update_fields=["incident", "updated_at"])
@@ -372,22 +417,3 @@ def _resolve(
                 data={"integration": str(integration.pk), "wanted": Status.MONITORING},
             )
     return touched
-
-
-def inbound_process_stale(*, older_than_seconds: int = 30, limit: int = 200) -> list[int]:
-    """Deliveries accepted but not applied (the request's process died, or applying failed):
-    apply them again. Returns the ids tried."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        InboundDelivery.objects.filter(
-            status=InboundDelivery.Status.RECEIVED, received_at__lt=cutoff
-        )
-        .order_by("received_at", "id")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for delivery_id in ids:
-        try:
-            inbound_process(delivery_id)
-        except Exception:  # logged and counted on the row; the next sweep tries again
-            log.warning("inbound delivery %s not applied this sweep", delivery_id)
-    return ids

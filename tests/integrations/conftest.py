@@ -24,10 +24,10 @@ def load(name: str) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _declare_inline(settings):
+def _apply_inline(settings):
     """Most tests look at the incident right after the request: open it in the request. The
     default (a worker opens it) is covered by test_deferred_declaration_*."""
-    settings.TENSAFE_INGEST_DECLARE_INLINE = True
+    settings.TENSAFE_INGEST_APPLY_INLINE = True
 
 
 @pytest.fixture

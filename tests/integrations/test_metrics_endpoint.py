@@ -9,7 +9,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from incidents.models import Deadline
-from integrations.models import WebhookSubscription
+from integrations.models import InboundDelivery, WebhookSubscription
+from integrations.services.integrations import integration_create
 from tests.factories import declare
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,11 @@ def test_metrics_content(client, ic_user):
     WebhookSubscription.objects.create(
         name="down", url="https://hooks.example.com/x", events=["declared"], enabled=False
     )
+    integration, _ = integration_create(actor=None, kind="webhook", name="hook")
+    for age in (5, 40):  # two deliveries waiting for a worker, the oldest 40 s
+        InboundDelivery.objects.create(
+            integration=integration, received_at=timezone.now() - timedelta(seconds=age), body="{}"
+        )
     client.get("/api/v1/services/")  # one request to count (401: no credentials)
 
     response = client.get("/metrics")
@@ -48,6 +54,8 @@ def test_metrics_content(client, ic_user):
     assert values[("tensafe_pages", (("status", "failed"),))] == 0
     assert values[("tensafe_webhook_deliveries", (("status", "failed"),))] == 0
     assert values[("tensafe_webhook_subscriptions_disabled", ())] == 1
+    assert values[("tensafe_inbound_deliveries", (("status", "received"),))] == 2
+    assert 40 <= values[("tensafe_inbound_oldest_waiting_seconds", ())] < 60
     key = (
         "tensafe_http_requests_total",
         (("method", "GET"), ("route", "api/v1/services/"), ("status", "401")),

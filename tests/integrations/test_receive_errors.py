@@ -171,11 +171,12 @@ def test_webhooks_need_no_csrf_token(sender, catalog):
     assert am.post(load("alertmanager_firing")).status_code == 202
 
 
-def test_a_delivery_that_could_not_be_applied_is_kept_and_applied_later(
-    sender, catalog, monkeypatch
+def test_a_delivery_that_could_not_be_applied_is_kept_and_retried_with_backoff(
+    sender, catalog, monkeypatch, time_machine
 ):
     from integrations.services import ingest
 
+    time_machine.move_to("2026-11-27 12:00:00+00:00", tick=False)
     am = sender("alertmanager")
     original = ingest._apply
 
@@ -187,40 +188,95 @@ def test_a_delivery_that_could_not_be_applied_is_kept_and_applied_later(
     delivery = InboundDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("received", 1)
     assert "database went away" in delivery.error
+    assert delivery.retry_at.isoformat() == "2026-11-27T12:00:02+00:00"
     assert Incident.objects.count() == 0
 
     monkeypatch.setattr(ingest, "_apply", original)
-    assert ingest.inbound_process_stale(older_than_seconds=0) == [delivery.pk]
+    assert ingest.inbound_apply_pending() == 0  # not due yet
+    time_machine.move_to("2026-11-27 12:00:02+00:00", tick=False)
+    assert ingest.inbound_apply_pending() == 1
     delivery.refresh_from_db()
-    assert delivery.status == "processed"
+    assert (delivery.status, delivery.retry_at) == ("processed", None)
     assert Incident.objects.count() == 1
 
 
-def test_deferred_declaration_is_applied_by_the_worker(sender, catalog, settings):
-    """The default: a delivery that opens an incident is stored and answered at once, and a
-    worker opens the incident; repeats and changes to known groups are applied in the request."""
-    from integrations.tasks import process_inbound_task
+def test_a_poison_delivery_fails_after_five_tries_and_frees_its_group(
+    sender, catalog, monkeypatch, time_machine, settings
+):
+    """Backoff 2, 4, 8, 16 s, then failed (admin, /metrics); the group's later delivery,
+    held back while the first was retrying, is applied after it."""
+    from integrations.services import ingest
 
-    settings.TENSAFE_INGEST_DECLARE_INLINE = False
+    settings.TENSAFE_INGEST_APPLY_INLINE = False
+    time_machine.move_to("2026-11-27 12:00:00+00:00", tick=False)
     am = sender("alertmanager")
-    queued = []
-    original = process_inbound_task.delay
-    process_inbound_task.delay = queued.append
-    try:
-        assert am.post(load("alertmanager_firing")).status_code == 202
-        assert am.post(load("alertmanager_firing")).status_code == 202
-    finally:
-        process_inbound_task.delay = original
-    assert Incident.objects.count() == 0
-    assert AlertGroup.objects.count() == 0  # rolled back with the deferral
-    assert len(queued) == 2
+    assert am.post(load("alertmanager_firing")).status_code == 202
+    assert am.post(load("alertmanager_resolved")).status_code == 202
+    first, second = InboundDelivery.objects.order_by("id")
+    InboundDelivery.objects.filter(pk=first.pk).update(body='{"groupKey": 1}')  # unparseable now
 
-    for delivery_id in queued:
-        process_inbound_task(delivery_id)
+    for step in (0, 2, 4, 8):
+        time_machine.shift(step)
+        assert ingest.inbound_apply_pending() == 1  # only the first: the second waits its turn
+        assert ingest.inbound_apply_pending() == 0  # and the first is not due again yet
+        second.refresh_from_db()
+        assert second.status == "received"
+    time_machine.shift(16)
+    assert ingest.inbound_apply_pending() == 2  # the fifth try fails it; the second goes on
+    first.refresh_from_db()
+    assert (first.status, first.attempts, first.retry_at) == ("failed", 5, None)
+    second.refresh_from_db()
+    assert second.status == "processed"
+
+
+def test_by_default_the_request_stores_and_a_worker_applies(sender, catalog, settings):
+    """The request is one INSERT and at most one hand-off per half second; the worker applies
+    the stored deliveries oldest first (repeats counted, the incident opened once)."""
+    from integrations import views
+    from integrations.services.ingest import inbound_apply_pending
+    from integrations.tasks import apply_inbound_task
+
+    settings.TENSAFE_INGEST_APPLY_INLINE = False
+    am = sender("alertmanager")
+    woken = []
+    original = apply_inbound_task.delay
+    apply_inbound_task.delay = lambda: woken.append(1)
+    views._last_kick = 0.0
+    try:
+        for _ in range(3):
+            assert am.post(load("alertmanager_firing")).status_code == 202
+    finally:
+        apply_inbound_task.delay = original
+    assert len(woken) == 1  # one hand-off for the three
+    assert Incident.objects.count() == 0
+    assert AlertGroup.objects.count() == 0
+    assert set(InboundDelivery.objects.values_list("group_key", flat=True)) == {
+        load("alertmanager_firing")["groupKey"]
+    }
+
+    assert inbound_apply_pending() == 3
     assert Incident.objects.count() == 1
-    assert Alert.objects.get().times_received == 2
+    assert Alert.objects.get().times_received == 3
     assert set(InboundDelivery.objects.values_list("status", flat=True)) == {"processed"}
 
-    # The group exists now: a second alert joins in the request.
-    assert am.post(load("alertmanager_firing_grouped")).status_code == 202
-    assert Alert.objects.count() == 2
+
+def test_a_broker_that_refuses_the_hand_off_loses_nothing(sender, catalog, settings):
+    from integrations import views
+    from integrations.services.ingest import inbound_apply_pending
+    from integrations.tasks import apply_inbound_task
+
+    settings.TENSAFE_INGEST_APPLY_INLINE = False
+    am = sender("alertmanager")
+
+    def refused():
+        raise ConnectionRefusedError("broker down")
+
+    original = apply_inbound_task.delay
+    apply_inbound_task.delay = refused
+    views._last_kick = 0.0
+    try:
+        assert am.post(load("alertmanager_firing")).status_code == 202
+    finally:
+        apply_inbound_task.delay = original
+    assert inbound_apply_pending() == 1  # what beat's sweep does every second
+    assert Incident.objects.count() == 1
