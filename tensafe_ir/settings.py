@@ -30,12 +30,22 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+PRODUCTION = env_bool("TENSAFE_PRODUCTION", False)
+# Django's own check (security.W009) flags keys that start with this prefix, so `check
+# --deploy` names the development key wherever it is still in use.
+DEVELOPMENT_SECRET_KEY = "django-insecure-tensafe-ir-development-key-not-for-production"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("TENSAFE_PRODUCTION", False):
+if PRODUCTION and not DEBUG:
+    if not SECRET_KEY:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be a random string of at least 50 characters in production "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+if not SECRET_KEY:
     # Development and tests only: a fixed key so sessions survive restarts of `make run`.
-    SECRET_KEY = "tensafe-ir-insecure-development-key-do-not-use-in-production"
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -134,10 +144,29 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# --- Security ------------------------------------------------------------------------------
+# --- Security (docs/operations.md, "Security") ------------------------------------------------
+# TENSAFE_HTTPS: the site is reached over HTTPS only (the default in production). It turns on
+# the redirect to HTTPS, HSTS and HTTPS-only cookies; each can still be set on its own.
+HTTPS = env_bool("TENSAFE_HTTPS", PRODUCTION)
+SECURE_SSL_REDIRECT = env_bool("TENSAFE_SSL_REDIRECT", HTTPS)
+# Load balancers probe /healthz and Prometheus scrapes /metrics over plain HTTP inside the
+# network; a redirect would fail both (patterns match the path without its leading slash).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# Behind a load balancer that terminates TLS, name the header it sets (X-Forwarded-Proto) so
+# Django knows the original request was HTTPS. Only when the balancer always sets (or strips)
+# it: a client could otherwise claim HTTPS itself.
+_PROXY_SSL_HEADER = os.environ.get("TENSAFE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
+SECURE_HSTS_SECONDS = int(os.environ.get("TENSAFE_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TENSAFE_HSTS_INCLUDE_SUBDOMAINS", True)
+# The `preload` directive only makes the host eligible: nothing is preloaded until someone
+# submits the domain at hstspreload.org (a separate, deliberate step).
+SECURE_HSTS_PRELOAD = env_bool("TENSAFE_HSTS_PRELOAD", True)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(os.environ.get("TENSAFE_SESSION_SECONDS", str(12 * 3600)))
-SESSION_COOKIE_SECURE = env_bool("TENSAFE_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = env_bool("TENSAFE_SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -175,6 +204,11 @@ SPECTACULAR_SETTINGS = {
         "IncidentStatusEnum": "incidents.states.Status",
         "TimelineKindEnum": "incidents.states.TimelineKind",
         "ContactMethodKindEnum": "incidents.models.oncall.ContactMethod.KINDS",
+        # One name each for choice sets several serializers share (otherwise drf-spectacular
+        # picks hashed names and warns, which `check --deploy` reports).
+        "SeverityEnum": "incidents.states.Severity",
+        "IntegrationKindEnum": "integrations.models.Integration.Kind",
+        "DeliveryStatusEnum": "incidents.models.timers.Page.Status",
     },
 }
 
