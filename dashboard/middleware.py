@@ -10,10 +10,16 @@ DEFAULT_POLICY = (
 )
 
 
+# Responses without the full policy (JSON, feeds, files, and the exempt pages) still refuse to
+# be framed: browsers honour frame-ancestors for any document they would render.
+FRAME_ONLY_POLICY = "frame-ancestors 'none'"
+
+
 class ContentSecurityPolicyMiddleware:
-    """Adds `Content-Security-Policy` to every HTML response, except under the path prefixes of
-    `TENSAFE_CSP_EXEMPT_PATHS` (third-party pages that need inline script, such as the Swagger
-    UI and Redoc pages drf-spectacular renders)."""
+    """Adds `Content-Security-Policy` to every response: the full policy to HTML, except under
+    the path prefixes of `TENSAFE_CSP_EXEMPT_PATHS` (third-party pages that need inline script,
+    such as the Swagger UI and Redoc pages drf-spectacular renders), and `frame-ancestors
+    'none'` alone to everything else."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -22,10 +28,12 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if (
-            response.get("Content-Type", "").startswith("text/html")
-            and "Content-Security-Policy" not in response
-            and not request.path.startswith(self.exempt)
+        if "Content-Security-Policy" in response:
+            return response
+        if response.get("Content-Type", "").startswith("text/html") and not request.path.startswith(
+            self.exempt
         ):
             response["Content-Security-Policy"] = self.policy
+        else:
+            response["Content-Security-Policy"] = FRAME_ONLY_POLICY
         return response
