@@ -4,6 +4,8 @@ from django.urls import path
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from tensafe_ir.ratelimit import login_rate_limited
+
 from .views import board, declare, incident, oncall, reports
 
 app_name = "dashboard"
@@ -22,8 +24,10 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            template_name="registration/login.html", redirect_authenticated_user=True
+        login_rate_limited(
+            auth_views.LoginView.as_view(
+                template_name="registration/login.html", redirect_authenticated_user=True
+            )
         ),
         name="login",
     ),

@@ -3,13 +3,16 @@ and /metrics for Prometheus."""
 
 from django.urls import path
 
+from tensafe_ir.ratelimit import alerts_rate_limited
+
 from .metrics import metrics_view
 from .views import integration_receive
 
 urlpatterns = [
     path(
         "integrations/<str:integration_id>/alerts/",
-        integration_receive,
+        # Per-integration limit (TENSAFE_RATE_ALERTS) in front of the receiver.
+        alerts_rate_limited(integration_receive),
         name="integration-receive",
     ),
     path("metrics", metrics_view, name="metrics"),

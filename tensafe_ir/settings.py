@@ -29,6 +29,23 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """A rate limit "<count>/<period>" (period in seconds, or with s/m/h: "10/5m") as
+    (count, seconds); "off" turns the limit off (None)."""
+    value = os.environ.get(name, default).strip().lower()
+    if value == "off":
+        return None
+    count, _, period = value.partition("/")
+    units = {"s": 1, "m": 60, "h": 3600}
+    multiplier = units.get(period[-1:], 1)
+    number = period[:-1] if period[-1:] in units else period
+    if not (count.isdigit() and number.isdigit() and int(count) > 0 and int(number) > 0):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate: use <count>/<period>, e.g. 10/5m, 600/60, or off"
+        )
+    return int(count), int(number) * multiplier
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 PRODUCTION = env_bool("TENSAFE_PRODUCTION", False)
 # Django's own check (security.W009) flags keys that start with this prefix, so `check
@@ -171,6 +188,41 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# The project package is an app too: it registers the deploy checks and the login-failure
+# receiver of the rate limits (tensafe_ir/apps.py).
+INSTALLED_APPS += ["tensafe_ir"]
+
+# --- Rate limits (tensafe_ir/ratelimit.py) -----------------------------------------------------
+# Counters live in the "ratelimit" cache: Redis when TENSAFE_CACHE_URL is set (shared by every
+# gunicorn process and machine; INCR is atomic), else this process's memory (atomic within the
+# process: fine for one process, per process otherwise; `check --deploy` warns in production).
+CACHE_URL = os.environ.get("TENSAFE_CACHE_URL", "").strip()
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        f"TENSAFE_CACHE_URL={CACHE_URL!r} is not a Redis URL (redis://host:6379/1)"
+    )
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "tensafe-rl",
+            # A slow or absent Redis costs a request at most this, then the limit lets it by.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"}
+    ),
+}
+# Failed sign-ins (dashboard, admin, API token) per username and per client address; the
+# alert receiver per integration (storms are legitimate: generous).
+TENSAFE_RATE_LOGIN_USERNAME = env_rate("TENSAFE_RATE_LOGIN_USERNAME", "10/5m")
+TENSAFE_RATE_LOGIN_ADDRESS = env_rate("TENSAFE_RATE_LOGIN_ADDRESS", "30/5m")
+TENSAFE_RATE_ALERTS = env_rate("TENSAFE_RATE_ALERTS", "600/1m")
+# Proxies in front of the app that append to X-Forwarded-For (a load balancer: 1). The client
+# address is the one that many entries from the right; 0 uses the connection's address.
+TENSAFE_TRUSTED_PROXY_COUNT = int(os.environ.get("TENSAFE_TRUSTED_PROXY_COUNT", "0"))
 
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.core.cache import caches
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -36,6 +37,20 @@ def pytest_runtest_setup(item):
             if REQUIRE_SERVICES:
                 pytest.fail(message)
             pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings):
+    """Every test starts with no rate-limit counts (tensafe_ir/ratelimit.py), in this process's
+    memory whatever TENSAFE_CACHE_URL says (a shared Redis is never flushed by tests)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "tests-ratelimit",
+        },
+    }
+    caches["ratelimit"].clear()
 
 
 @pytest.fixture(autouse=True)

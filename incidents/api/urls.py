@@ -1,10 +1,12 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
+from tensafe_ir.ratelimit import login_rate_limited
+
 from . import oncall, policy, timers, views
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", login_rate_limited(obtain_auth_token, html=False), name="api-token"),
     path("incidents/", views.IncidentListCreateApi.as_view(), name="incident-list"),
     path("incidents/<int:pk>/", views.IncidentDetailApi.as_view(), name="incident-detail"),
     path(

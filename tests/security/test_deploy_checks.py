@@ -17,6 +17,8 @@ PRODUCTION_ENV = {
     "DJANGO_CSRF_TRUSTED_ORIGINS": "https://ir.tensafe.io",
     "TENSAFE_PUBLIC_BASE_URL": "https://ir.tensafe.io",
     "TENSAFE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+    "TENSAFE_TRUSTED_PROXY_COUNT": "1",
+    "TENSAFE_CACHE_URL": "redis://127.0.0.1:6379/1",
 }
 # Variables of the machine that would change what is checked.
 CLEARED = (
@@ -24,6 +26,7 @@ CLEARED = (
     "TENSAFE_HTTPS",
     "TENSAFE_SSL_REDIRECT",
     "TENSAFE_SECURE_COOKIES",
+    "TENSAFE_CACHE_URL",
 )
 
 
@@ -52,6 +55,7 @@ def test_check_deploy_names_what_development_settings_lack():
     assert result.returncode != 0
     for check in ("security.W004", "security.W008", "security.W009", "security.W012"):
         assert check in result.stderr, check
+    assert "tensafe.W001" in result.stderr  # rate-limit counters in process memory
 
 
 def test_production_refuses_a_missing_or_weak_secret_key():
@@ -62,3 +66,9 @@ def test_production_refuses_a_missing_or_weak_secret_key():
         result = _manage("check", **{**PRODUCTION_ENV, "DJANGO_SECRET_KEY": key})
         assert result.returncode != 0
         assert message in result.stderr
+
+
+def test_bad_cache_url_is_refused_by_name():
+    result = _manage("check", TENSAFE_CACHE_URL="memcached://127.0.0.1")
+    assert result.returncode != 0
+    assert "TENSAFE_CACHE_URL='memcached://127.0.0.1' is not a Redis URL" in result.stderr
