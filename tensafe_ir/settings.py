@@ -182,12 +182,19 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TENSAFE_HSTS_INCLUDE_SUBDOMAINS", Tru
 # submits the domain at hstspreload.org (a separate, deliberate step).
 SECURE_HSTS_PRELOAD = env_bool("TENSAFE_HSTS_PRELOAD", True)
 SESSION_COOKIE_HTTPONLY = True
+# A browser session ends TENSAFE_SESSION_SECONDS after sign-in whatever happens, or after
+# TENSAFE_SESSION_IDLE_SECONDS without a request (tensafe_ir/sessions.py; 0: no idle limit).
 SESSION_COOKIE_AGE = int(os.environ.get("TENSAFE_SESSION_SECONDS", str(12 * 3600)))
+TENSAFE_SESSION_IDLE_SECONDS = int(os.environ.get("TENSAFE_SESSION_IDLE_SECONDS", "3600"))
 SESSION_COOKIE_SECURE = env_bool("TENSAFE_SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "tensafe_ir.sessions.SessionIdleTimeoutMiddleware",
+)
 # The project package is an app too: it registers the deploy checks and the login-failure
 # receiver of the rate limits (tensafe_ir/apps.py).
 INSTALLED_APPS += ["tensafe_ir"]
