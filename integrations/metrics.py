@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Min
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -204,6 +205,7 @@ def _allowed(request: HttpRequest) -> bool:
     return request.META.get("REMOTE_ADDR") in LOCAL_ADDRESSES
 
 
+@require_safe  # read-only: any other method is 405
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _allowed(request):
         return JsonResponse(
