@@ -181,8 +181,15 @@ class WebhookSubscriptionAdmin(SreLeadOnly, admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if change and "enabled" in form.changed_data:
+            # Through the service: disabling holds the pending deliveries, enabling releases
+            # what was held.
+            subscription_update(actor=request.user, subscription_id=obj.pk, enabled=obj.enabled)
 
-    @admin.action(description="Enable (clears the failure count, resends what is pending)")
+    @admin.action(
+        description="Enable (clears the failure count, sends what was held, in order; "
+        "deliveries held longer than TENSAFE_WEBHOOK_HOLD_DAYS are marked expired)"
+    )
     def enable(self, request, queryset):
         for sub in queryset:
             subscription_update(actor=request.user, subscription_id=sub.pk, enabled=True)

@@ -9,7 +9,8 @@ deliveries of one payload make one group, one alert and one incident.
 
 Outgoing: a `WebhookSubscription` (managed by SRE leads) receives incident events; each
 (subscription, timeline event) is one `WebhookDelivery` row, written in the transaction of the
-event and delivered after commit, in order per incident.
+event and delivered after commit, in order per incident. A disabled subscription's rows are
+written too, held, and sent in order when it is enabled again.
 """
 
 import hashlib
@@ -259,7 +260,8 @@ class WebhookSubscription(models.Model):
 class WebhookDelivery(models.Model):
     """One event to one subscription: exists before the send, holds the outcome. Ids grow in
     commit order per incident (events of an incident are written under its row lock), which is
-    the order deliveries go out in."""
+    the order deliveries go out in. While the subscription is disabled its rows are `held`;
+    enabling it releases them (pending, in order), or marks those held too long `expired`."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -267,6 +269,8 @@ class WebhookDelivery(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SUPPRESSED = "suppressed", "Suppressed (drill)"
+        HELD = "held", "Held (subscription disabled)"
+        EXPIRED = "expired", "Expired (held longer than TENSAFE_WEBHOOK_HOLD_DAYS)"
 
     subscription = models.ForeignKey(
         WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
@@ -293,7 +297,7 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(
                 fields=["subscription", "incident", "id"],
-                condition=Q(status__in=["pending", "sending"]),
+                condition=Q(status__in=["pending", "sending", "held"]),
                 name="webhook_outstanding",
             ),
         ]

@@ -343,6 +343,9 @@ CELERY_BEAT_SCHEDULE["apply-inbound"] = {
     "schedule": 1.0,
     "options": {"expires": 2},
 }
+# Events of a disabled outgoing webhook are held and sent, in order, when it is enabled again;
+# held longer than this many days they are marked expired instead (old news is not sent).
+TENSAFE_WEBHOOK_HOLD_DAYS = float(os.environ.get("TENSAFE_WEBHOOK_HOLD_DAYS", "7"))
 # Re-hands outgoing webhook deliveries whose hand-off was lost (rows are the record).
 CELERY_BEAT_SCHEDULE["sweep-integrations"] = {
     "task": "integrations.tasks.sweep_integrations_task",

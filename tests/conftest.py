@@ -60,6 +60,16 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
+def eager_tasks():
+    """Celery runs tasks in-process: whatever is handed to the workers after commit (pages,
+    webhook deliveries) is delivered at once."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture
 def api():
     """api(user) -> an APIClient authenticated with that user's token (None: anonymous)."""
 

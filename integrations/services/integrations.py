@@ -74,9 +74,11 @@ def subscription_create(
 
 
 def subscription_update(*, actor, subscription_id, **changes) -> WebhookSubscription:
-    """Change url/events/enabled/allow_restricted. Enabling a subscription that was disabled
-    after failures clears its failure count and hands its pending deliveries over again."""
-    from .outgoing import webhooks_enqueue_outstanding
+    """Change url/events/enabled/allow_restricted. Disabling holds its pending deliveries.
+    Enabling clears its failure count and releases what was held while it was disabled
+    (except deliveries held longer than TENSAFE_WEBHOOK_HOLD_DAYS, marked expired); after
+    commit they are handed to the workers, in order per incident."""
+    from .outgoing import webhooks_enqueue_outstanding, webhooks_hold, webhooks_release
 
     if actor is not None:
         require_sre_lead(actor)
@@ -97,5 +99,8 @@ def subscription_update(*, actor, subscription_id, **changes) -> WebhookSubscrip
         if fields:
             sub.save(update_fields=fields)
         if re_enabled:
+            webhooks_release(sub.pk)
             transaction.on_commit(lambda: webhooks_enqueue_outstanding(sub.pk))
+        elif changes.get("enabled") is False:
+            webhooks_hold(sub.pk)
     return sub

@@ -5,6 +5,11 @@ the transaction of the timeline event it reports, handed to a worker after commi
 with a conditional UPDATE and a lease, sent outside any transaction, and its outcome recorded.
 Timeouts, connection errors, 5xx and 429 are retried with exponential backoff; other 4xx and
 refused targets fail at once. A subscription whose sends keep failing is disabled.
+
+Nothing accepted is lost while a subscription is disabled (after failures or by an SRE lead):
+its deliveries are still written, as `held`, and its pending ones are held too. Enabling it
+again releases them, sent in order per incident as ever; a delivery held longer than
+TENSAFE_WEBHOOK_HOLD_DAYS is marked `expired` instead of sent.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -43,7 +49,13 @@ KIND_EVENTS = {
     TimelineKind.ESCALATED: "escalated",
     TimelineKind.PIR_PUBLISHED: "pir_published",
 }
-OUTSTANDING = (WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING)
+PENDING, SENDING, HELD = (
+    WebhookDelivery.Status.PENDING,
+    WebhookDelivery.Status.SENDING,
+    WebhookDelivery.Status.HELD,
+)
+# A delivery in one of these keeps the later ones of its incident waiting.
+OUTSTANDING = (PENDING, SENDING, HELD)
 
 
 def event_name(event: TimelineEvent) -> str | None:
@@ -83,16 +95,17 @@ def _payload(incident: Incident, event: TimelineEvent, name: str) -> dict:
 
 def webhook_deliveries_create(incident: Incident, event: TimelineEvent) -> list[int]:
     """Write one delivery per subscription that wants this event (inside the event's
-    transaction) and hand the pending ones to the workers after commit. Restricted (security)
-    incidents go only to subscriptions allowed to receive them; a drill's deliveries are
-    recorded as suppressed and never sent."""
+    transaction) and hand the pending ones to the workers after commit. A disabled
+    subscription's delivery is written held. Restricted (security) incidents go only to
+    subscriptions allowed to receive them; a drill's deliveries are recorded as suppressed and
+    never sent."""
     name = event_name(event)
     if name is None:
         return []
     wanted = {name, "status_changed"} if name == "resolved" else {name}
     subscriptions = [
         s
-        for s in WebhookSubscription.objects.filter(enabled=True)
+        for s in WebhookSubscription.objects.all()
         if wanted & set(s.events or []) and (s.allow_restricted or not incident.security)
     ]
     if not subscriptions:
@@ -110,7 +123,7 @@ def webhook_deliveries_create(incident: Incident, event: TimelineEvent) -> list[
             status=(
                 WebhookDelivery.Status.SUPPRESSED
                 if incident.drill
-                else WebhookDelivery.Status.PENDING
+                else (PENDING if sub.enabled else HELD)
             ),
             next_attempt_at=now,
             created_at=now,
@@ -118,7 +131,7 @@ def webhook_deliveries_create(incident: Incident, event: TimelineEvent) -> list[
         for sub in subscriptions
     ]
     WebhookDelivery.objects.bulk_create(rows)
-    ids = [r.pk for r in rows if r.status == WebhookDelivery.Status.PENDING]
+    ids = [r.pk for r in rows if r.status == PENDING]
     if ids:
         transaction.on_commit(lambda: webhooks_enqueue(ids))
     return ids
@@ -137,12 +150,54 @@ def webhooks_enqueue(delivery_ids: list[int]) -> None:
             return
 
 
-def webhooks_enqueue_outstanding(subscription_id: int) -> None:
-    """The first pending delivery of each incident of a subscription (after re-enabling)."""
-    firsts = (
-        WebhookDelivery.objects.filter(
-            subscription_id=subscription_id, status=WebhookDelivery.Status.PENDING
+def hold_limit() -> timedelta:
+    return timedelta(days=settings.TENSAFE_WEBHOOK_HOLD_DAYS)
+
+
+def _expire_held(deliveries, now: datetime) -> int:
+    """Mark the deliveries among `deliveries` held longer than the limit expired."""
+    return deliveries.filter(created_at__lt=now - hold_limit()).update(
+        status=WebhookDelivery.Status.EXPIRED,
+        lease_until=None,
+        last_error=(
+            f"Held while the subscription was disabled for longer than "
+            f"{settings.TENSAFE_WEBHOOK_HOLD_DAYS:g} days (TENSAFE_WEBHOOK_HOLD_DAYS); not sent."
+        ),
+    )
+
+
+def webhooks_hold(subscription_id: int) -> int:
+    """Inside the transaction that disables a subscription: its pending deliveries wait, held,
+    until it is enabled again. Returns how many."""
+    return WebhookDelivery.objects.filter(subscription_id=subscription_id, status=PENDING).update(
+        status=HELD, lease_until=None
+    )
+
+
+def webhooks_release(subscription_id: int, *, now: datetime | None = None) -> tuple[int, int]:
+    """Inside the transaction that enables a subscription: deliveries held longer than
+    TENSAFE_WEBHOOK_HOLD_DAYS (or left pending that long) are marked expired, the rest of the
+    held ones are pending again, due now. Hand them over after commit with
+    webhooks_enqueue_outstanding. Returns (released, expired)."""
+    now = now or timezone.now()
+    mine = WebhookDelivery.objects.filter(subscription_id=subscription_id)
+    expired = _expire_held(mine.filter(status__in=[HELD, PENDING]), now)
+    released = mine.filter(status=HELD).update(status=PENDING, next_attempt_at=now)
+    if released or expired:
+        log.info(
+            "webhook subscription %s enabled: %s held deliveries released, %s expired",
+            subscription_id,
+            released,
+            expired,
         )
+    return released, expired
+
+
+def webhooks_enqueue_outstanding(subscription_id: int) -> None:
+    """The first pending delivery of each incident of a subscription (after re-enabling); each
+    hands over the next of its incident when it is done."""
+    firsts = (
+        WebhookDelivery.objects.filter(subscription_id=subscription_id, status=PENDING)
         .order_by("incident_id", "id")
         .values_list("incident_id", "pk")
     )
@@ -248,19 +303,20 @@ def _record_outcome(delivery: WebhookDelivery, outcome: Outcome) -> str:
                 sub.consecutive_failures = 0
                 sub.save(update_fields=["consecutive_failures"])
         else:
-            if outcome.retryable and delivery.attempts < MAX_ATTEMPTS:
-                delivery.status = WebhookDelivery.Status.PENDING
-                delivery.next_attempt_at = now + timedelta(
-                    seconds=_backoff(delivery.attempts, outcome.retry_after)
-                )
-            else:
-                delivery.status = WebhookDelivery.Status.FAILED
             sub.consecutive_failures += 1
             fields = ["consecutive_failures"]
             if sub.enabled and sub.consecutive_failures >= DISABLE_AFTER_FAILURES:
                 _disable(sub, delivery, outcome, now)
                 fields += ["enabled", "disabled_at", "disabled_reason"]
             sub.save(update_fields=fields)
+            if outcome.retryable and delivery.attempts < MAX_ATTEMPTS:
+                # Disabled (now or by an SRE lead meanwhile): it waits with the others.
+                delivery.status = PENDING if sub.enabled else HELD
+                delivery.next_attempt_at = now + timedelta(
+                    seconds=_backoff(delivery.attempts, outcome.retry_after)
+                )
+            else:
+                delivery.status = WebhookDelivery.Status.FAILED
         delivery.save(
             update_fields=[
                 "status",
@@ -275,6 +331,7 @@ def _record_outcome(delivery: WebhookDelivery, outcome: Outcome) -> str:
 
 
 def _disable(sub: WebhookSubscription, delivery: WebhookDelivery, outcome: Outcome, now) -> None:
+    held = webhooks_hold(sub.pk)
     sub.enabled = False
     sub.disabled_at = now
     sub.disabled_reason = (
@@ -286,9 +343,15 @@ def _disable(sub: WebhookSubscription, delivery: WebhookDelivery, outcome: Outco
         delivery.incident,
         TimelineKind.NOTE,
         f"Outgoing webhook {sub.name!r} disabled after {sub.consecutive_failures} consecutive "
-        f"failed deliveries ({outcome.error}); an SRE lead can re-enable it in admin.",
+        f"failed deliveries ({outcome.error}); its events are held (not lost) and sent in "
+        "order when an SRE lead re-enables it in admin or the API.",
         occurred_at=now,
-        data={"webhook_subscription": sub.pk, "error": outcome.error, "code": outcome.code},
+        data={
+            "webhook_subscription": sub.pk,
+            "error": outcome.error,
+            "code": outcome.code,
+            "held": held,
+        },
     )
 
 
@@ -311,13 +374,26 @@ def _hand_next(delivery: WebhookDelivery) -> None:
 def webhooks_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Deliveries of enabled subscriptions a worker should have handled by now: sending past
     their lease (the worker died), or pending and due past the grace period (the hand-off was
-    lost). Returns the ids handed over again."""
+    lost). Returns the ids handed over again.
+
+    It also settles what an event written while its subscription changed state can leave
+    behind (the event's transaction read the subscription before the change committed): a
+    held delivery of an enabled subscription is released, a pending one of a disabled
+    subscription is held; and held deliveries past TENSAFE_WEBHOOK_HOLD_DAYS are expired, so a
+    subscription left disabled does not keep them for ever."""
     now = now or timezone.now()
     grace = now - timedelta(seconds=REQUEUE_GRACE_SECONDS)
     with transaction.atomic():
         WebhookDelivery.objects.filter(
             status=WebhookDelivery.Status.SENDING, lease_until__lt=now
         ).update(status=WebhookDelivery.Status.PENDING, lease_until=None)
+        _expire_held(WebhookDelivery.objects.filter(status=HELD), now)
+        WebhookDelivery.objects.filter(status=HELD, subscription__enabled=True).update(
+            status=PENDING, next_attempt_at=grace
+        )
+        WebhookDelivery.objects.filter(status=PENDING, subscription__enabled=False).update(
+            status=HELD
+        )
         stale = list(
             WebhookDelivery.objects.filter(
                 Q(status=WebhookDelivery.Status.PENDING)

@@ -10,11 +10,12 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import TimelineEvent
-from incidents.notify import sign
+from incidents.notify import Outcome, sign
 from incidents.states import Status, TimelineKind
 from integrations.models import WebhookDelivery, WebhookSubscription
 from integrations.services.outgoing import (
     DISABLE_AFTER_FAILURES,
+    _record_outcome,
     event_name,
     webhook_deliver,
     webhooks_requeue_stale,
@@ -165,20 +166,144 @@ def test_subscription_is_disabled_after_repeated_failures_and_reported(
     assert "10 consecutive failed attempts" in sub.disabled_reason
     note = incidents[-1].timeline.filter(kind=TimelineKind.NOTE).get()
     assert "disabled" in note.text
-    # Nothing more goes out, and no new rows are written while disabled.
+    assert note.data["held"] == DISABLE_AFTER_FAILURES - 1  # the earlier ones' retries
+    # Nothing more goes out; what it was still to retry is held, and so is what happens next.
     first = WebhookDelivery.objects.order_by("id").first()
+    assert first.status == "held"
     due_now(first)
     assert webhook_deliver(first.pk) == "skipped"
-    declare(actor=ic_user, title="While disabled")
-    assert WebhookDelivery.objects.count() == DISABLE_AFTER_FAILURES
+    while_disabled = declare(actor=ic_user, title="While disabled")
+    held = WebhookDelivery.objects.get(incident=while_disabled)
+    assert held.status == "held"
+    assert len(http_target.received) == DISABLE_AFTER_FAILURES
 
-    # An SRE lead re-enables it: the count is cleared and the pending ones are sent.
+    # An SRE lead re-enables it: the count is cleared and what was held is sent.
     response = api(sre_lead).patch(f"/api/v1/webhooks/{sub.pk}/", {"enabled": True}, format="json")
     assert response.status_code == 200
     assert response.json()["consecutive_failures"] == 0
     assert response.json()["disabled_reason"] == ""
-    due_now(first)
     assert webhook_deliver(first.pk) == "sent"
+    assert webhook_deliver(held.pk) == "sent"
+    assert http_target.received[-1].json()["incident"]["title"] == "While disabled"
+
+
+def test_events_while_disabled_are_held_and_sent_in_order_when_re_enabled(
+    subscribe,
+    ic_user,
+    sre_lead,
+    api,
+    client,
+    http_target,
+    allow_local,
+    eager_tasks,
+    django_capture_on_commit_callbacks,
+):
+    sub = subscribe()
+    response = api(sre_lead).patch(f"/api/v1/webhooks/{sub.pk}/", {"enabled": False}, format="json")
+    assert response.status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        first = declare(actor=ic_user, title="First")
+        services.incident_transition(actor=ic_user, incident_id=first.pk, to="identified")
+        second = declare(actor=ic_user, title="Second")
+        drive_to(first, Status.RESOLVED, ic_user)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"held"}
+    assert http_target.received == []
+
+    # Enabled again from the admin: everything held goes out, in order per incident.
+    client.force_login(sre_lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/integrations/webhooksubscription/",
+            {"action": "enable", "_selected_action": [sub.pk]},
+        )
+    assert response.status_code == 302
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"sent"}
+    got = [
+        (r.json()["incident"]["id"], r.json()["timeline_event"]["id"]) for r in http_target.received
+    ]
+    assert len(got) == WebhookDelivery.objects.count() == 5
+    for incident in (first, second):
+        mine = [event for incident_id, event in got if incident_id == incident.pk]
+        assert mine == sorted(mine), "in the order they happened"
+    assert [
+        r.json()["event"] for r in http_target.received if r.json()["incident"]["id"] == first.pk
+    ] == [
+        "incident.declared",
+        "incident.status_changed",
+        "incident.status_changed",
+        "incident.resolved",
+    ]
+
+
+def test_disabling_holds_what_is_pending(
+    subscribe, ic_user, sre_lead, api, http_target, allow_local
+):
+    sub = subscribe()
+    declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    api(sre_lead).patch(f"/api/v1/webhooks/{sub.pk}/", {"enabled": False}, format="json")
+    delivery.refresh_from_db()
+    assert delivery.status == "held"
+    assert webhook_deliver(delivery.pk) == "skipped"
+    assert http_target.received == []
+
+
+def test_a_retry_owed_when_an_sre_lead_disables_it_is_held(subscribe, ic_user):
+    sub = subscribe()
+    declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    # Disabled while the first attempt is on the wire; it fails and is retryable.
+    WebhookSubscription.objects.filter(pk=sub.pk).update(enabled=False)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="sending", attempts=1)
+    delivery.refresh_from_db()
+    assert _record_outcome(delivery, Outcome(ok=False, retryable=True, code=503)) == "held"
+
+
+def test_held_longer_than_the_limit_are_expired_not_sent(
+    subscribe, ic_user, sre_lead, api, http_target, allow_local, settings
+):
+    settings.TENSAFE_WEBHOOK_HOLD_DAYS = 2
+    sub = subscribe(events=("declared",))
+    api(sre_lead).patch(f"/api/v1/webhooks/{sub.pk}/", {"enabled": False}, format="json")
+    old = declare(actor=ic_user, title="Old news")
+    fresh = declare(actor=ic_user, title="Fresh")
+    WebhookDelivery.objects.filter(incident=old).update(
+        created_at=timezone.now() - timedelta(days=2, minutes=1)
+    )
+    response = api(sre_lead).patch(f"/api/v1/webhooks/{sub.pk}/", {"enabled": True}, format="json")
+    assert response.status_code == 200
+    expired = WebhookDelivery.objects.get(incident=old)
+    assert expired.status == "expired"
+    assert "TENSAFE_WEBHOOK_HOLD_DAYS" in expired.last_error
+    assert webhook_deliver(expired.pk) == "skipped"
+    released = WebhookDelivery.objects.get(incident=fresh)
+    assert webhook_deliver(released.pk) == "sent"
+    assert [r.json()["incident"]["title"] for r in http_target.received] == ["Fresh"]
+    listed = api(sre_lead).get(f"/api/v1/webhooks/{sub.pk}/deliveries/").json()
+    assert sorted(d["status"] for d in listed) == ["expired", "sent"]
+
+
+def test_the_sweeper_expires_what_a_disabled_subscription_holds_too_long(
+    subscribe, ic_user, settings
+):
+    settings.TENSAFE_WEBHOOK_HOLD_DAYS = 1
+    subscribe(enabled=False)
+    declare(actor=ic_user)
+    WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    webhooks_requeue_stale()
+    assert WebhookDelivery.objects.get().status == "expired"
+
+
+def test_the_sweeper_settles_deliveries_written_across_a_change(subscribe, ic_user, allow_local):
+    """An event's transaction read the subscription just before an SRE lead changed it."""
+    enabled, disabled = subscribe(name="enabled"), subscribe(name="disabled", enabled=False)
+    declare(actor=ic_user)
+    WebhookDelivery.objects.filter(subscription=enabled).update(status="held")
+    WebhookDelivery.objects.filter(subscription=disabled).update(status="pending")
+    handed = webhooks_requeue_stale()
+    released = WebhookDelivery.objects.get(subscription=enabled)
+    assert (released.status, handed) == ("pending", [released.pk])
+    assert WebhookDelivery.objects.get(subscription=disabled).status == "held"
 
 
 def test_private_addresses_are_refused_unless_allow_listed(subscribe, ic_user, http_target):

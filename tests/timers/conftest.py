@@ -136,14 +136,8 @@ def sweep(time_machine):
 
 
 @pytest.fixture
-def eager_pages(settings):
-    """Celery runs tasks in-process, so pages handed over after commit are delivered at once."""
-    from tensafe_ir.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
+def eager_pages(eager_tasks):
+    """Pages handed over after commit are delivered at once (tests/conftest.py)."""
 
 
 # --- a local HTTP target -------------------------------------------------------------------------
