@@ -15,6 +15,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
@@ -82,6 +83,25 @@ def backoff_seconds(attempts: int, retry_after: float | None, *, base: float, ca
     return delay
 
 
+def retry_after_seconds(value: str) -> float | None:
+    """A Retry-After header (RFC 9110: delay-seconds or an HTTP-date) as seconds from now;
+    None when absent or unreadable."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 def post_json(url: str, body: bytes, headers: dict) -> Outcome:
     """POST a JSON body through the outbound guard: refused targets, timeouts, connection
     failures and HTTP answers all become an Outcome (5xx and 429 retryable)."""
@@ -104,12 +124,9 @@ def post_json(url: str, body: bytes, headers: dict) -> Outcome:
     code = response.status_code
     if 200 <= code < 300:
         return Outcome(ok=True, code=code)
-    retry_after = None
-    if code == 429:
-        try:
-            retry_after = float(response.headers.get("Retry-After", ""))
-        except ValueError:
-            retry_after = None
+    # 429 and 503 may say when to come back (RFC 9110 10.2.3).
+    header = response.headers.get("Retry-After", "") if code in (429, 503) else ""
+    retry_after = retry_after_seconds(header)
     retryable = code == 429 or code >= 500
     return Outcome(
         ok=False, retryable=retryable, code=code, error=f"HTTP {code}", retry_after=retry_after

@@ -4,8 +4,9 @@ import logging
 import time
 
 from celery import shared_task
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
+from .db import connection_replaced
 from .services.paging import REQUEUE_GRACE_SECONDS, page_deliver, pages_requeue_stale
 from .services.timers import deadlines_fire_due
 
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 # rows).
 SWEEP_SECONDS = 0.95
 POLL_SECONDS = 0.1
+# Deadlines fired per transaction; after a lost connection, down to MIN_BATCH.
+BATCH, MIN_BATCH = 500, 10
 
 
 @shared_task(ignore_result=True)
@@ -31,9 +34,22 @@ def sweep_timers_task() -> int:
         requeue_stale_pages_task.apply_async(expires=REQUEUE_GRACE_SECONDS, retry=False)
     except Exception:  # broker down: deadlines still fire, and the next sweep asks again
         log.warning("could not ask for stale pages to be re-handed", exc_info=True)
+    limit = BATCH
     while time.monotonic() - started < SWEEP_SECONDS:
         close_old_connections()
-        count = deadlines_fire_due()
+        used = connection.connection
+        try:
+            count = deadlines_fire_due(limit=limit)
+        except (OperationalError, InterfaceError) as exc:
+            # A batch is one transaction: a connection lost mid-batch rolls it back whole. It
+            # is fired again on a new connection, in smaller batches while connections keep
+            # dropping: a batch that cannot finish between two drops would never fire.
+            if not connection_replaced(exc, used, deadlines_fire_due, POLL_SECONDS):
+                raise
+            limit = max(MIN_BATCH, limit // 4)
+            time.sleep(POLL_SECONDS)
+            continue
+        limit = min(BATCH, limit * 2)
         fired += count
         if count == 0:
             time.sleep(POLL_SECONDS)

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from incidents.db import claim_row, lease_lost, on_fresh_connection
 from incidents.notify import TRANSPORTS
 from incidents.services.paging import (
     LEASE_SECONDS,
@@ -123,22 +124,43 @@ def delivery_deliver(delivery_id: int) -> str:
     1. Claim it: a conditional UPDATE pending→sending (attempts+1, lease) that exactly one
        worker wins; a delivery already sent, failed or being sent is left alone.
     2. Send through its transport (outside any transaction).
-    3. Record the outcome: sent; pending again after a backoff when retryable and attempts
-       remain; or failed, noted on the incident's timeline.
-    Returns the resulting status."""
+    3. Record the outcome (`_delivery_record`): sent; pending again after a backoff when
+       retryable and attempts remain; or failed, noted on the incident's timeline.
+    A database connection lost on the way is replaced and the step tried again
+    (incidents.db), as for pages. Returns the resulting status."""
     now = timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(
-        status=Delivery.Status.SENDING,
-        attempts=F("attempts") + 1,
-        lease_until=now + timedelta(seconds=LEASE_SECONDS),
+    lease = now + timedelta(seconds=LEASE_SECONDS)
+    claimed = claim_row(
+        Delivery,
+        delivery_id,
+        where={"status": Delivery.Status.PENDING, "next_attempt_at__lte": now},
+        changes={
+            "status": Delivery.Status.SENDING,
+            "attempts": F("attempts") + 1,
+            "lease_until": lease,
+        },
     )
     if not claimed:
         return "skipped"
-    delivery = Delivery.objects.select_related("incident").get(pk=delivery_id)
+    delivery = on_fresh_connection(Delivery.objects.select_related("incident").get, pk=delivery_id)
     outcome = TRANSPORTS[delivery.channel](delivery)
+    status = on_fresh_connection(_delivery_record, delivery, outcome, lease)
+    if status == Delivery.Status.PENDING:
+        from ..tasks import deliver_comms_task
+
+        try:
+            deliver_comms_task.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
+        except Exception:
+            log.warning("could not schedule retry of delivery %s", delivery.pk, exc_info=True)
+    return status
+
+
+def _delivery_record(delivery: Delivery, outcome, lease: datetime) -> str:
+    """Record a send's outcome, unless the delivery is no longer this send's (`lease` ran out
+    and another worker has it, or an earlier try committed before the connection dropped)."""
     with transaction.atomic():
+        if (status := lease_lost(Delivery, delivery.pk, lease)) is not None:
+            return status
         now = timezone.now()
         delivery.response_code = outcome.code
         delivery.last_error = outcome.error[:500]
@@ -171,13 +193,6 @@ def delivery_deliver(delivery_id: int) -> str:
                 "last_error",
             ]
         )
-    if delivery.status == Delivery.Status.PENDING:
-        from ..tasks import deliver_comms_task
-
-        try:
-            deliver_comms_task.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
-        except Exception:
-            log.warning("could not schedule retry of delivery %s", delivery.pk, exc_info=True)
     return delivery.status
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ..db import claim_row, lease_lost, on_fresh_connection
 from ..models import ContactMethod, Incident, Page, User
 from ..notify import backoff_seconds, deliver
 from ..states import Status, TimelineKind
@@ -219,22 +220,46 @@ def page_deliver(page_id: int) -> str:
     1. Claim it: a conditional UPDATE pending→sending (attempts+1, lease) that exactly one
        worker wins; a page already sent, failed or being sent is left alone.
     2. Send through its transport (outside any transaction).
-    3. Record the outcome: sent; or pending again after a backoff when retryable and attempts
-       remain; or failed, with a timeline event so the IC sees that a page did not go out.
-    Returns the resulting status."""
+    3. Record the outcome (`_page_record`): sent; or pending again after a backoff when
+       retryable and attempts remain; or failed, with a timeline event so the IC sees that a
+       page did not go out.
+    A database connection lost on the way is replaced and the step tried again
+    (incidents.db), so a page sent is recorded as sent rather than left to its lease and sent
+    twice. Returns the resulting status."""
     now = timezone.now()
-    claimed = Page.objects.filter(
-        pk=page_id, status=Page.Status.PENDING, next_attempt_at__lte=now
-    ).update(
-        status=Page.Status.SENDING,
-        attempts=F("attempts") + 1,
-        lease_until=now + timedelta(seconds=LEASE_SECONDS),
+    lease = now + timedelta(seconds=LEASE_SECONDS)
+    claimed = claim_row(
+        Page,
+        page_id,
+        where={"status": Page.Status.PENDING, "next_attempt_at__lte": now},
+        changes={
+            "status": Page.Status.SENDING,
+            "attempts": F("attempts") + 1,
+            "lease_until": lease,
+        },
     )
     if not claimed:
         return "skipped"
-    page = Page.objects.select_related("recipient", "incident").get(pk=page_id)
+    page = on_fresh_connection(Page.objects.select_related("recipient", "incident").get, pk=page_id)
     outcome = deliver(page)
+    status = on_fresh_connection(_page_record, page, outcome, lease)
+    if status == Page.Status.PENDING:
+        from ..tasks import deliver_page_task
+
+        try:
+            deliver_page_task.apply_async((page.pk,), eta=page.next_attempt_at)
+        except Exception:
+            log.warning("could not schedule retry of page %s", page.pk, exc_info=True)
+    return status
+
+
+def _page_record(page: Page, outcome, lease: datetime) -> str:
+    """Record a send's outcome, unless the page is no longer this send's (`lease` ran out and
+    another worker has it, or an earlier try of this record committed before the connection
+    dropped): then its status is left as it is and returned."""
     with transaction.atomic():
+        if (status := lease_lost(Page, page.pk, lease)) is not None:
+            return status
         now = timezone.now()
         page.response_code = outcome.code
         page.last_error = outcome.error[:500]
@@ -266,13 +291,6 @@ def page_deliver(page_id: int) -> str:
                 "last_error",
             ]
         )
-    if page.status == Page.Status.PENDING:
-        from ..tasks import deliver_page_task
-
-        try:
-            deliver_page_task.apply_async((page.pk,), eta=page.next_attempt_at)
-        except Exception:
-            log.warning("could not schedule retry of page %s", page.pk, exc_info=True)
     return page.status
 
 

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from incidents.db import claim_row, lease_lost, on_fresh_connection
 from incidents.models import Incident, TimelineEvent
 from incidents.notify import Outcome, backoff_seconds, post_json, sign
 from incidents.services.paging import incident_url
@@ -245,7 +246,44 @@ def webhook_deliver(delivery_id: int) -> str:
        DISABLE_AFTER_FAILURES-th consecutive failed attempt disables the subscription, logs it
        and notes it on the incident's timeline.
     5. Schedule the retry, or hand over the next delivery of the same incident.
+    A database connection lost on the way is replaced and the step tried again
+    (incidents.db), as for pages.
     """
+    waiting = on_fresh_connection(_not_ready, delivery_id)
+    if waiting:
+        return waiting
+    now = timezone.now()
+    lease = now + timedelta(seconds=LEASE_SECONDS)
+    claimed = claim_row(
+        WebhookDelivery,
+        delivery_id,
+        where={"status": PENDING, "next_attempt_at__lte": now, "subscription__enabled": True},
+        changes={"status": SENDING, "attempts": F("attempts") + 1, "lease_until": lease},
+    )
+    if not claimed:
+        return "skipped"
+    delivery = on_fresh_connection(
+        WebhookDelivery.objects.select_related("subscription", "incident").get, pk=delivery_id
+    )
+    sub = delivery.subscription
+    outcome = post_signed(
+        sub.url, sub.secret, delivery.payload, delivery.idempotency_key, delivery.event
+    )
+    status = on_fresh_connection(_record_outcome, delivery, outcome, lease)
+    if status == PENDING:
+        from ..tasks import deliver_webhook_task
+
+        try:
+            deliver_webhook_task.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
+        except Exception:
+            log.warning("could not schedule retry of webhook delivery %s", delivery.pk)
+    elif status != SENDING:
+        on_fresh_connection(_hand_next, delivery)
+    return status
+
+
+def _not_ready(delivery_id: int) -> str | None:
+    """ "missing", or "waiting" while an earlier delivery of its incident is outstanding."""
     delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
     if delivery is None:
         return "missing"
@@ -255,45 +293,20 @@ def webhook_deliver(delivery_id: int) -> str:
         id__lt=delivery.pk,
         status__in=OUTSTANDING,
     )
-    if delivery.status == WebhookDelivery.Status.PENDING and earlier.exists():
+    if delivery.status == PENDING and earlier.exists():
         return "waiting"
-    now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id,
-        status=WebhookDelivery.Status.PENDING,
-        next_attempt_at__lte=now,
-        subscription__enabled=True,
-    ).update(
-        status=WebhookDelivery.Status.SENDING,
-        attempts=F("attempts") + 1,
-        lease_until=now + timedelta(seconds=LEASE_SECONDS),
-    )
-    if not claimed:
-        return "skipped"
-    delivery = WebhookDelivery.objects.select_related("subscription", "incident").get(
-        pk=delivery_id
-    )
-    sub = delivery.subscription
-    outcome = post_signed(
-        sub.url, sub.secret, delivery.payload, delivery.idempotency_key, delivery.event
-    )
-    status = _record_outcome(delivery, outcome)
-    if status == WebhookDelivery.Status.PENDING:
-        from ..tasks import deliver_webhook_task
-
-        try:
-            deliver_webhook_task.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
-        except Exception:
-            log.warning("could not schedule retry of webhook delivery %s", delivery.pk)
-    else:
-        _hand_next(delivery)
-    return status
+    return None
 
 
-def _record_outcome(delivery: WebhookDelivery, outcome: Outcome) -> str:
+def _record_outcome(delivery: WebhookDelivery, outcome: Outcome, lease: datetime) -> str:
+    """Step 4 of webhook_deliver; a delivery no longer under this send's `lease` (another worker
+    has it, or an earlier try of this record committed) is left as it is."""
     with transaction.atomic():
-        now = timezone.now()
+        # The subscription first, then the delivery: the order subscription_update locks in.
         sub = WebhookSubscription.objects.select_for_update().get(pk=delivery.subscription_id)
+        if (status := lease_lost(WebhookDelivery, delivery.pk, lease)) is not None:
+            return status
+        now = timezone.now()
         delivery.response_code = outcome.code
         delivery.last_error = outcome.error[:500]
         delivery.lease_until = None

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import TimelineEvent
-from incidents.notify import Outcome, sign
+from incidents.notify import Outcome, retry_after_seconds, sign
 from incidents.states import Status, TimelineKind
 from integrations.models import WebhookDelivery, WebhookSubscription
 from integrations.services.outgoing import (
@@ -254,9 +254,12 @@ def test_a_retry_owed_when_an_sre_lead_disables_it_is_held(subscribe, ic_user):
     delivery = WebhookDelivery.objects.get()
     # Disabled while the first attempt is on the wire; it fails and is retryable.
     WebhookSubscription.objects.filter(pk=sub.pk).update(enabled=False)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="sending", attempts=1)
+    lease = timezone.now() + timedelta(seconds=60)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status="sending", attempts=1, lease_until=lease
+    )
     delivery.refresh_from_db()
-    assert _record_outcome(delivery, Outcome(ok=False, retryable=True, code=503)) == "held"
+    assert _record_outcome(delivery, Outcome(ok=False, retryable=True, code=503), lease) == "held"
 
 
 def test_held_longer_than_the_limit_are_expired_not_sent(
@@ -406,3 +409,29 @@ def test_private_subscription_urls_are_400(api, sre_lead):
 
 def test_only_sre_leads_manage_subscriptions(api, responder):
     assert api(responder).get("/api/v1/webhooks/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("120", 120.0), (" 7 ", 7.0), ("-5", 0.0), ("", None), ("soon", None)],
+)
+def test_retry_after_in_seconds(header, expected):
+    assert retry_after_seconds(header) == expected
+
+
+def test_retry_after_as_an_http_date():
+    later = timezone.now() + timedelta(seconds=90)
+    seconds = retry_after_seconds(later.strftime("%a, %d %b %Y %H:%M:%S GMT"))
+    assert 85 <= seconds <= 90
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: now
+
+
+def test_503_with_retry_after_is_honoured(subscribe, ic_user, http_target, allow_local):
+    subscribe()
+    declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    http_target.respond((503, {"Retry-After": "45"}))
+    before = timezone.now()
+    assert webhook_deliver(delivery.pk) == "pending"
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at >= before + timedelta(seconds=44)

@@ -1,0 +1,107 @@
+"""Workers outliving their database connection.
+
+A worker's connection can drop under it at any statement: PostgreSQL restarted or failed over,
+an operator (or `idle_session_timeout`) terminated the backend, a network blip. Django then
+raises OperationalError or InterfaceError and leaves a dead connection behind. Celery closes
+such a connection between tasks; these helpers let a task carry on within itself instead of
+failing and leaving its work to the sweepers (a page stuck `sending` until its lease runs out
+is sent a second time: exactly what the lease exists to avoid in the common case).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import InterfaceError, OperationalError, connection
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Waits before each new try: about 4 s in all, longer than a backend's restart after a crash.
+RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+
+
+def connection_dropped(exc: Exception, used) -> bool:
+    """After a database error `exc` in work that began on the connection `used` (None: not yet
+    connected): was it the connection that went (rather than a statement that failed on a
+    working connection, which must not be retried blindly)? Either PostgreSQL said so (class
+    08, connection exception; 57P01-57P03, the backend was terminated or shut down), or the
+    connection is closed or unusable, or Django already replaced it (leaving a transaction on
+    a dead connection, it opens a new one to restore autocommit)."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    if sqlstate.startswith(("08", "57P0")):
+        return True
+    if connection.connection is None or (used is not None and connection.connection is not used):
+        return True
+    return not connection.is_usable()
+
+
+def on_fresh_connection(work: Callable[..., T], *args, **kwargs) -> T:
+    """Run `work(*args, **kwargs)`; when the connection drops under it, close it and run it
+    again on a new one (up to len(RETRY_DELAYS) more times). Only for work that is safe to
+    repeat: one transaction (all or nothing, so a retry redoes it whole) or statements that are
+    idempotent, and only outside any transaction (inside one, the caller's transaction is lost
+    with the connection and only the caller can redo it). If the connection dropped while a
+    COMMIT was on the wire, the commit may have happened: `work` must see that and not do it
+    twice (see `claim_row`, and the sender's record step that checks its lease)."""
+    for delay in RETRY_DELAYS:
+        used = connection.connection
+        try:
+            return work(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            if not connection_replaced(exc, used, work, delay):
+                raise
+            time.sleep(delay)
+    return work(*args, **kwargs)
+
+
+def connection_replaced(exc: Exception, used, work, delay: float) -> bool:
+    """After `exc` in `work` (begun on the connection `used`), outside any transaction: if the
+    connection dropped, log it, close it (the next query opens a new one) and return True (try
+    again after `delay` s); else False (the caller re-raises)."""
+    if connection.in_atomic_block or not connection_dropped(exc, used):
+        return False
+    log.warning(
+        "database connection lost in %s (%s); retrying on a new one in %.2f s",
+        getattr(work, "__qualname__", work),
+        (str(exc).strip() or type(exc).__name__).splitlines()[0],
+        delay,
+    )
+    connection.close()
+    return True
+
+
+def claim_row(model, pk, *, where: dict, changes: dict, marker: str = "lease_until") -> bool:
+    """Claim one row with a conditional UPDATE (`where`: the state it must be in) that exactly
+    one worker wins; returns whether this one did.
+
+    1. UPDATE … WHERE pk AND `where` SET `changes`; one row changed means ours.
+    2. If the connection dropped, it is unknown whether that UPDATE committed. Before trying
+       it again, look for the row carrying `changes[marker]` (a lease end to the microsecond,
+       unique to this claim): there, the first try did commit and the claim is ours; else
+       nothing was written and the UPDATE runs again.
+    """
+    tried = False
+
+    def attempt() -> bool:
+        nonlocal tried
+        if tried and model.objects.filter(pk=pk, **{marker: changes[marker]}).exists():
+            return True
+        tried = True
+        return model.objects.filter(pk=pk, **where).update(**changes) == 1
+
+    return on_fresh_connection(attempt)
+
+
+def lease_lost(model, pk, lease) -> str | None:
+    """In the transaction that records a send's outcome: lock the row and return None while it
+    is still `sending` under this send's `lease`; else its status, which the caller leaves as
+    it is (the lease ran out and another worker has the row, or an earlier try of the same
+    record committed before the connection dropped)."""
+    status, current = (
+        model.objects.select_for_update().filter(pk=pk).values_list("status", "lease_until").get()
+    )
+    return None if (status, current) == ("sending", lease) else status
