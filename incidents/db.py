@@ -25,8 +25,8 @@ RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
 
 
 def connection_dropped(exc: Exception, used) -> bool:
-    """After a database error `exc` in work that began on the connection `used` (None: not yet
-    connected): was it the connection that went (rather than a statement that failed on a
+    """After a database error `exc` in work that began on the connection `used` (None: it could
+    not connect): was it the connection that went (rather than a statement that failed on a
     working connection, which must not be retried blindly)? Either PostgreSQL said so (class
     08, connection exception; 57P01-57P03, the backend was terminated or shut down), or the
     connection is closed or unusable, or Django already replaced it (leaving a transaction on
@@ -48,14 +48,22 @@ def on_fresh_connection(work: Callable[..., T], *args, **kwargs) -> T:
     COMMIT was on the wire, the commit may have happened: `work` must see that and not do it
     twice (see `claim_row`, and the sender's record step that checks its lease)."""
     for delay in RETRY_DELAYS:
-        used = connection.connection
+        used = None
         try:
+            used = opened_connection()
             return work(*args, **kwargs)
         except (OperationalError, InterfaceError) as exc:
             if not connection_replaced(exc, used, work, delay):
                 raise
             time.sleep(delay)
     return work(*args, **kwargs)
+
+
+def opened_connection():
+    """The connection work is about to run on, opened now if it is not: only then can a new one
+    after an error be told from the one the work began on."""
+    connection.ensure_connection()
+    return connection.connection
 
 
 def connection_replaced(exc: Exception, used, work, delay: float) -> bool:

@@ -4,9 +4,9 @@ import logging
 import time
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections
 
-from .db import connection_replaced
+from .db import connection_replaced, on_fresh_connection, opened_connection
 from .services.paging import REQUEUE_GRACE_SECONDS, page_deliver, pages_requeue_stale
 from .services.timers import deadlines_fire_due
 
@@ -17,8 +17,10 @@ log = logging.getLogger(__name__)
 # rows).
 SWEEP_SECONDS = 0.95
 POLL_SECONDS = 0.1
-# Deadlines fired per transaction; after a lost connection, down to MIN_BATCH.
+# Deadlines fired per transaction; after a lost connection, down to MIN_BATCH, and back up by
+# doubling with each batch that commits. Kept per worker process from one sweep to the next.
 BATCH, MIN_BATCH = 500, 10
+_batch = {"size": BATCH}
 
 
 @shared_task(ignore_result=True)
@@ -34,11 +36,12 @@ def sweep_timers_task() -> int:
         requeue_stale_pages_task.apply_async(expires=REQUEUE_GRACE_SECONDS, retry=False)
     except Exception:  # broker down: deadlines still fire, and the next sweep asks again
         log.warning("could not ask for stale pages to be re-handed", exc_info=True)
-    limit = BATCH
+    limit = _batch["size"]
     while time.monotonic() - started < SWEEP_SECONDS:
         close_old_connections()
-        used = connection.connection
+        used = None
         try:
+            used = opened_connection()
             count = deadlines_fire_due(limit=limit)
         except (OperationalError, InterfaceError) as exc:
             # A batch is one transaction: a connection lost mid-batch rolls it back whole. It
@@ -46,10 +49,11 @@ def sweep_timers_task() -> int:
             # dropping: a batch that cannot finish between two drops would never fire.
             if not connection_replaced(exc, used, deadlines_fire_due, POLL_SECONDS):
                 raise
-            limit = max(MIN_BATCH, limit // 4)
+            limit = _batch["size"] = max(MIN_BATCH, limit // 4)
             time.sleep(POLL_SECONDS)
             continue
         limit = min(BATCH, limit * 2)
+        _batch["size"] = limit
         fired += count
         if count == 0:
             time.sleep(POLL_SECONDS)
@@ -64,4 +68,4 @@ def deliver_page_task(page_id: int) -> str:
 @shared_task(ignore_result=True)
 def requeue_stale_pages_task() -> int:
     """Re-hand pages whose hand-off was lost or whose sender died (runs on the page workers)."""
-    return len(pages_requeue_stale())
+    return len(on_fresh_connection(pages_requeue_stale))

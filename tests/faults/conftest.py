@@ -1,9 +1,12 @@
-"""Fault tests: the timer engine run for real (Celery worker subprocesses on Redis, the test's
-PostgreSQL database), then broken on purpose (a worker SIGKILLed mid-sweep, Redis restarted
-without persistence, two sweepers racing) and checked for lost or doubled work.
+"""Fault tests: the timer engine and the senders run for real (Celery worker subprocesses on
+Redis, the test's PostgreSQL database), then broken on purpose (a worker SIGKILLed mid-sweep,
+Redis restarted without persistence, two sweepers racing, the workers' PostgreSQL connections
+terminated mid-sweep, webhook targets answering 500 / 429 or timing out) and checked for lost
+or doubled work.
 
 Every fixture here cleans up in a finally: worker process groups are killed, the dedicated Redis
-database is flushed, and Redis is started again if a test left it down.
+database is flushed, Redis is started again if a test left it down, and background threads
+(beat stand-ins, the connection terminator, local HTTP targets) are stopped.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,10 +54,14 @@ REDIS_START = os.environ.get(
     'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no '
     "--dir /var/lib/redis --logfile /var/log/redis/ci.log",
 )
-# Redis databases of their own, so a worker here never takes another test's, `make run`'s or
-# a benchmark's messages (bench/alert_ingest.py uses 11, bench/timers.py 14) and a flush here
-# never drops theirs.
-REDIS_DB = {"worker_killed": 13, "redis_restart": 12}
+# A Redis database of their own (one test runs at a time; it is flushed before and after each),
+# so a worker here never takes another test's, `make run`'s or a benchmark's messages
+# (bench/alert_ingest.py uses 11, bench/timers.py 14) and a flush here never drops theirs.
+# TENSAFE_FAULTS_REDIS_DB names another where 13 is taken.
+REDIS_DB = int(os.environ.get("TENSAFE_FAULTS_REDIS_DB", "13"))
+# How the workers' PostgreSQL sessions are named (libpq's PGAPPNAME), so a test can find, and
+# terminate, exactly theirs.
+WORKER_APPLICATION_NAME = "tensafe-faults-worker"
 FIRED_KINDS = ["escalated", "notified"]
 
 
@@ -176,6 +184,11 @@ def firing_report() -> dict:
     }
 
 
+def by_status(model) -> dict:
+    """{status: rows} of a table of deliveries (pages, webhook deliveries, team posts)."""
+    return dict(model.objects.values_list("status").annotate(n=Count("id")))
+
+
 def assert_each_fired_once(report: dict, total: int) -> None:
     assert report["pending"] == 0, report
     assert report["fired"] == total, report
@@ -266,6 +279,7 @@ def celery_worker_process(tmp_path):
             "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "TENSAFE_VAR_DIR": str(tmp_path / "var"),
             "TENSAFE_LOG_LEVEL": "INFO",
+            "PGAPPNAME": WORKER_APPLICATION_NAME,
             "PYTHONPATH": str(ROOT),
             **(extra_env or {}),
         }
@@ -314,11 +328,11 @@ def celery_worker_process(tmp_path):
 
 @pytest.fixture
 def dedicated_broker(request):
-    """broker(name) -> URL of this test's own Redis database, flushed before and after."""
+    """broker() -> URL of the fault tests' own Redis database, flushed before and after."""
     used: list[str] = []
 
-    def broker(name: str) -> str:
-        url = broker_url_for(REDIS_DB[name])
+    def broker() -> str:
+        url = broker_url_for(REDIS_DB)
         redis_client(url).flushdb()
         used.append(url)
         return url
@@ -333,22 +347,24 @@ def dedicated_broker(request):
 
 
 class SweepSender:
-    """Sends `sweep_timers_task` the way beat does (same queue and expiry) to the test's own
-    broker; a send that fails while Redis is down is counted, not raised."""
+    """Sends one of beat's tasks (`entry` of CELERY_BEAT_SCHEDULE; the timer sweep unless told)
+    the way beat does (same queue and expiry) to the test's own broker; a send that fails while
+    Redis is down is counted, not raised."""
 
-    def __init__(self, broker_url: str):
+    def __init__(self, broker_url: str, entry: str = "sweep-timers"):
         # Celery lets CELERY_BROKER_URL in the environment win over any broker given to the
         # app, so the connection is named explicitly on every send.
         self.app = Celery("faults-sender")
         self.url = broker_url
-        self.options = settings.CELERY_BEAT_SCHEDULE["sweep-timers"]["options"]
+        self.task = settings.CELERY_BEAT_SCHEDULE[entry]["task"]
+        self.options = settings.CELERY_BEAT_SCHEDULE[entry]["options"]
         self.sent = self.failed = 0
 
     def send(self) -> bool:
         try:
             with self.app.connection_for_write(self.url) as conn:
                 self.app.send_task(
-                    "incidents.tasks.sweep_timers_task",
+                    self.task,
                     connection=conn,
                     retry=True,
                     retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2},
@@ -366,12 +382,12 @@ class SweepSender:
 
 @pytest.fixture
 def sweeps():
-    """sweeps(broker_url) -> a started beat stand-in that sends a sweep every `every` seconds
-    from a thread until the test ends."""
+    """sweeps(broker_url, every=1.0, entry="sweep-timers") -> a started beat stand-in that sends
+    beat's `entry` every `every` seconds from a thread until the test ends."""
     threads: list[tuple[threading.Thread, threading.Event, SweepSender]] = []
 
-    def start(broker_url: str, every: float = 1.0) -> SweepSender:
-        sender = SweepSender(broker_url)
+    def start(broker_url: str, every: float = 1.0, entry: str = "sweep-timers") -> SweepSender:
+        sender = SweepSender(broker_url, entry)
         stop = threading.Event()
 
         def tick():
@@ -489,3 +505,183 @@ def webhook_receiver():
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+# --- PostgreSQL connections terminated -----------------------------------------------------------
+class Terminator:
+    """From a thread on a connection of its own, terminates every PostgreSQL session of the
+    workers (WORKER_APPLICATION_NAME, in the test's database only: nobody else's) every `every`
+    seconds while `armed`; counts the sessions terminated, and how many of them were inside a
+    statement or a transaction at that moment."""
+
+    def __init__(self, every: float):
+        self.every = every
+        self.armed = threading.Event()
+        self.stop = threading.Event()
+        self.terminated = self.busy = self.rounds = 0
+        self.errors: list[BaseException] = []
+        db = connections["default"].settings_dict  # the test database's, by now
+        self.dbname = db["NAME"]
+        self.conninfo = {
+            "host": db.get("HOST") or "127.0.0.1",
+            "port": db.get("PORT") or 5432,
+            "user": db.get("USER") or None,
+            "password": db.get("PASSWORD") or None,
+            "dbname": self.dbname,
+            "autocommit": True,
+            "application_name": "tensafe-faults-terminator",
+        }
+        self.thread = threading.Thread(target=self._run, daemon=True, name="pg-terminator")
+
+    def _run(self) -> None:
+        import psycopg
+
+        try:
+            with psycopg.connect(**self.conninfo) as conn:
+                while not self.stop.is_set():
+                    if self.armed.is_set():
+                        self._round(conn)
+                    self.stop.wait(self.every)
+        except BaseException as exc:  # reported by the test
+            self.errors.append(exc)
+
+    def _round(self, conn) -> None:
+        rows = conn.execute(
+            """
+            SELECT state, pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = %s AND application_name = %s AND pid <> pg_backend_pid()
+            """,
+            [self.dbname, WORKER_APPLICATION_NAME],
+        ).fetchall()
+        self.rounds += 1
+        self.terminated += sum(1 for _, done in rows if done)
+        self.busy += sum(1 for state, done in rows if done and state != "idle")
+
+
+@pytest.fixture
+def pg_terminator():
+    """terminator(every) -> a started Terminator (disarmed: call .armed.set()); stopped at
+    teardown."""
+    started: list[Terminator] = []
+
+    def start(every: float) -> Terminator:
+        terminator = Terminator(every)
+        terminator.thread.start()
+        started.append(terminator)
+        return terminator
+
+    try:
+        yield start
+    finally:
+        for terminator in started:
+            terminator.stop.set()
+            terminator.thread.join(10)
+
+
+# --- webhook targets that fail, then recover -----------------------------------------------------
+@dataclass
+class Hit:
+    at: float
+    path: str
+    key: str
+    body: bytes
+    answer: str  # "200", "500", "429", "slow" (body read, answered after the client gave up),
+    #              "hang" (never answered)
+
+
+class FlakyTarget:
+    """An HTTP server on 127.0.0.1 whose path says how it fails the first `failures` requests
+    of each delivery (by its Idempotency-Key), answering 200 afterwards:
+
+    - /500/...  answers 500
+    - /429/...  answers 429 with Retry-After: `retry_after`
+    - /slow/... reads the body, then answers only after `slow` seconds (past the client's
+      timeout): the receiver got the delivery, the sender saw a timeout
+    - /hang/... accepts the request and never answers (the socket is closed once the client
+      has given up)
+
+    Every request is kept as a Hit. `processed(key)` counts the requests of a delivery whose
+    body a receiver would have acted on (answered 200, or read before a late answer)."""
+
+    def __init__(self, *, failures=1, retry_after=4, slow=2.0):
+        self.hits: list[Hit] = []
+        self.lock = threading.Lock()
+        self.seen: Counter[str] = Counter()
+        self.failures, self.retry_after, self.slow = failures, retry_after, slow
+        self.closing = threading.Event()
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # the http.server API names it
+                key = self.headers.get("Idempotency-Key", "")
+                mode = self.path.split("/")[1]
+                with target.lock:
+                    target.seen[key] += 1
+                    failing = target.seen[key] <= target.failures and mode != "ok"
+                answer = mode if failing else "200"
+                body = b"" if answer == "hang" else self._body()
+                with target.lock:
+                    target.hits.append(Hit(time.monotonic(), self.path, key, body, answer))
+                if answer == "hang":
+                    self._hang()
+                    return
+                if answer == "slow":
+                    target.closing.wait(target.slow)
+                code = {"500": 500, "429": 429}.get(answer, 200)
+                with contextlib.suppress(OSError):  # the client may have gone (slow)
+                    self.send_response(code)
+                    if code == 429:
+                        self.send_header("Retry-After", str(target.retry_after))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _hang(self) -> None:
+                """Hold the connection without a word until the client closes it."""
+                self.connection.settimeout(0.2)
+                while not target.closing.is_set():
+                    try:
+                        if not self.connection.recv(65536):
+                            return  # the client gave up
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        return
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def processed(self) -> Counter[str]:
+        with self.lock:
+            return Counter(h.key for h in self.hits if h.answer in ("200", "slow"))
+
+    def attempts(self, key: str) -> list[Hit]:
+        with self.lock:
+            return [h for h in self.hits if h.key == key]
+
+
+@pytest.fixture
+def flaky_target():
+    """flaky_target(**options) -> a started FlakyTarget; shut down at teardown."""
+    started: list[FlakyTarget] = []
+
+    def start(**options) -> FlakyTarget:
+        target = FlakyTarget(**options)
+        target.thread.start()
+        started.append(target)
+        return target
+
+    try:
+        yield start
+    finally:
+        for target in started:
+            target.closing.set()
+            target.server.shutdown()
+            target.server.server_close()

@@ -4,12 +4,12 @@ idempotency key exactly once. Deadlines and pages are rows; each sweep asks the 
 re-hand pages whose hand-off was lost (requeue_stale_pages_task -> pages_requeue_stale)."""
 
 import pytest
-from django.db.models import Count
 
 from incidents.models import Deadline, Page
 
 from .conftest import (
     assert_each_fired_once,
+    by_status,
     firing_report,
     open_p1_incidents_all_due,
     people,
@@ -31,7 +31,7 @@ def test_redis_restart_loses_messages_not_pages(
     open_p1_incidents_all_due(INCIDENTS, actor=actor)
     total = Deadline.objects.filter(status="pending").count()
 
-    broker = dedicated_broker("redis_restart")
+    broker = dedicated_broker()
     queue = redis_client(broker)
     worker = celery_worker_process(broker, extra_env={"TENSAFE_OUTBOUND_ALLOWLIST": "127.0.0.1"})
     beat = sweeps(broker, every=1.0)
@@ -65,7 +65,7 @@ def test_redis_restart_loses_messages_not_pages(
         done,
         timeout=90,  # typically 15-25 s: the 10 s grace, then the deliveries
         interval=0.25,
-        what=lambda: f"every page sent after the restart: {_pages_by_status()}\n{worker.tail()}",
+        what=lambda: f"every page sent after the restart: {by_status(Page)}\n{worker.tail()}",
     )
     worker.stop()
     print(
@@ -81,7 +81,3 @@ def test_redis_restart_loses_messages_not_pages(
     assert set(webhook_receiver.keys) == keys, "every page reached the pager"
     twice = {k: n for k, n in webhook_receiver.keys.items() if n > 1}
     assert not twice, f"idempotency keys received more than once: {twice}"
-
-
-def _pages_by_status() -> dict:
-    return dict(Page.objects.values_list("status").annotate(n=Count("id")))

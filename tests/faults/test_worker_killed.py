@@ -48,7 +48,7 @@ def test_worker_sigkilled_mid_sweep_loses_and_doubles_nothing(
     total = _count("pending")
     assert total == INCIDENTS * 6
 
-    broker = dedicated_broker("worker_killed")
+    broker = dedicated_broker()
     worker = celery_worker_process(broker)
     sweeps(broker, every=1.0)  # what beat does
 
