@@ -435,3 +435,25 @@ def test_503_with_retry_after_is_honoured(subscribe, ic_user, http_target, allow
     assert webhook_deliver(delivery.pk) == "pending"
     delivery.refresh_from_db()
     assert delivery.next_attempt_at >= before + timedelta(seconds=44)
+
+
+def test_disabling_and_enabling_in_the_admin_form_go_through_the_service(
+    subscribe, ic_user, sre_lead, client, http_target, allow_local
+):
+    sub = subscribe(events=("declared",))
+    declare(actor=ic_user)
+    client.force_login(sre_lead)
+
+    def save(enabled: bool):
+        form = {"name": sub.name, "url": sub.url, "events": ["declared"], "secret": sub.secret}
+        if enabled:
+            form["enabled"] = "on"
+        response = client.post(f"/admin/integrations/webhooksubscription/{sub.pk}/change/", form)
+        assert response.status_code == 302, response.content.decode()[:2000]
+
+    save(enabled=False)
+    assert WebhookDelivery.objects.get().status == "held"
+    WebhookSubscription.objects.filter(pk=sub.pk).update(consecutive_failures=4)
+    save(enabled=True)
+    assert WebhookDelivery.objects.get().status == "pending"
+    assert WebhookSubscription.objects.get(pk=sub.pk).consecutive_failures == 0
