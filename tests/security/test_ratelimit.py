@@ -28,9 +28,9 @@ LOGIN_URLS = ["/login/", "/admin/login/", "/api/v1/auth/token/"]
 
 
 @pytest.fixture(autouse=True)
-def _declare_inline(settings):
+def _apply_inline(settings):
     """Deliveries are applied in the request: nothing is handed to a broker."""
-    settings.TENSAFE_INGEST_DECLARE_INLINE = True
+    settings.TENSAFE_INGEST_APPLY_INLINE = True
 
 
 @pytest.fixture
