@@ -29,21 +29,33 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import platform
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (
+    ROOT,
+    VENV_BIN,
+    django_setup,
+    flush_broker,
+    free_port,
+    migrate,
+    percentile,
+    prometheus_dir,
+    recreate_database,
+    server_env,
+    start_gunicorn,
+    stop,
+)
+
 PAYLOAD = ROOT / "tests" / "integrations" / "payloads" / "alertmanager_firing.json"
 P99_TARGET_MS = 500
 
@@ -70,60 +82,15 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- 1. database -----------------------------------------------------------------------------
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.startswith("tensafe_bench"):
-        sys.exit(
-            f"refusing to drop {name!r}: the bench database name must start with tensafe_bench"
-        )
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def flush_broker(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-
-
 def bench_env(database_url: str, broker_url: str) -> dict:
-    env = dict(os.environ)
-    env.update(
+    return server_env(
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=broker_url,
         DJANGO_SETTINGS_MODULE="tensafe_ir.settings",
-        TENSAFE_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def migrate(env: dict) -> None:
-    subprocess.run(  # noqa: S603 - our own manage.py, fixed arguments
-        [str(VENV_BIN / "python"), "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
     )
 
 
 # --- 2. data ---------------------------------------------------------------------------------
-def django_setup(env: dict) -> None:
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
 def create_integrations() -> dict:
     from incidents.models import Service, Team
     from integrations.services.integrations import integration_create
@@ -156,45 +123,11 @@ def counts(integration_id: str) -> dict:
 
 
 # --- 3. gunicorn -----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path):
-    prom_dir = tempfile.mkdtemp(prefix="tensafe-bench-prom-")
-    proc = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-        [
-            str(VENV_BIN / "gunicorn"),
-            "tensafe_ir.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--backlog",
-            "2048",
-        ],
-        cwd=ROOT,
-        env={**env, "PROMETHEUS_MULTIPROC_DIR": prom_dir},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+def start_web(env: dict, port: int, workers: int, threads: int, log: Path):
+    options = ["--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
+    return start_gunicorn(
+        {**env, **prometheus_dir()}, port, [*options, "--backlog", "2048"], log=log
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                sys.exit(f"gunicorn exited; see {log}")
-            time.sleep(0.2)
-    sys.exit(f"gunicorn did not start; see {log}")
 
 
 def start_worker(env: dict, log: Path):
@@ -238,14 +171,6 @@ def wait_applied(integration_id: str, expected: int, started: float, limit: floa
     return round(time.perf_counter() - started, 2)
 
 
-def stop(proc) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 # --- 4-5. deliveries -------------------------------------------------------------------------
 def post(port: int, path: str, secret: str, body: bytes) -> tuple[int, float]:
     started = time.perf_counter()
@@ -282,11 +207,6 @@ def run_parallel(port: int, path: str, secret: str, bodies: list[bytes]) -> list
     for t in threads:
         t.join()
     return results
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
 def summary(results: list[tuple[int, float]]) -> dict:
@@ -335,7 +255,7 @@ def main() -> int:
     port = free_port()
     logs = Path(tempfile.mkdtemp(prefix="tensafe-bench-ingest-"))
     print(f"gunicorn: 127.0.0.1:{port}, {args.workers} workers x {args.threads} threads ({logs})")
-    web = start_gunicorn(env, port, args.workers, args.threads, logs / "gunicorn.log")
+    web = start_web(env, port, args.workers, args.threads, logs / "gunicorn.log")
     worker = start_worker(env, logs / "worker.log")
     try:
         warm = [payload(10_000 + i) for i in range(args.workers * args.threads * 2)]

@@ -31,24 +31,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
-import re
-import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import threading
-import time
 from datetime import UTC, datetime, timedelta
-from http.client import HTTPConnection
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (
+    django_setup,
+    free_port,
+    load_generator,
+    machine,
+    median_run,
+    recreate_database,
+    server_env,
+    start_gunicorn,
+    stop,
+)
+
 STATUS_URL = "/status/summary.json"
 PLAIN_URL = "/bench/plain.json"
 TARGET_RATIO = 0.6
@@ -82,41 +83,8 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- 1. database -----------------------------------------------------------------------------
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.startswith("tensafe_bench"):
-        sys.exit(
-            f"refusing to drop {name!r}: the bench database name must start with tensafe_bench"
-        )
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def bench_env(database_url: str) -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        DJANGO_SETTINGS_MODULE="bench.bench_settings",
-        TENSAFE_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def django_setup(database_url: str) -> None:
-    os.environ.update({k: v for k, v in bench_env(database_url).items() if k != "PYTHONPATH"})
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    return server_env(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="bench.bench_settings")
 
 
 # --- 2. data ---------------------------------------------------------------------------------
@@ -219,149 +187,17 @@ def cached_hit_queries(version_ttl: float) -> int:
 
 
 # --- 3. server -------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(env: dict, port: int, workers: int) -> subprocess.Popen:
-    process = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn, fixed arguments
-        [
-            str(VENV_BIN / "gunicorn"),
-            "tensafe_ir.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "sync",
-            "--keep-alive",
-            "5",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connection = HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", PLAIN_URL)
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            time.sleep(0.3)
-    process.terminate()
-    sys.exit("gunicorn did not answer within 60 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-# --- 4. load ---------------------------------------------------------------------------------
-def _ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def run_wrk(port: int, url: str, connections: int, duration: float) -> dict:
-    out = subprocess.run(  # noqa: S603 - fixed arguments
-        [
-            shutil.which("wrk"),
-            "-t",
-            "1",
-            "-c",
-            str(connections),
-            "-d",
-            f"{duration:.0f}s",
-            "--latency",
-            f"http://127.0.0.1:{port}{url}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = {
-        q: _ms(v, u) for q, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    }
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": rps,
-        "p50_ms": latency["50"],
-        "p99_ms": latency["99"],
-        "errors": int(errors.group(1)) if errors else 0,
-    }
-
-
-def run_python(port: int, url: str, connections: int, duration: float) -> dict:
-    """A bounded pool of threads, each with one keep-alive connection."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop_at = time.monotonic() + duration
-
-    def worker():
-        connection = HTTPConnection("127.0.0.1", port, timeout=10)
-        mine = []
-        while time.monotonic() < stop_at:
-            started = time.perf_counter()
-            connection.request("GET", url)
-            response = connection.getresponse()
-            response.read()
-            mine.append((time.perf_counter() - started) * 1000)
-            if response.status != 200:
-                errors[0] += 1
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": latencies[len(latencies) // 2],
-        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "errors": errors[0],
-    }
-
-
-def median_run(runs: list[dict]) -> dict:
-    median = statistics.median(r["rps"] for r in runs)
-    chosen = min(runs, key=lambda r: abs(r["rps"] - median))
-    return {**chosen, "rps": round(median, 1), "runs_rps": [round(r["rps"], 1) for r in runs]}
-
-
-def machine() -> dict:
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_average_before": [round(x, 2) for x in os.getloadavg()],
-    }
+def start_server(env: dict, port: int, workers: int):
+    options = ["--workers", str(workers), "--worker-class", "sync", "--keep-alive", "5"]
+    return start_gunicorn(env, port, [*options, "--log-level", "warning"], ready_path=PLAIN_URL)
 
 
 def main() -> int:
     args = parse_args()
-    client = args.client
-    if client == "auto":
-        client = "wrk" if shutil.which("wrk") else "python"
-    load = run_wrk if client == "wrk" else run_python
+    client, load = load_generator(args.client)
     info = machine()
     recreate_database(args.database_url)
-    django_setup(args.database_url)
+    django_setup(bench_env(args.database_url))
     data = seed(args.services, args.incidents, args.active)
     queries = {
         "version_asked_every_request": cached_hit_queries(0),
@@ -373,7 +209,7 @@ def main() -> int:
     port = args.port or free_port()
     env = bench_env(args.database_url)
     env["TENSAFE_STATUS_VERSION_TTL_SECONDS"] = str(args.version_ttl)
-    server = start_gunicorn(env, port, args.workers)
+    server = start_server(env, port, args.workers)
     try:
         for url in (PLAIN_URL, STATUS_URL):  # every worker renders and caches once
             load(port, url, args.connections, 2)
