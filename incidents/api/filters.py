@@ -54,3 +54,12 @@ class IncidentFilter(django_filters.FilterSet):
 class IncidentOrdering(OrderingFilter):
     ordering_fields = ["severity", "detected_at", "status", "id"]
     ordering = ["-detected_at", "-id"]
+
+    def get_ordering(self, request, queryset, view):
+        """The ordering asked for, then newest id first among equals: pages of an ordering
+        with ties (`?ordering=severity`) neither repeat nor skip incidents, and the list's two
+        reads of a page (incidents/api/list_rows.py) agree on it."""
+        ordering = super().get_ordering(request, queryset, view)
+        if ordering and not {"id", "-id"} & set(ordering):
+            ordering = [*ordering, "-id"]
+        return ordering

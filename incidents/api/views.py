@@ -15,11 +15,12 @@ from ..selectors import (
     incident_checklist,
     incident_detail_for_user,
     incident_get_for_user,
-    incident_list_for_api,
+    incident_list_for_user,
     incident_timeline,
 )
 from ..triage import MissingAnswer, triage
 from .filters import IncidentFilter, IncidentOrdering
+from .list_rows import incident_list_ids, incident_list_rows
 from .serializers import (
     ChecklistItemInputSerializer,
     ChecklistItemOutputSerializer,
@@ -59,15 +60,17 @@ class IncidentListCreateApi(GenericAPIView):
     filter_backends = [*GenericAPIView.filter_backends, IncidentOrdering]
 
     def get_queryset(self):
-        return incident_list_for_api(self.request.user)
+        return incident_list_for_user(self.request.user)
 
     @extend_schema(
         summary="List incidents visible to you",
         responses=IncidentOutputSerializer(many=True),
     )
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(IncidentOutputSerializer(page, many=True).data)
+        # The rows IncidentOutputSerializer describes, built from .values() (list_rows.py).
+        incidents = incident_list_ids(self.filter_queryset(self.get_queryset()))
+        page = self.paginator.paginate_lazily(incidents, request, view=self)
+        return self.get_paginated_response(incident_list_rows(page))
 
     @extend_schema(
         summary="Declare an incident",
