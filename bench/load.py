@@ -1,0 +1,427 @@
+"""Load benchmark (issue 8): the incident list, an incident, the status page JSON and alert
+ingestion on gunicorn + PostgreSQL with 100,000 incidents, each as a ratio to a plain Django
+JSON view measured on the same server in the same run.
+
+    .venv/bin/python bench/load.py                                  # the issue's run (~6 min)
+    .venv/bin/python bench/load.py --incidents 10000 --duration 5 --runs 1   # a quick one
+    .venv/bin/python bench/load.py --help
+
+What it does, in order:
+
+1. Drops and re-creates the PostgreSQL database `tensafe_bench_load` (`--database-url`; the
+   name must start with tensafe_bench), migrates it, flushes Redis db 13 (`--broker-url`:
+   the first alert's declaration queues its notifications there; no worker runs).
+2. Creates two API users with tokens (one in the security group, who sees every incident;
+   one responder, who sees what the visibility rule lets responders see) and an
+   Alertmanager integration whose first alert is applied (an incident declared), so the
+   load's deliveries are repeats of a known alert.
+3. Seeds `--small` incidents (the newest, so the list's first page is the same on both
+   databases), counts the queries of every request in-process (page sizes 5 and 50), then
+   seeds the rest up to `--incidents` and counts again: queries per request must not change.
+   Rows go in with COPY (bench/_load_data.py): services, roles (with handovers), timeline
+   events, status-page updates; then VACUUM ANALYZE. Each step is timed.
+4. Starts gunicorn as production does (compose.yaml, Dockerfile: gthread, `--workers 2
+   --threads 4`, access log on, PROMETHEUS_MULTIPROC_DIR set) with `bench.bench_settings`,
+   whose urlconf adds the plain view `/bench/plain.json`.
+5. Warms every URL, then `--runs` rounds of `wrk -t1 -c8 -d<duration>s --latency` (or the
+   Python client) over the plain view and each endpoint in turn; reports the median
+   requests/s, p50/p99 of the median run and the ratio to the plain view's median.
+6. Prints a markdown table for docs/benchmarks.md and the figures as JSON (`--json` too).
+
+Exit status 0 when the targets hold: list (first page of 50) >= 0.25x the plain view and its
+p99 <= 150 ms, status page JSON >= 0.6x, no failed request, and queries per request the same
+at page sizes 5 and 50 and on the small and the large database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (
+    ROOT,
+    django_setup,
+    flush_broker,
+    free_port,
+    load_average,
+    load_generator,
+    machine,
+    median_run,
+    prometheus_dir,
+    recreate_database,
+    server_env,
+    start_gunicorn,
+    stop,
+)
+
+PLAIN_URL = "/bench/plain.json"
+LIST_URL = "/api/v1/incidents/"
+STATUS_URL = "/status/summary.json"
+PAYLOAD = ROOT / "tests" / "integrations" / "payloads" / "alertmanager_firing.json"
+TARGETS = {"list_ratio": 0.25, "list_p99_ms": 150.0, "status_ratio": 0.6}
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_LOAD_DATABASE_URL", "postgres://root@127.0.0.1:5432/tensafe_bench_load"
+        ),
+        help="PostgreSQL database to DROP and re-create (its name must start with tensafe_bench)",
+    )
+    p.add_argument(
+        "--broker-url",
+        default=os.environ.get("BENCH_LOAD_BROKER_URL", "redis://127.0.0.1:6379/13"),
+        help="Redis database the run flushes (before and after) and uses",
+    )
+    p.add_argument("--incidents", type=int, default=100_000, help="incidents in the large database")
+    p.add_argument("--small", type=int, default=500, help="incidents in the small database")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    p.add_argument("--connections", type=int, default=8, help="concurrent keep-alive clients")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per run")
+    p.add_argument("--runs", type=int, default=3, help="rounds over all URLs (median reported)")
+    p.add_argument("--deep-page", type=int, default=1000, help="the list's deep page (50 a page)")
+    p.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    p.add_argument("--port", type=int, default=0, help="0: any free port")
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    args = p.parse_args()
+    if args.small < 100 or args.incidents < args.small * 2:
+        p.error("--small must be at least 100 and --incidents at least twice --small")
+    if args.deep_page < 2 or args.deep_page * 50 > args.incidents:
+        p.error(f"--deep-page must be between 2 and {args.incidents // 50} (--incidents / 50)")
+    if min(args.workers, args.threads, args.connections, args.runs) < 1 or args.duration < 1:
+        p.error("--workers, --threads, --connections, --runs must be >= 1, --duration >= 1 s")
+    return args
+
+
+# --- 1-2. database, people, integration --------------------------------------------------------
+def create_people() -> dict[str, str]:
+    """API tokens: `security` sees every incident, `responder` what the visibility rule
+    (incidents/selectors.py) leaves a responder."""
+    from django.contrib.auth.models import Group
+    from rest_framework.authtoken.models import Token
+
+    from incidents.models import User
+    from incidents.states import GroupName, Rank
+
+    tokens = {}
+    for name, rank, group in [
+        ("security", Rank.SECURITY_LEAD, GroupName.SECURITY),
+        ("responder", Rank.ENGINEER, GroupName.RESPONDER),
+    ]:
+        user = User.objects.create(username=f"bench-{name}", rank=rank, password="!")
+        user.groups.add(Group.objects.get(name=group))
+        tokens[name] = Token.objects.create(user=user).key
+    return tokens
+
+
+def create_integration() -> tuple[str, str]:
+    """An Alertmanager integration whose payload's alert is known (its incident declared), so
+    every delivery of the load is a repeat: stored, counted, answered."""
+    from django.test import Client
+
+    from integrations.models import InboundDelivery
+    from integrations.services.ingest import inbound_process
+    from integrations.services.integrations import integration_create
+
+    integration, secret = integration_create(actor=None, kind="alertmanager", name="bench-load")
+    path = f"/integrations/{integration.pk}/alerts/"
+    response = Client().post(
+        path, PAYLOAD.read_bytes(), "application/json", HTTP_AUTHORIZATION=f"Bearer {secret}"
+    )
+    assert response.status_code == 202, response.content
+    delivery = InboundDelivery.objects.get(pk=response.json()["delivery"])
+    assert inbound_process(delivery) == "processed"
+    return path, secret
+
+
+# --- 3. queries per request --------------------------------------------------------------------
+def endpoints(args, tokens: dict, ingest: tuple[str, str], open_id: int, pages: int) -> dict:
+    """name -> (method, url, headers, body) of every request measured."""
+    security = {"Authorization": f"Token {tokens['security']}"}
+    responder = {"Authorization": f"Token {tokens['responder']}"}
+    alert = {"Authorization": f"Bearer {ingest[1]}", "Content-Type": "application/json"}
+    deep = min(args.deep_page, pages)
+    return {
+        "plain": ("GET", PLAIN_URL, {}, None),
+        "list": ("GET", f"{LIST_URL}?page_size=50", security, None),
+        "list_deep": ("GET", f"{LIST_URL}?page_size=50&page={deep}", security, None),
+        "list_responder": ("GET", f"{LIST_URL}?page_size=50", responder, None),
+        "detail": ("GET", f"{LIST_URL}{open_id}/", security, None),
+        "status": ("GET", STATUS_URL, {}, None),
+        "ingest": ("POST", ingest[0], alert, PAYLOAD.read_bytes()),
+    }
+
+
+def _caller(client, method: str, url: str, headers: dict, body: bytes | None):
+    """A function making this request through Django's test client."""
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    meta.pop("HTTP_CONTENT_TYPE", None)
+
+    def call():
+        if method == "POST":
+            response = client.post(url, body, "application/json", **meta)
+        else:
+            response = client.get(url, **meta)
+        assert response.status_code < 300, (url, response.status_code, response.content[:300])
+        return response
+
+    return call
+
+
+def count_queries(requests: dict) -> dict[str, int]:
+    """Queries each request costs, counted in this process with the server's settings, after
+    one unmeasured request (per-process caches, the status page's render). The list is
+    counted at page sizes 5 and 50 too."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    out = {}
+    variants = dict(requests)
+    for name in ("list", "list_responder"):
+        method, url, headers, body = requests[name]
+        variants[f"{name}_5"] = (method, url.replace("page_size=50", "page_size=5"), headers, body)
+    for name, request in sorted(variants.items()):
+        call = _caller(client, *request)
+        call()
+        with CaptureQueriesContext(connection) as captured:
+            call()
+        out[name] = len(captured)
+    return out
+
+
+def cost_per_request(requests: dict, n: int = 30) -> dict[str, dict]:
+    """One request at a time, in this process: the median wall time and the median CPU time
+    of this process (Python: Django, DRF, the driver; not PostgreSQL's). Steadier than the
+    HTTP figures on a shared machine, and it says where a request's time goes."""
+    import statistics
+
+    from django.test import Client
+
+    client = Client()
+    out = {}
+    for name, request in requests.items():
+        call = _caller(client, *request)
+        call()
+        wall, cpu = [], []
+        for _ in range(n):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            call()
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+        out[name] = {
+            "wall_ms": round(statistics.median(wall) * 1000, 2),
+            "cpu_ms": round(statistics.median(cpu) * 1000, 2),
+        }
+    return out
+
+
+# --- 4-5. server and load ------------------------------------------------------------------
+def start_server(env: dict, args, port: int, log_dir: Path):
+    options = ["--workers", str(args.workers), "--worker-class", "gthread"]
+    options += ["--threads", str(args.threads), "--access-logfile", str(log_dir / "access.log")]
+    return start_gunicorn(
+        {**env, **prometheus_dir()},
+        port,
+        options,
+        log=log_dir / "gunicorn.log",
+        ready_path=PLAIN_URL,
+    )
+
+
+def measure(port: int, requests: dict, args, load) -> dict:
+    def run(name, duration):
+        method, url, headers, body = requests[name]
+        return load(
+            port, url, args.connections, duration, method=method, body=body, headers=headers
+        )
+
+    for name in requests:  # every worker thread answers each URL once before timing
+        run(name, 2)
+    runs: dict[str, list[dict]] = {name: [] for name in requests}
+    load_averages = []
+    for _ in range(args.runs):
+        for name in requests:
+            runs[name].append(run(name, args.duration))
+            load_averages.append(load_average())
+    figures = {name: median_run(r) for name, r in runs.items()}
+    plain = figures["plain"]["rps"]
+    for name, f in figures.items():
+        f["ratio"] = round(f["rps"] / plain, 3)
+        f["errors"] = sum(r["errors"] for r in runs[name])
+    return {"endpoints": figures, "load_average_1m": [min(load_averages), max(load_averages)]}
+
+
+# --- 6. report -----------------------------------------------------------------------------------
+LABELS = {
+    "plain": "plain Django JSON view (`/bench/plain.json`)",
+    "list": "incident list, first page of 50",
+    "list_deep": "incident list, deep page of 50",
+    "list_responder": "incident list, first page, as a responder",
+    "detail": "incident detail (an open incident, its roles)",
+    "status": "status page JSON (`/status/summary.json`)",
+    "ingest": "alert ingest (Alertmanager, a repeat)",
+}
+
+
+def verdict(figures: dict, small: dict, large: dict) -> list[str]:
+    """The targets missed (empty: all hold)."""
+    e = figures["endpoints"]
+    missed = []
+    if e["list"]["ratio"] < TARGETS["list_ratio"]:
+        missed.append(f"list {e['list']['ratio']}x the plain view < {TARGETS['list_ratio']}x")
+    if e["list"]["p99_ms"] > TARGETS["list_p99_ms"]:
+        missed.append(f"list p99 {e['list']['p99_ms']} ms > {TARGETS['list_p99_ms']:.0f} ms")
+    if e["status"]["ratio"] < TARGETS["status_ratio"]:
+        missed.append(f"status {e['status']['ratio']}x the plain view < {TARGETS['status_ratio']}x")
+    for name, f in e.items():
+        if f["errors"]:
+            missed.append(f"{name}: {f['errors']} failed requests")
+    for name in sorted(small):
+        if small[name] != large[name]:
+            missed.append(f"{name}: {small[name]} queries on the small database, {large[name]}")
+    for name in ("list", "list_responder"):
+        if large[name] != large[f"{name}_5"]:
+            missed.append(f"{name}: {large[name + '_5']} queries at page size 5, {large[name]}")
+    return missed
+
+
+def markdown(report: dict) -> str:
+    small, large = report["queries"]["small"], report["queries"]["large"]
+    n_small, n_large = report["data"]["small"], report["data"]["incidents"]
+    lines = [
+        f"| endpoint | req/s | p50 | p99 | ratio to plain | queries ({n_small:,} · {n_large:,}"
+        " incidents; list: page of 5/50) | one at a time, in-process: wall / Python CPU |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, f in report["endpoints"].items():
+        if name.startswith("list"):
+            q = (
+                f"{small.get(name + '_5', small[name])}/{small[name]} · "
+                f"{large.get(name + '_5', large[name])}/{large[name]}"
+            )
+        else:
+            q = f"{small[name]} · {large[name]}"
+        cost = report["in_process"][name]
+        lines.append(
+            f"| {LABELS[name]} | {f['rps']:,.1f} | {f['p50_ms']:.1f} ms | {f['p99_ms']:.1f} ms "
+            f"| {f['ratio']:.2f} | {q} | {cost['wall_ms']:.1f} ms / {cost['cpu_ms']:.1f} ms |"
+        )
+    m, s = report["machine"], report["seed_s"]
+    lines += [
+        "",
+        f"{m['date']}; {m['nproc']} CPUs, Python {m['python']}; gunicorn "
+        f"{report['gunicorn']}; {report['client']} with {report['connections']} connections, "
+        f"{report['runs']} x {report['duration_s']:.0f} s per URL (median); 1-minute load "
+        f"average {report['load_average_1m'][0]}-{report['load_average_1m'][1]} during the "
+        f"runs. Seeding {n_large:,} incidents ({report['data']['rows']}): "
+        f"{s['total']:.1f} s (rows built {s['build_rows_s']:.1f} s, COPY {s['copy_s']:.1f} s, "
+        f"VACUUM ANALYZE {s['vacuum_analyze_s']:.1f} s; migrate {s['migrate_s']:.1f} s).",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    args = parse_args()
+    client, load = load_generator(args.client)
+    info = machine()
+    env = server_env(
+        DATABASE_URL=args.database_url,
+        CELERY_BROKER_URL=args.broker_url,
+        DJANGO_SETTINGS_MODULE="bench.bench_settings",
+    )
+    name = urlsplit(args.database_url).path.lstrip("/")
+    print(f"database: re-creating {name}; load average {load_average()}", flush=True)
+    recreate_database(args.database_url)
+    flush_broker(args.broker_url)
+    django_setup(env)
+    from django.core.management import call_command
+    from django.db import connections
+
+    from bench._load_data import Seeder
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    migrated = time.perf_counter()
+    tokens = create_people()
+    ingest = create_integration()
+    seeder = Seeder(total=args.incidents, newest=args.small)
+    rows = seeder.add(args.small)
+    seeder.analyze()
+    open_id = seeder.first_id  # the newest incident: open, with roles
+    requests = endpoints(args, tokens, ingest, open_id, pages=args.small // 50)
+    small = count_queries(requests)
+    print(f"small database ({args.small} incidents): queries {small}", flush=True)
+    left = args.incidents - args.small
+    while left:
+        chunk = min(left, 25_000)
+        for key, n in seeder.add(chunk).items():
+            rows[key] += n
+        left -= chunk
+    seeder.analyze()
+    seed_s = {"migrate_s": migrated - started, **seeder.timings}
+    seed_s["total"] = sum(seeder.timings.values())  # rows built, COPY, VACUUM ANALYZE
+    requests = endpoints(args, tokens, ingest, open_id, pages=args.incidents // 50)
+    large = count_queries(requests)
+    in_process = cost_per_request(requests)
+    print(f"large database ({args.incidents} incidents, {rows}): queries {large}", flush=True)
+    connections.close_all()
+
+    log_dir = Path(tempfile.mkdtemp(prefix="tensafe-bench-load-"))
+    port = args.port or free_port()
+    server = start_server(env, args, port, log_dir)
+    print(f"gunicorn on 127.0.0.1:{port} (logs in {log_dir}); measuring", flush=True)
+    try:
+        figures = measure(port, requests, args, load)
+    finally:
+        stop(server)
+        flush_broker(args.broker_url)
+
+    report = {
+        "machine": info,
+        "platform": platform.platform(),
+        "data": {
+            "incidents": args.incidents,
+            "small": args.small,
+            "rows": ", ".join(f"{n:,} {k}" for k, n in rows.items()),
+        },
+        "seed_s": {k: round(v, 2) for k, v in seed_s.items()},
+        "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
+        "client": client,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "runs": args.runs,
+        **figures,
+        "queries": {"small": small, "large": large},
+        "in_process": in_process,
+        "targets": TARGETS,
+    }
+    missed = verdict(figures, small, large)
+    report["targets_missed"] = missed
+    print(json.dumps(report, indent=2))
+    print()
+    print(markdown(report))
+    print()
+    print("targets met" if not missed else "TARGETS MISSED: " + "; ".join(missed))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0 if not missed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
