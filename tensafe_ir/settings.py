@@ -137,6 +137,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT compilation: it starts when a plan's estimated cost passes jit_above_cost, which
+    # the list's count for a non-security user does on 100,000 incidents (the visibility
+    # rule's OR inflates the estimate), and compiling took 10-25 ms of a ~35 ms query that it
+    # did not speed up (bench/load.py, docs/benchmarks.md). Short OLTP queries never gain.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "incidents.User"
