@@ -1,5 +1,6 @@
-"""Settings for bench/status_page.py only: production settings plus a urlconf that adds the
-plain JSON view the status page is compared with (production has no such route)."""
+"""Settings for bench/status_page.py and bench/load.py only: production settings plus a
+urlconf that adds the plain JSON view the endpoints are compared with (production has no
+such route)."""
 
 from tensafe_ir.settings import *  # noqa: F403
 

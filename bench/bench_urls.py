@@ -1,5 +1,6 @@
-"""The production URLs plus one plain Django JSON view: the yardstick for the status page's
-throughput in bench/status_page.py (loaded only through bench.bench_settings)."""
+"""The production URLs plus one plain Django JSON view: the yardstick for the endpoints'
+throughput in bench/status_page.py and bench/load.py (loaded only through
+bench.bench_settings)."""
 
 from django.http import JsonResponse
 from django.urls import path
