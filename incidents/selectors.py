@@ -29,10 +29,15 @@ from .states import GroupName, Role, Status
 
 
 # --- access -----------------------------------------------------------------------------------
+def sees_every_incident(user) -> bool:
+    """Superusers and the security group see security incidents as everyone sees the rest."""
+    return user.is_authenticated and (user.is_superuser or GroupName.SECURITY in user.group_names)
+
+
 def _visibility_filter(user) -> Q:
     if not user.is_authenticated:
         return Q(pk__in=[])
-    if user.is_superuser or GroupName.SECURITY in user.group_names:
+    if sees_every_incident(user):
         return Q()
     holds_role = RoleAssignment.objects.filter(
         incident=OuterRef("pk"), user=user, relieved_at__isnull=True

@@ -255,6 +255,16 @@ REST_FRAMEWORK = {
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# The incident list's pages are kept per version (newest timeline event) and viewer; this bounds
+# what the version cannot see (incidents/api/list_cache.py). 0 turns the cache off.
+TENSAFE_INCIDENT_LIST_CACHE_SECONDS = float(
+    os.environ.get("TENSAFE_INCIDENT_LIST_CACHE_SECONDS", "10")
+)
+# How long a process reuses the version it read (0: a query on every request); its own changes
+# drop it at once.
+TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS = float(
+    os.environ.get("TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS", "1")
+)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TenSafe IR API",
     "DESCRIPTION": "Incident management for TenSafe's incident response procedures.",

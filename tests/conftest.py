@@ -54,6 +54,19 @@ def _fresh_rate_limits(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_default_cache(settings):
+    """Every test starts with nothing cached (incident list pages, the status page): on SQLite
+    a rolled-back test's ids come again in the next, and with them the cache keys. The list's
+    version is read on every request: inside a test's transaction nothing commits, so the
+    remembered version would never be forgotten (tests/api/test_list_cache.py covers that)."""
+    from incidents.api import list_cache
+
+    settings.TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS = 0
+    list_cache._recent = None
+    caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Factories hash a password for every user; the production hasher would dominate the run.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,93 @@
+"""The incident list's pages, kept per version of what they show.
+
+Dashboards and integrations poll the list; between two changes every poll would rebuild the
+same page (an exact COUNT over every visible incident, the page, its services and roles) and
+render the same JSON. So a page's JSON is kept in Django's cache under:
+
+- the **version**: the newest timeline event's id. Every change to an incident — declared,
+  status, severity, roles, acknowledgement, services, texts — writes a timeline event in the
+  same transaction (STYLE.md convention 2), so a change gives a new version and the next
+  request builds the page anew. One query reading the primary key's newest entry; a process
+  reuses the version it read for `TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS` (default 1; 0
+  asks every time) and forgets it as soon as it commits a timeline event itself, so whoever
+  changes an incident sees the change on their next request, and everyone else within that
+  second.
+- **who asks**: everyone who sees every incident (superusers, the security group) shares
+  one entry; anyone else has entries of their own, since what they see depends on their roles
+  and the incidents they declared (`incidents.selectors`). Group membership is read on every
+  request, so leaving the security group takes effect at once.
+- the **request**: host and full path with the query string (filters, ordering, page, page
+  size; `next`/`previous` are absolute URLs).
+
+What the version cannot see — a change made without a timeline event (a user renamed, an edit
+in Django admin), or a transaction that commits an older event id after a newer one was
+read — is bounded by the entry's lifetime, `TENSAFE_INCIDENT_LIST_CACHE_SECONDS` (default 10;
+0 turns the cache off). Errors (a bad filter, a page past the end) are never kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from time import monotonic
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+
+from ..hooks import timeline_recorded
+from ..models import TimelineEvent
+from ..selectors import sees_every_incident
+
+KEY_PREFIX = "incidents.list.v2"
+
+# The version this process read last, and until when (time.monotonic) it may be reused. One
+# tuple, replaced whole, so threads never see half of it.
+_recent: tuple[float, int] | None = None
+
+
+def incidents_version() -> int:
+    """The newest timeline event's id (0 before the first): changes with every incident change."""
+    global _recent
+    ttl = getattr(settings, "TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS", 1.0)
+    recent, clock = _recent, monotonic()
+    if ttl > 0 and recent is not None and recent[0] > clock:
+        return recent[1]
+    table = connection.ops.quote_name(TimelineEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} ORDER BY id DESC LIMIT 1")  # noqa: S608  # nosec B608  # table name from model metadata
+        row = cursor.fetchone()
+    version = row[0] if row else 0
+    _recent = (clock + ttl, version)
+    return version
+
+
+def incidents_version_forget(**_signal) -> None:
+    """Drop the remembered version once this process's own change has committed."""
+
+    def forget() -> None:
+        global _recent
+        _recent = None
+
+    transaction.on_commit(forget)
+
+
+timeline_recorded.connect(incidents_version_forget, dispatch_uid="incidents.api.list_cache")
+
+
+def incident_list_json(request: Request, build: Callable[[], dict]) -> bytes:
+    """The list's JSON body for this request: kept, or `build()` rendered and kept."""
+    lifetime = getattr(settings, "TENSAFE_INCIDENT_LIST_CACHE_SECONDS", 10)
+    if lifetime <= 0:
+        return JSONRenderer().render(build())
+    user = request.user
+    viewer = "all" if sees_every_incident(user) else f"user:{user.pk}"
+    identity = f"{incidents_version()}|{viewer}|{request.get_host()}|{request.get_full_path()}"
+    key = f"{KEY_PREFIX}:{hashlib.sha256(identity.encode()).hexdigest()}"
+    body = cache.get(key)
+    if body is None:
+        body = JSONRenderer().render(build())
+        cache.set(key, body, lifetime)
+    return body
