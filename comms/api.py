@@ -3,21 +3,19 @@ Every write calls a service, every read a selector; incidents are reached only t
 `incident_get_for_user`, so nobody sees or posts more than the rules allow."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.api.fields import StrictSerializer
+from incidents.api.schema import FORBIDDEN, RULE
 from incidents.selectors import incident_get_for_user
 
 from . import services
 from .models import Update
 from .render import update_draft
 from .selectors import incident_conformance, update_list_for_incident
-
-RULE = OpenApiResponse(description="A rule was broken: `detail` quotes it.")
-FORBIDDEN = OpenApiResponse(description="Not yours to post: `detail` names the rule.")
 
 
 # --- serializers ---------------------------------------------------------------------------------
@@ -40,7 +38,7 @@ class DraftQuerySerializer(StrictSerializer):
 
 
 class UpdateOutputSerializer(serializers.ModelSerializer):
-    posted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    posted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     deliveries = serializers.SerializerMethodField()
 
     class Meta:

@@ -104,7 +104,7 @@ def slack_request_problem(request) -> str | None:
         return "Slack commands are not configured (SLACK_SIGNING_SECRET is unset)."
     timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
     signature = request.headers.get("X-Slack-Signature", "")
-    if not timestamp.isdigit() or not signature:
+    if not (timestamp.isascii() and timestamp.isdigit()) or not signature:
         return "Missing Slack signature headers."
     if abs(time.time() - int(timestamp)) > SLACK_MAX_AGE_SECONDS:
         return "Stale request: its timestamp is more than five minutes off (possible replay)."

@@ -125,7 +125,7 @@ def incident_detail_for_user(user, incident_id) -> Incident:
 
     incident = (
         incident_list_for_api(user).filter(pk=incident_id).first()
-        if str(incident_id).isdigit()
+        if str(incident_id).isascii() and str(incident_id).isdigit()
         else None
     )
     if incident is None:

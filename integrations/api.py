@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.api.fields import StrictSerializer
+from incidents.api.schema import FORBIDDEN
 from incidents.permissions import require_sre_lead
 from incidents.states import Severity
 
@@ -24,21 +25,15 @@ from .services.integrations import (
 )
 
 
-def _severity_map(value):
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and v in Severity.values for k, v in value.items()
-    ):
-        raise serializers.ValidationError(
-            'A JSON object of label value → P1..P4, e.g. {"critical": "P1"}.'
-        )
-    return value
-
-
 # --- integrations ----------------------------------------------------------------------------
 class IntegrationCreateInputSerializer(StrictSerializer):
     kind = serializers.ChoiceField(Integration.Kind.choices)
     name = serializers.CharField(max_length=100)
-    severity_map = serializers.JSONField(required=False, validators=[_severity_map])
+    severity_map = serializers.DictField(
+        child=serializers.ChoiceField(Severity.choices),
+        required=False,
+        help_text='Label value → severity, e.g. {"critical": "P1"}.',
+    )
     default_severity = serializers.ChoiceField(Severity.choices, required=False)
     resolve_to_monitoring = serializers.BooleanField(required=False)
     signing_secret = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -93,7 +88,7 @@ def _with_secret(integration, secret) -> dict:
 class IntegrationListCreateApi(APIView):
     @extend_schema(
         summary="Integrations (SRE lead; no secrets)",
-        responses=IntegrationOutputSerializer(many=True),
+        responses={200: IntegrationOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request):
         require_sre_lead(request.user)
@@ -199,7 +194,8 @@ def _subscription(pk) -> WebhookSubscription:
 
 class SubscriptionListCreateApi(APIView):
     @extend_schema(
-        summary="Outgoing webhooks (SRE lead)", responses=SubscriptionOutputSerializer(many=True)
+        summary="Outgoing webhooks (SRE lead)",
+        responses={200: SubscriptionOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request):
         require_sre_lead(request.user)
@@ -221,7 +217,10 @@ class SubscriptionListCreateApi(APIView):
 
 
 class SubscriptionDetailApi(APIView):
-    @extend_schema(summary="An outgoing webhook (SRE lead)", responses=SubscriptionOutputSerializer)
+    @extend_schema(
+        summary="An outgoing webhook (SRE lead)",
+        responses={200: SubscriptionOutputSerializer, 403: FORBIDDEN},
+    )
     def get(self, request, pk):
         require_sre_lead(request.user)
         return Response(SubscriptionOutputSerializer(_subscription(pk)).data)
@@ -245,7 +244,7 @@ class SubscriptionDetailApi(APIView):
 class SubscriptionDeliveriesApi(APIView):
     @extend_schema(
         summary="The latest 200 deliveries of an outgoing webhook (SRE lead)",
-        responses=DeliveryOutputSerializer(many=True),
+        responses={200: DeliveryOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request, pk):
         require_sre_lead(request.user)

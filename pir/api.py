@@ -4,17 +4,20 @@ to those who may not see the incident) and every write through pir.services."""
 
 from __future__ import annotations
 
-import json
+import re
 
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from incidents.api.fields import query_text
+from incidents.api.schema import CONFLICT, NOT_FOUND, RULE
 
 from . import services
 from .agenda import AGENDA, agenda_total_minutes
@@ -47,19 +50,15 @@ from .serializers import (
     TimelineEntryUpdateInputSerializer,
 )
 
-CONFLICT = OpenApiResponse(description="Not allowed now: `detail`, `allowed`, `missing`.")
-RULE = OpenApiResponse(description="A rule was broken: `detail` quotes it.")
-
 
 class _FileRenderer(BaseRenderer):
-    """Lets a client ask for the file type with Accept; errors still go out as JSON text."""
+    """Lets a client ask for the file type with Accept (or ?format=); the views send the file
+    themselves, and an error goes out as JSON (`_FileApi`)."""
 
     charset = None
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, bytes | str):
-            return data
-        return json.dumps(data).encode()
+        return data
 
 
 class PdfRenderer(_FileRenderer):
@@ -74,24 +73,40 @@ class CsvRenderer(_FileRenderer):
     media_type, format = "text/csv", "csv"
 
 
-def _valid(serializer_class, request, *, partial=False) -> dict:
-    serializer = serializer_class(data=request.data, partial=partial)
+class _FileApi(APIView):
+    """A file download whose errors are JSON with a JSON Content-Type, like every other API
+    error, whatever file type the client asked for."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response) and response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
+# Query parameters: absent means "any"; present, a value must be valid (an empty one too).
+ID = {"type": "integer", "minimum": 1}
+JIRA_KEY = re.compile(r"[A-Za-z0-9_]{1,20}")
+
+
 def _int_param(request, name):
     value = request.query_params.get(name)
-    if value in (None, ""):
+    if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise serializers.ValidationError({name: [f"{name} must be a positive integer id."]})
     return int(value)
 
 
 def _choice_param(request, name, choices):
     value = request.query_params.get(name)
-    if value in (None, ""):
+    if value is None:
         return None
     if value not in choices:
         raise serializers.ValidationError({name: [f"{name} must be one of {', '.join(choices)}."]})
@@ -118,7 +133,7 @@ class PirListCreateApi(GenericAPIView):
     @extend_schema(
         summary="Post-incident reviews visible to you",
         parameters=[
-            OpenApiParameter("incident", int, description="Reviews of this incident"),
+            OpenApiParameter("incident", ID, description="Reviews of this incident"),
             OpenApiParameter("status", str, enum=PirStatus.values),
         ],
         responses=PirListOutputSerializer(many=True),
@@ -137,7 +152,7 @@ class PirListCreateApi(GenericAPIView):
     @extend_schema(
         summary="Create a review by hand (the optional P3 review; the incident's IC)",
         request=PirCreateInputSerializer,
-        responses={201: PirDetailOutputSerializer, 400: RULE},
+        responses={201: PirDetailOutputSerializer, 400: RULE, 404: NOT_FOUND},
     )
     def post(self, request):
         data = _valid(PirCreateInputSerializer, request)
@@ -156,7 +171,7 @@ class PirDetailApi(APIView):
         responses={200: PirDetailOutputSerializer, 400: RULE, 409: CONFLICT},
     )
     def patch(self, request, pk):
-        data = _valid(PirUpdateInputSerializer, request, partial=True)
+        data = _valid(PirUpdateInputSerializer, request)
         if "appendix_links" in data:
             data["appendix_links"] = [dict(link) for link in data["appendix_links"]]
         services.pir_update(actor=request.user, pir_id=pk, **data)
@@ -230,7 +245,7 @@ class PirAgendaApi(APIView):
         )
 
 
-class PirPdfApi(APIView):
+class PirPdfApi(_FileApi):
     renderer_classes = [JSONRenderer, PdfRenderer]
 
     @extend_schema(
@@ -242,7 +257,7 @@ class PirPdfApi(APIView):
         return _attachment(pir_pdf(pir), "application/pdf", f"{pir.reference}.pdf")
 
 
-class PirMarkdownApi(APIView):
+class PirMarkdownApi(_FileApi):
     renderer_classes = [JSONRenderer, MarkdownRenderer]
 
     @extend_schema(
@@ -302,8 +317,8 @@ class PirActionItemApi(APIView):
 
 
 ACTION_FILTERS = [
-    OpenApiParameter("pir", int),
-    OpenApiParameter("incident", int),
+    OpenApiParameter("pir", ID),
+    OpenApiParameter("incident", ID),
     OpenApiParameter("status", str, enum=ActionStatus.values),
     OpenApiParameter("priority", str, enum=ActionPriority.values),
     OpenApiParameter("severity", str, enum=["P1", "P2", "P3", "P4"]),
@@ -326,10 +341,10 @@ def _filtered_items(request):
         value = _choice_param(request, name, choices)
         if value:
             qs = qs.filter(**{lookup: value})
-    if request.query_params.get("owner"):
-        qs = qs.filter(owner__username=request.query_params["owner"])
-    if request.query_params.get("team"):
-        qs = qs.filter(owner__team__slug=request.query_params["team"])
+    if owner := query_text(request, "owner"):
+        qs = qs.filter(owner__username=owner)
+    if team := query_text(request, "team"):
+        qs = qs.filter(owner__team__slug=team)
     return qs.select_related("incident", "pir", "owner__team")
 
 
@@ -343,6 +358,7 @@ class ActionItemListApi(GenericAPIView):
         summary="Action items across reviews",
         parameters=ACTION_FILTERS,
         operation_id="pirs_action_items_list",
+        responses=ActionItemOutputSerializer(many=True),
     )
     def get(self, request):
         page = self.paginate_queryset(_filtered_items(request))
@@ -357,7 +373,7 @@ class ActionItemMetricsApi(APIView):
     )
     def get(self, request):
         since = None
-        if request.query_params.get("since"):
+        if request.query_params.get("since") is not None:
             field = serializers.DateTimeField()
             try:
                 since = field.to_internal_value(request.query_params["since"])
@@ -366,7 +382,7 @@ class ActionItemMetricsApi(APIView):
         return Response(action_item_metrics(request.user, since=since))
 
 
-class ActionItemCsvApi(APIView):
+class ActionItemCsvApi(_FileApi):
     renderer_classes = [JSONRenderer, CsvRenderer]
 
     @extend_schema(
@@ -385,12 +401,16 @@ class ActionItemJiraApi(APIView):
         summary="Action items in Jira's JSON importer shape",
         parameters=[
             *ACTION_FILTERS,
-            OpenApiParameter("project", str, description="Jira project key (default OPS)"),
+            OpenApiParameter(
+                "project",
+                {"type": "string", "pattern": f"^{JIRA_KEY.pattern}$"},
+                description="Jira project key (default OPS)",
+            ),
         ],
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):
-        key = request.query_params.get("project") or "OPS"
-        if not key.replace("_", "").isalnum() or len(key) > 20:
+        key = request.query_params.get("project", "OPS")
+        if not JIRA_KEY.fullmatch(key):
             raise serializers.ValidationError({"project": ["A Jira project key, e.g. OPS."]})
         return Response(action_items_jira(_filtered_items(request), project_key=key.upper()))

@@ -25,7 +25,7 @@ class PirListOutputSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     incident_reference = serializers.CharField(source="incident.reference", read_only=True)
     severity = serializers.CharField(source="incident.severity", read_only=True)
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = PostIncidentReview
@@ -52,7 +52,7 @@ class TimelineEntryOutputSerializer(serializers.ModelSerializer):
 
 
 class ActionItemOutputSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     pir_reference = serializers.CharField(source="pir.reference", read_only=True)
     incident_reference = serializers.CharField(source="incident.reference", read_only=True)
 
@@ -151,10 +151,14 @@ class PirUpdateInputSerializer(StrictSerializer):
     lessons_learned = serializers.CharField(allow_blank=True, max_length=20000)
     appendix_links = AppendixLinkSerializer(many=True)
 
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Nothing to change: give at least one field.")
-        return attrs
+    at_least_one_field = True
+
+    def get_fields(self):
+        # Every section is optional: a PATCH changes the ones it names.
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = False
+        return fields
 
 
 class PirTransitionInputSerializer(StrictSerializer):
@@ -170,10 +174,7 @@ class TimelineEntryUpdateInputSerializer(StrictSerializer):
     occurred_at = AwareDateTimeField(required=False)
     text = serializers.CharField(max_length=2000, required=False)
 
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Give occurred_at and/or text.")
-        return attrs
+    at_least_one_field = True
 
 
 class ActionItemInputSerializer(StrictSerializer):
@@ -194,10 +195,7 @@ class ActionItemUpdateInputSerializer(ActionItemInputSerializer):
     action = serializers.CharField(max_length=300, required=False)
     priority = serializers.ChoiceField(choices=ActionPriority.choices, required=False)
 
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Nothing to change: give at least one field.")
-        return attrs
+    at_least_one_field = True
 
 
 class ActionMetricsSerializer(serializers.Serializer):

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import include, path
+from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from .ratelimit import login_rate_limited
@@ -22,3 +24,11 @@ urlpatterns = [
     path("", include("dashboard.urls")),
     path("", include("incidents.urls")),
 ]
+
+
+def handler404(request, exception):
+    """A path under /api/ that matches no route (e.g. `/api/v1/incidents/abc/`, where an id
+    must be a number) is answered like every other API error: JSON with a `detail`."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found: no API endpoint has this path."}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,4 +1,9 @@
+from datetime import UTC
+
 import django_filters
+from django import forms
+from drf_spectacular.drainage import set_override
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from ..models import Incident
@@ -11,13 +16,13 @@ class CommaChoiceFilter(django_filters.BaseInFilter, django_filters.CharFilter):
     def __init__(self, *args, valid=(), **kwargs):
         self.valid = tuple(valid)
         super().__init__(*args, lookup_expr="in", **kwargs)
+        # The schema lists the values (an array of them, comma-separated).
+        set_override(self, "field", {"type": "string", "enum": list(self.valid)})
 
     def filter(self, qs, value):
         if value:
             bad = [v for v in value if v not in self.valid]
             if bad:
-                from rest_framework.exceptions import ValidationError
-
                 raise ValidationError(
                     {
                         self.field_name: [
@@ -28,15 +33,58 @@ class CommaChoiceFilter(django_filters.BaseInFilter, django_filters.CharFilter):
         return super().filter(qs, value)
 
 
+class _TrueOrFalseField(forms.NullBooleanField):
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value is None:
+            return None
+        if value.lower() in ("true", "1"):
+            return True
+        if value.lower() in ("false", "0"):
+            return False
+        raise forms.ValidationError("Give true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class TrueOrFalseFilter(django_filters.BooleanFilter):
+    """`?security=true|false`; anything else is a 400 (django-filter's own boolean filter
+    would ignore it and answer every incident)."""
+
+    field_class = _TrueOrFalseField
+
+
+class _GivenTimeField(django_filters.fields.IsoDateTimeField):
+    def to_python(self, value):
+        if value == "":
+            raise forms.ValidationError("Give a time, e.g. 2026-01-31T14:05:00Z.", code="required")
+        value = super().to_python(value)
+        if value is None or value.tzinfo is None:
+            return value
+        # In UTC: PostgreSQL takes offsets up to 15:59, ISO 8601 up to 23:59.
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("That time is out of range.", code="invalid") from None
+
+
+class TimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time; present but empty is a 400, not "no filter"."""
+
+    field_class = _GivenTimeField
+
+
 class IncidentFilter(django_filters.FilterSet):
     status = CommaChoiceFilter(field_name="status", valid=Status.values)
     severity = CommaChoiceFilter(field_name="severity", valid=Severity.values)
     service = django_filters.CharFilter(field_name="services__slug", distinct=True)
     team = django_filters.CharFilter(field_name="services__team__slug", distinct=True)
-    security = django_filters.BooleanFilter()
-    open = django_filters.BooleanFilter(method="filter_open", label="Open (not resolved)")
-    detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
-    detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    security = TrueOrFalseFilter()
+    open = TrueOrFalseFilter(method="filter_open", label="Open (not resolved)")
+    detected_after = TimeFilter(field_name="detected_at", lookup_expr="gte")
+    detected_before = TimeFilter(field_name="detected_at", lookup_expr="lt")
     q = django_filters.CharFilter(
         field_name="title", lookup_expr="icontains", label="Title contains"
     )
@@ -44,6 +92,14 @@ class IncidentFilter(django_filters.FilterSet):
     class Meta:
         model = Incident
         fields = []
+
+    def filter_queryset(self, queryset):
+        for name, declared in self.filters.items():
+            if isinstance(declared, CommaChoiceFilter) and self.data.get(name) == "":
+                raise ValidationError(
+                    {name: [f"give one or more of {', '.join(declared.valid)}, comma-separated"]}
+                )
+        return super().filter_queryset(queryset)
 
     def filter_open(self, qs, name, value):
         if value is None:

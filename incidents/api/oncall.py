@@ -16,8 +16,9 @@ from ..errors import RuleViolation
 from ..escalation import TARGET_LABELS, Recipients
 from ..models import ContactMethod, Schedule
 from ..oncall import oncall_at, oncall_shifts
-from ..selectors import incident_get_for_user, policy_document
-from .fields import AwareDateTimeField, StrictSerializer
+from ..selectors import policy_document
+from .fields import AwareDateTimeField, StrictSerializer, incident_from_query, query_text
+from .schema import NOT_FOUND
 
 MAX_SHIFT_RANGE = timedelta(days=92)
 
@@ -32,6 +33,56 @@ def _when(request, name: str, default):
         raise RuleViolation(
             f"{name}: {exc.detail[0]}", rule=f"{name} is an ISO 8601 time with offset", field=name
         ) from None
+
+
+class PersonOutputSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    name = serializers.CharField()
+    rank = serializers.CharField()
+
+
+class HandoffOutputSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    primary = PersonOutputSerializer(allow_null=True)
+    backup = PersonOutputSerializer(allow_null=True)
+
+
+class OnCallOutputSerializer(serializers.Serializer):
+    schedule = serializers.CharField(help_text="The schedule's slug")
+    name = serializers.CharField()
+    team = serializers.CharField(help_text="The team's slug")
+    at = serializers.DateTimeField()
+    primary = PersonOutputSerializer(allow_null=True)
+    backup = PersonOutputSerializer(allow_null=True)
+    rotation = serializers.CharField(allow_null=True)
+    next_handoffs = HandoffOutputSerializer(many=True)
+    ical_url = serializers.URLField()
+
+
+class ShiftOutputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    primary = PersonOutputSerializer(allow_null=True)
+    backup = PersonOutputSerializer(allow_null=True)
+
+
+class ScheduleShiftsOutputSerializer(serializers.Serializer):
+    schedule = serializers.CharField()
+    shifts = ShiftOutputSerializer(many=True)
+
+
+class FeedOutputSerializer(serializers.Serializer):
+    ical_url = serializers.URLField()
+
+
+class EscalationContactOutputSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    name = serializers.CharField()
+    contact_method = serializers.CharField()
+    response_minutes = serializers.IntegerField(allow_null=True)
+    p1_only = serializers.BooleanField()
+    people = PersonOutputSerializer(many=True)
+    note = serializers.CharField(allow_null=True, allow_blank=True)
 
 
 def _person(user):
@@ -51,12 +102,12 @@ class OnCallNowApi(APIView):
             OpenApiParameter("team", str, description="Team slug"),
             OpenApiParameter("at", str, description="ISO 8601 time with offset; default now"),
         ],
-        responses=dict,
+        responses=OnCallOutputSerializer(many=True),
     )
     def get(self, request):
         at = _when(request, "at", timezone.now())
         schedules = Schedule.objects.select_related("team").prefetch_related("rotations")
-        if team := request.query_params.get("team"):
+        if team := query_text(request, "team"):
             schedules = schedules.filter(team__slug=team)
         out = []
         for schedule in schedules:
@@ -85,7 +136,7 @@ class ScheduleShiftsApi(APIView):
     @extend_schema(
         summary="A schedule's shifts over [start, end) (at most 92 days)",
         parameters=[OpenApiParameter("start", str), OpenApiParameter("end", str)],
-        responses=dict,
+        responses=ScheduleShiftsOutputSerializer,
     )
     def get(self, request, slug):
         schedule = Schedule.objects.filter(slug=slug).select_related("team").first()
@@ -118,7 +169,9 @@ class ScheduleShiftsApi(APIView):
 
 
 class MyFeedApi(APIView):
-    @extend_schema(summary="Your personal on-call calendar feed URL", responses=dict)
+    @extend_schema(
+        summary="Your personal on-call calendar feed URL", responses=FeedOutputSerializer
+    )
     def get(self, request):
         return Response({"ical_url": _feed_url(request, "ical-user", request.user.feed_token)})
 
@@ -126,13 +179,11 @@ class MyFeedApi(APIView):
 class EscalationContactsApi(APIView):
     @extend_schema(
         summary="Escalation contacts (5.3) resolved to people, for an incident or in general",
-        parameters=[OpenApiParameter("incident", int)],
-        responses=dict,
+        parameters=[OpenApiParameter("incident", {"type": "integer", "minimum": 1})],
+        responses={200: EscalationContactOutputSerializer(many=True), 404: NOT_FOUND},
     )
     def get(self, request):
-        incident = None
-        if incident_id := request.query_params.get("incident"):
-            incident = incident_get_for_user(request.user, incident_id)
+        incident = incident_from_query(request)
         recipients = Recipients(timezone.now())
         out = []
         for contact in policy_document()["escalation_contacts"]:  # seeds the policy if new

@@ -1,9 +1,12 @@
 from django.core.paginator import InvalidPage
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 
 class Pagination(PageNumberPagination):
+    """`?page=` (a page past the last is a 404, DRF's rule) and `?page_size=` (1 or more;
+    above 200 gives 200). A page size that is not a whole number is a 400, not the default."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -22,3 +25,24 @@ class Pagination(PageNumberPagination):
             raise NotFound(message) from None
         self.display_page_controls = paginator.num_pages > 1 and self.template is not None
         return self.page.object_list
+
+    def get_page_size(self, request):
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        if not value.isascii() or not value.isdigit() or int(value) < 1:
+            raise ValidationError(
+                {self.page_size_query_param: ["page_size must be a whole number, 1 or more."]}
+            )
+        return min(int(value), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}; above "
+                    f"{self.max_page_size} gives {self.max_page_size})."
+                )
+        return parameters

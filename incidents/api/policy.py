@@ -18,19 +18,11 @@ from ..models import EscalationContact, EscalationRule, PolicyChange, PolicySett
 from ..permissions import require_sre_lead
 from ..selectors import policy_document
 from ..states import Rank, Severity
-from .fields import StrictSerializer
+from .fields import StrictInputMixin, StrictSerializer
 
 
-class _StrictModelSerializer(serializers.ModelSerializer):
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            writable = {name for name, f in self.fields.items() if not f.read_only}
-            unknown = sorted(set(data) - writable)
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown or read-only field."] for name in unknown}
-                )
-        return super().to_internal_value(data)
+class _StrictModelSerializer(StrictInputMixin, serializers.ModelSerializer):
+    pass
 
 
 class SettingsSerializer(_StrictModelSerializer):
@@ -73,7 +65,9 @@ class EscalationContactSerializer(_StrictModelSerializer):
 
 
 class PolicyChangeSerializer(serializers.ModelSerializer):
-    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    changed_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = PolicyChange

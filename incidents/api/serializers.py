@@ -25,8 +25,12 @@ class IncidentOutputSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     services = serializers.SerializerMethodField()
     roles = serializers.SerializerMethodField()
-    declared_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    declared_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    acknowledged_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     ttd_seconds = serializers.IntegerField(read_only=True, allow_null=True)
     ttm_seconds = serializers.IntegerField(read_only=True, allow_null=True)
     ttr_seconds = serializers.IntegerField(read_only=True, allow_null=True)
@@ -92,7 +96,7 @@ class IncidentDetailOutputSerializer(IncidentOutputSerializer):
 
 
 class TimelineEventOutputSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = TimelineEvent
@@ -100,7 +104,7 @@ class TimelineEventOutputSerializer(serializers.ModelSerializer):
 
 
 class ChecklistItemOutputSerializer(serializers.ModelSerializer):
-    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ChecklistItem
@@ -117,7 +121,7 @@ class ServiceOutputSerializer(serializers.ModelSerializer):
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     groups = serializers.SerializerMethodField()
 
     class Meta:

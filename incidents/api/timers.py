@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,9 +20,12 @@ from ..selectors import (
     pages_for_user,
 )
 from ..services.escalations import MANUAL_TARGETS
-from .fields import StrictSerializer
-from .pagination import Pagination
+from .fields import StrictSerializer, incident_from_query
+from .schema import NOT_FOUND
 from .serializers import TimelineEventOutputSerializer, UsernameField
+
+# ?hours= reaches back at most a century (further would be before year 1 for timedelta).
+MAX_HOURS = 100 * 366 * 24
 
 
 class DeadlineOutputSerializer(serializers.ModelSerializer):
@@ -78,19 +82,21 @@ class PageUserInputSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class DeadlineListApi(APIView):
+class DeadlineListApi(GenericAPIView):
+    serializer_class = DeadlineOutputSerializer
+
     @extend_schema(
         summary="Deadlines (escalation timers), soonest first",
         parameters=[
-            OpenApiParameter("incident", int),
+            OpenApiParameter("incident", {"type": "integer", "minimum": 1}),
             OpenApiParameter("status", str, enum=["pending", "fired", "cancelled"]),
         ],
-        responses=DeadlineOutputSerializer(many=True),
+        responses={200: DeadlineOutputSerializer(many=True), 404: NOT_FOUND},
     )
     def get(self, request):
         qs = deadlines_for_user(request.user).order_by("due_at", "id")
-        if incident := request.query_params.get("incident"):
-            qs = qs.filter(incident=incident_get_for_user(request.user, incident))
+        if (incident := incident_from_query(request)) is not None:
+            qs = qs.filter(incident=incident)
         if state := request.query_params.get("status"):
             if state not in Deadline.Status.values:
                 raise RuleViolation(
@@ -99,25 +105,30 @@ class DeadlineListApi(APIView):
                     field="status",
                 )
             qs = qs.filter(status=state)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(DeadlineOutputSerializer(page, many=True).data)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(DeadlineOutputSerializer(page, many=True).data)
 
 
 class DeadlineLatenessApi(APIView):
     @extend_schema(
         summary="How late deadlines fired: count and p50/p90/p99/max in milliseconds",
         parameters=[
-            OpenApiParameter("hours", int, description="Only the last N hours (default: all)")
+            OpenApiParameter(
+                "hours",
+                {"type": "integer", "minimum": 1, "maximum": MAX_HOURS},
+                description="Only the last N hours (default: all)",
+            )
         ],
         responses=dict,
     )
     def get(self, request):
         since = None
-        if hours := request.query_params.get("hours"):
-            if not hours.isdigit() or int(hours) < 1:
+        if (hours := request.query_params.get("hours")) is not None:
+            if not (hours.isascii() and hours.isdigit()) or not 1 <= int(hours) <= MAX_HOURS:
                 raise RuleViolation(
-                    "hours must be a positive whole number.", rule="hours", field="hours"
+                    f"hours must be a whole number from 1 to {MAX_HOURS}.",
+                    rule="hours",
+                    field="hours",
                 )
             since = timezone.now() - timedelta(hours=int(hours))
         pending = deadlines_for_user(request.user).filter(status="pending")

@@ -2,7 +2,7 @@
 read goes through a selector, so the API cannot see or do more than the rules allow."""
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -23,6 +23,7 @@ from ..triage import MissingAnswer, triage
 from .filters import IncidentFilter, IncidentOrdering
 from .list_cache import incident_list_json
 from .list_rows import incident_list_ids, incident_list_rows
+from .schema import CONFLICT, FORBIDDEN, RULE
 from .serializers import (
     ChecklistItemInputSerializer,
     ChecklistItemOutputSerializer,
@@ -40,9 +41,6 @@ from .serializers import (
     UserCreateInputSerializer,
     UserOutputSerializer,
 )
-
-CONFLICT = OpenApiResponse(description="Not allowed from the current state: `detail`, `allowed`.")
-RULE = OpenApiResponse(description="A rule was broken: `detail` quotes it.")
 
 
 def _detail_response(request, incident_id, code=status.HTTP_200_OK) -> Response:
@@ -151,7 +149,7 @@ class IncidentTimelineApi(APIView):
         events = incident_timeline(incident)
         after = request.query_params.get("after")
         if after is not None:
-            if not after.isdigit():
+            if not (after.isascii() and after.isdigit()):
                 raise RuleViolation("after must be an event id.", rule="after", field="after")
             events = events.filter(id__gt=int(after))
         return Response(TimelineEventOutputSerializer(events, many=True).data)
@@ -216,7 +214,10 @@ class ServiceListApi(APIView):
 
 
 class UserListCreateApi(APIView):
-    @extend_schema(summary="People (SRE leads)", responses=UserOutputSerializer(many=True))
+    @extend_schema(
+        summary="People (SRE leads)",
+        responses={200: UserOutputSerializer(many=True), 403: FORBIDDEN},
+    )
     def get(self, request):
         require_sre_lead(request.user)
         users = User.objects.select_related("team").prefetch_related("groups").order_by("username")

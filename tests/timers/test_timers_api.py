@@ -98,9 +98,11 @@ def test_security_incident_deadlines_are_hidden_from_others(api, viewer, securit
     )  # P2 notice, P2 rule, security, target
 
 
-def test_unknown_incident_filter_is_404(api, viewer, three):
+def test_unknown_incident_filter_is_404_and_a_malformed_one_400(api, viewer, three):
     assert api(viewer).get(DEADLINES, {"incident": 999999}).status_code == 404
-    assert api(viewer).get(DEADLINES, {"incident": "abc"}).status_code == 404
+    malformed = api(viewer).get(DEADLINES, {"incident": "abc"})
+    assert malformed.status_code == 400
+    assert malformed.json()["incident"] == ["incident must be an incident id."]
 
 
 def test_deadlines_need_authentication(api, three):
