@@ -11,6 +11,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -76,6 +77,12 @@ class CsvRenderer(_FileRenderer):
 class _FileApi(APIView):
     """A file download whose errors are JSON with a JSON Content-Type, like every other API
     error, whatever file type the client asked for."""
+
+    def perform_content_negotiation(self, request, force=False):
+        # DRF takes an empty ?format= as no format at all; the schema lists the formats.
+        if not force and request.query_params.get("format") == "":
+            raise NotFound("No such format: give one of the listed formats, or no ?format=.")
+        return super().perform_content_negotiation(request, force)
 
     def finalize_response(self, request, response, *args, **kwargs):
         if isinstance(response, Response) and response.status_code >= 400:

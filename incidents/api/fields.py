@@ -52,6 +52,8 @@ def json_type_errors(field, value) -> list[str]:
     types, name = expected
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
         return [f"Must be {name}, not {_kind(value)}."]
+    if isinstance(value, str) and "\x00" in value and isinstance(field, serializers.RelatedField):
+        return [NUL_REFUSED]  # looked up in the database, which cannot search for NUL
     if isinstance(value, dict) and any("\x00" in key for key in value):
         return [f"Keys: {NUL_REFUSED}"]
     child = getattr(field, "child", None)  # ListField, DictField, many=True

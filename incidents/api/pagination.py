@@ -36,6 +36,11 @@ class Pagination(PageNumberPagination):
             )
         return min(int(value), self.max_page_size)
 
+    def get_page_number(self, request, paginator):
+        if request.query_params.get(self.page_query_param) == "":
+            raise NotFound("Invalid page: give a page number, or no ?page=.")
+        return super().get_page_number(request, paginator)
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:

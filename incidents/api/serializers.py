@@ -121,6 +121,9 @@ class ServiceOutputSerializer(serializers.ModelSerializer):
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
+    # Django's username rule is a Unicode regex; as a schema pattern (ECMA 262, where \w is
+    # ASCII) it would call usernames like "Zoë" invalid.
+    username = serializers.CharField(read_only=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     groups = serializers.SerializerMethodField()
 

@@ -97,7 +97,7 @@ class DeadlineListApi(GenericAPIView):
         qs = deadlines_for_user(request.user).order_by("due_at", "id")
         if (incident := incident_from_query(request)) is not None:
             qs = qs.filter(incident=incident)
-        if state := request.query_params.get("status"):
+        if (state := request.query_params.get("status")) is not None:
             if state not in Deadline.Status.values:
                 raise RuleViolation(
                     f"status must be one of {', '.join(Deadline.Status.values)}.",
