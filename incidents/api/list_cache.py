@@ -9,9 +9,8 @@ render the same JSON. So a page's JSON is kept in Django's cache under:
   same transaction (STYLE.md convention 2), so a change gives a new version and the next
   request builds the page anew. One query reading the primary key's newest entry; a process
   reuses the version it read for `TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS` (default 1; 0
-  asks every time) and forgets it as soon as it commits a timeline event itself, so whoever
-  changes an incident sees the change on their next request, and everyone else within that
-  second.
+  asks every time) and forgets it when it records a timeline event itself, so a change made
+  through a process is seen by its next request there, and everywhere within that second.
 - **who asks**: everyone who sees every incident (superusers, the security group) shares
   one entry; anyone else has entries of their own, since what they see depends on their roles
   and the incidents they declared (`incidents.selectors`). Group membership is read on every
@@ -33,7 +32,7 @@ from time import monotonic
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
@@ -65,13 +64,11 @@ def incidents_version() -> int:
 
 
 def incidents_version_forget(**_signal) -> None:
-    """Drop the remembered version once this process's own change has committed."""
-
-    def forget() -> None:
-        global _recent
-        _recent = None
-
-    transaction.on_commit(forget)
+    """Drop the remembered version when this process records a timeline event (no on_commit
+    hook: a request of this process that reads the version while the change is still
+    uncommitted remembers the old one, for at most the TTL)."""
+    global _recent
+    _recent = None
 
 
 timeline_recorded.connect(incidents_version_forget, dispatch_uid="incidents.api.list_cache")
