@@ -4,8 +4,9 @@ The exception handler (errors.py) answers the same few error shapes everywhere, 
 them follow from the shape of the operation alone: a request body or query parameters can be
 invalid (400) or sent as a media type the API does not parse (415), a protected operation can
 be called without credentials (401), a write can be refused by role or, with session auth, by
-CSRF (403), and an object named in the path may not exist or not be visible to you, a page
-may be past the last, a `format` one the operation cannot render (404). `ApiAutoSchema` adds
+CSRF (403), an object named in the path may not exist or not be visible to you, a page may
+be past the last, a `format` one the operation cannot render (404), and sign-in may be over
+its rate limit (429). `ApiAutoSchema` adds
 those to every operation that has them, with the error bodies below; a view declares the rest
 itself (409 from the lifecycle, 403 on a read only some roles may make, 404 for an object
 named in a query parameter or the body). It also states what strict input means
@@ -16,6 +17,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance, is_list_serializer, is_serializer
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
 
 from .fields import StrictInputMixin
 
@@ -52,6 +54,10 @@ class ConflictOutputSerializer(ErrorOutputSerializer):
     )
 
 
+class RateLimitedOutputSerializer(ErrorOutputSerializer):
+    retry_after = serializers.IntegerField(help_text="Seconds until a new try may succeed.")
+
+
 RULE = OpenApiResponse(
     ValidationErrorOutputSerializer,
     description="Invalid input, or a rule was broken: `detail` quotes it, `rule` names it.",
@@ -69,6 +75,11 @@ NOT_FOUND = OpenApiResponse(
 )
 UNAUTHENTICATED = OpenApiResponse(
     ErrorOutputSerializer, description="No valid credentials: send `Authorization: Token <token>`."
+)
+TOO_MANY_REQUESTS = OpenApiResponse(
+    RateLimitedOutputSerializer,
+    description="Too many failed sign-ins for this username or from this address "
+    "(tensafe_ir/ratelimit.py); the `Retry-After` header says when to try again.",
 )
 UNSUPPORTED_MEDIA_TYPE = OpenApiResponse(
     ErrorOutputSerializer, description="The body is not in a media type this operation takes."
@@ -156,4 +167,6 @@ class ApiAutoSchema(AutoSchema):
             errors["404"] = NOT_FOUND
         if has_body:
             errors["415"] = UNSUPPORTED_MEDIA_TYPE
+        if isinstance(self.view, ObtainAuthToken):  # sign-in is rate limited (api/urls.py)
+            errors["429"] = TOO_MANY_REQUESTS
         return errors
