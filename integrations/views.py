@@ -182,13 +182,13 @@ def integration_receive(request: HttpRequest, integration_id):
         group_key=batch.group_key,
         generated_dedup_key=generated,
     )
-    if not _apply_inline():
-        _wake_workers()
-    else:
+    if _apply_inline():
         try:
             inbound_process(delivery, batch=batch)
         except Exception:  # stored, so still accepted: a worker applies it later
             log.warning("delivery %s stored, not applied yet", delivery.pk)
+    else:
+        _wake_workers()
     if pagerduty:
         return JsonResponse(
             {"status": "success", "message": "Event processed", **batch.reply}, status=202
