@@ -56,7 +56,7 @@ def incident_get_for_user(user, incident_id, *, for_update: bool = False) -> Inc
         qs = qs.select_for_update(of=("self",))
     try:
         return qs.get(pk=incident_id)
-    except (Incident.DoesNotExist, ValueError, TypeError):
+    except (Incident.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No incident with that id.") from None
 
 

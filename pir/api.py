@@ -17,7 +17,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.api.fields import query_text
+from incidents.api.fields import ID_SCHEMA, id_param, query_text
 from incidents.api.schema import CONFLICT, NOT_FOUND, RULE
 
 from . import services
@@ -98,17 +98,8 @@ def _valid(serializer_class, request) -> dict:
 
 
 # Query parameters: absent means "any"; present, a value must be valid (an empty one too).
-ID = {"type": "integer", "minimum": 1}
+ID = ID_SCHEMA
 JIRA_KEY = re.compile(r"[A-Za-z0-9_]{1,20}")
-
-
-def _int_param(request, name):
-    value = request.query_params.get(name)
-    if value is None:
-        return None
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
-        raise serializers.ValidationError({name: [f"{name} must be a positive integer id."]})
-    return int(value)
 
 
 def _choice_param(request, name, choices):
@@ -147,7 +138,7 @@ class PirListCreateApi(GenericAPIView):
     )
     def get(self, request):
         qs = pir_list_for_user(request.user).order_by("-created_at", "-id")
-        incident_id = _int_param(request, "incident")
+        incident_id = id_param(request, "incident")
         if incident_id is not None:
             qs = qs.filter(incident_id=incident_id)
         wanted = _choice_param(request, "status", PirStatus.values)
@@ -337,7 +328,7 @@ ACTION_FILTERS = [
 def _filtered_items(request):
     qs = action_items_for_user(request.user).order_by("pir_id", "priority", "due_date", "id")
     for name, lookup in (("pir", "pir_id"), ("incident", "incident_id")):
-        value = _int_param(request, name)
+        value = id_param(request, name)
         if value is not None:
             qs = qs.filter(**{lookup: value})
     for name, lookup, choices in (

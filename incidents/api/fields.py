@@ -119,17 +119,29 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
+# Primary keys are 64-bit (BigAutoField): a larger number is no id (and SQLite refuses it).
+MAX_ID = 2**63 - 1
+# The OpenAPI schema of an id in a query parameter.
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def id_param(request, name: str, what: str = "a positive integer id") -> int | None:
+    """The query parameter `name` as an id, or None without one; anything else is a 400."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
+        raise serializers.ValidationError({name: [f"{name} must be {what}."]})
+    return int(value)
+
+
 def incident_from_query(request, name: str = "incident"):
     """The incident the query parameter `name` names, or None without one: a value that is not
     an id is a 400; an incident that does not exist or is not visible to you is a 404."""
     from ..selectors import incident_get_for_user
 
-    value = request.query_params.get(name)
-    if value is None:
-        return None
-    if not value.isascii() or not value.isdigit() or int(value) < 1:
-        raise serializers.ValidationError({name: [f"{name} must be an incident id."]})
-    return incident_get_for_user(request.user, int(value))
+    incident_id = id_param(request, name, "an incident id")
+    return None if incident_id is None else incident_get_for_user(request.user, incident_id)
 
 
 def query_text(request, name: str) -> str | None:

@@ -17,7 +17,13 @@ from ..escalation import TARGET_LABELS, Recipients
 from ..models import ContactMethod, Schedule
 from ..oncall import oncall_at, oncall_shifts
 from ..selectors import policy_document
-from .fields import AwareDateTimeField, StrictSerializer, incident_from_query, query_text
+from .fields import (
+    ID_SCHEMA,
+    AwareDateTimeField,
+    StrictSerializer,
+    incident_from_query,
+    query_text,
+)
 from .schema import NOT_FOUND
 
 MAX_SHIFT_RANGE = timedelta(days=92)
@@ -179,7 +185,7 @@ class MyFeedApi(APIView):
 class EscalationContactsApi(APIView):
     @extend_schema(
         summary="Escalation contacts (5.3) resolved to people, for an incident or in general",
-        parameters=[OpenApiParameter("incident", {"type": "integer", "minimum": 1})],
+        parameters=[OpenApiParameter("incident", ID_SCHEMA)],
         responses={200: EscalationContactOutputSerializer(many=True), 404: NOT_FOUND},
     )
     def get(self, request):

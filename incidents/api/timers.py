@@ -20,7 +20,7 @@ from ..selectors import (
     pages_for_user,
 )
 from ..services.escalations import MANUAL_TARGETS
-from .fields import StrictSerializer, incident_from_query
+from .fields import ID_SCHEMA, StrictSerializer, incident_from_query
 from .schema import NOT_FOUND
 from .serializers import TimelineEventOutputSerializer, UsernameField
 
@@ -89,7 +89,7 @@ class DeadlineListApi(GenericAPIView):
     @extend_schema(
         summary="Deadlines (escalation timers), soonest first",
         parameters=[
-            OpenApiParameter("incident", {"type": "integer", "minimum": 1}),
+            OpenApiParameter("incident", ID_SCHEMA),
             OpenApiParameter("status", str, enum=["pending", "fired", "cancelled"]),
         ],
         responses={200: DeadlineOutputSerializer(many=True), 404: NOT_FOUND},

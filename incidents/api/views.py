@@ -20,6 +20,7 @@ from ..selectors import (
     incident_timeline,
 )
 from ..triage import MissingAnswer, triage
+from .fields import MAX_ID
 from .filters import IncidentFilter, IncidentOrdering
 from .list_cache import incident_list_json
 from .list_rows import incident_list_ids, incident_list_rows
@@ -149,7 +150,7 @@ class IncidentTimelineApi(APIView):
         events = incident_timeline(incident)
         after = request.query_params.get("after")
         if after is not None:
-            if not (after.isascii() and after.isdigit()):
+            if not (after.isascii() and after.isdigit()) or int(after) > MAX_ID:
                 raise RuleViolation("after must be an event id.", rule="after", field="after")
             events = events.filter(id__gt=int(after))
         return Response(TimelineEventOutputSerializer(events, many=True).data)

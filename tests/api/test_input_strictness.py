@@ -105,3 +105,24 @@ def test_deadlines_are_a_paginated_list_like_the_schema_says(api, lead):
     assert set(body) == {"count", "next", "previous", "results"}
     assert body["count"] == len(body["results"]) > 0
     assert assert_error(api(lead).get(incident_url(incident, "pages") + "x/"), 404)["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/pirs/?incident=18446744073709551616",
+        "/api/v1/deadlines/?incident=18446744073709551616",
+        "/api/v1/pirs/?incident=0",
+    ],
+)
+def test_an_id_beyond_64_bits_is_400_not_a_database_error(api, lead, url):
+    """SQLite refuses integers over 64 bits (OverflowError, a 500 before); no id is that big."""
+    name = url.split("?")[1].split("=")[0]
+    body = assert_error(api(lead).get(url), 400)
+    assert name in body
+
+
+def test_a_timeline_cursor_beyond_64_bits_is_400(api, lead):
+    incident = declare(actor=lead, title="Cursor")
+    response = api(lead).get(incident_url(incident.pk, "timeline") + "?after=18446744073709551616")
+    assert_error(response, 400)
