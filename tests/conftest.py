@@ -62,7 +62,7 @@ def _fresh_default_cache(settings):
     from incidents.api import list_cache
 
     settings.TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS = 0
-    list_cache._recent = None
+    list_cache.incidents_version_forget()
     caches["default"].clear()
 
 

@@ -20,9 +20,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from time import monotonic
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -32,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import http_date
 
 from incidents.models import Service, TimelineEvent
+from incidents.remembered import Remembered
 
 from ..models import Maintenance, Update
 from .selectors import StatusSnapshot, status_snapshot
@@ -111,9 +110,7 @@ def _snapshot(version: StatusVersion, now: datetime) -> StatusSnapshot:
 Renderer = Callable[[HttpRequest, Callable[[], StatusSnapshot], StatusVersion], tuple[bytes, str]]
 
 
-# The newest version this process has seen, and until when (time.monotonic) it may be reused
-# without asking the database. One tuple, replaced whole, so threads never see half of it.
-_recent: tuple[float, StatusVersion] | None = None
+_RECENT: Remembered[StatusVersion] = Remembered("TENSAFE_STATUS_VERSION_TTL_SECONDS", 1.0)
 
 
 def status_version_recent(now: datetime) -> StatusVersion:
@@ -121,21 +118,12 @@ def status_version_recent(now: datetime) -> StatusVersion:
     process: under load a cached hit then costs no query at all, at the price of serving a
     change up to that long late — well inside the 15 s browsers and proxies may keep a copy
     anyway. 0 asks the database on every request."""
-    global _recent
-    ttl = getattr(settings, "TENSAFE_STATUS_VERSION_TTL_SECONDS", 1.0)
-    recent = _recent
-    clock = monotonic()
-    if ttl > 0 and recent is not None and recent[0] > clock:
-        return recent[1]
-    version = status_version(now)
-    _recent = (clock + ttl, version)
-    return version
+    return _RECENT.get(lambda: status_version(now))
 
 
 def status_version_forget() -> None:
     """Drop the remembered version (tests, and after a change this process made itself)."""
-    global _recent
-    _recent = None
+    _RECENT.forget()
 
 
 def status_cached_response(request: HttpRequest, kind: str, render: Renderer) -> HttpResponse:

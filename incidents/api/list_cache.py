@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from time import monotonic
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,37 +37,33 @@ from rest_framework.request import Request
 
 from ..hooks import timeline_recorded
 from ..models import TimelineEvent
+from ..remembered import Remembered
 from ..selectors import sees_every_incident
 
 KEY_PREFIX = "incidents.list.v2"
 
-# The version this process read last, and until when (time.monotonic) it may be reused. One
-# tuple, replaced whole, so threads never see half of it.
-_recent: tuple[float, int] | None = None
+_VERSION: Remembered[int] = Remembered("TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS", 1.0)
 
 
-def incidents_version() -> int:
-    """The newest timeline event's id (0 before the first): changes with every incident change."""
-    global _recent
-    ttl = getattr(settings, "TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS", 1.0)
-    recent, clock = _recent, monotonic()
-    if ttl > 0 and recent is not None and recent[0] > clock:
-        return recent[1]
+def _read_version() -> int:
     table = connection.ops.quote_name(TimelineEvent._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {table} ORDER BY id DESC LIMIT 1")  # noqa: S608  # nosec B608  # table name from model metadata
         row = cursor.fetchone()
-    version = row[0] if row else 0
-    _recent = (clock + ttl, version)
-    return version
+    return row[0] if row else 0
+
+
+def incidents_version() -> int:
+    """The newest timeline event's id (0 before the first): changes with every incident change.
+    Reused by this process for `TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS`."""
+    return _VERSION.get(_read_version)
 
 
 def incidents_version_forget(**_signal) -> None:
     """Drop the remembered version when this process records a timeline event (no on_commit
     hook: a request of this process that reads the version while the change is still
     uncommitted remembers the old one, for at most the TTL)."""
-    global _recent
-    _recent = None
+    _VERSION.forget()
 
 
 timeline_recorded.connect(incidents_version_forget, dispatch_uid="incidents.api.list_cache")

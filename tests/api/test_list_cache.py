@@ -110,10 +110,10 @@ def test_errors_are_not_kept(api, ic_user, sre_lead):
 def test_a_process_reuses_the_version_for_a_second_and_forgets_it_on_its_own_change(
     api, ic_user, sre_lead, settings, monkeypatch
 ):
-    from incidents.api import list_cache
+    from incidents import remembered
 
     clock = [1000.0]
-    monkeypatch.setattr(list_cache, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(remembered, "monotonic", lambda: clock[0])
     settings.TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS = 1
     incident = declare(actor=ic_user, title="Checkout errors")
     client = api(sre_lead)
