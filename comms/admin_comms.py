@@ -1,5 +1,6 @@
-"""Admin for communications: customers and their contacts, team webhooks and chat identities
-(edited by SRE leads); obligations, deliveries and chat commands are read-only history written
+"""Admin for communications: customers and their contacts and team webhooks (edited in the
+admin); chat identities (made only by the linked person, so here they can be seen and
+removed, audited); obligations, deliveries and chat commands are read-only history written
 by the services."""
 
 from django.contrib import admin
@@ -15,6 +16,7 @@ from .models import (
     Delivery,
     TeamWebhook,
 )
+from .services import chat_identity_unlink
 
 
 class CustomerContactInline(admin.TabularInline):
@@ -50,9 +52,25 @@ class TeamWebhookAdmin(admin.ModelAdmin):
 
 @admin.register(ChatIdentity)
 class ChatIdentityAdmin(admin.ModelAdmin):
-    list_display = ("slack_user_id", "user", "created_at")
-    search_fields = ("slack_user_id", "user__username")
-    raw_id_fields = ("user",)
+    """Links are made by the person themselves (comms/chat_links.py), never set here: that
+    would let an admin make a Slack user act as someone else. Removing one is audited."""
+
+    list_display = ("slack_user_id", "slack_name", "slack_team_id", "user", "created_at")
+    list_filter = ("slack_team_id",)
+    search_fields = ("slack_user_id", "slack_name", "user__username")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        chat_identity_unlink(actor=request.user, identity_id=obj.pk, via="admin")
+
+    def delete_queryset(self, request, queryset):
+        for identity_id in queryset.values_list("pk", flat=True):
+            chat_identity_unlink(actor=request.user, identity_id=identity_id, via="admin")
 
 
 @admin.register(CommsObligation)

@@ -1,9 +1,15 @@
 """Slack slash commands (procedures 9.3) at `POST /chatops/slack/`.
 
 Requests are verified with Slack's v0 signature (HMAC-SHA256 of `v0:{timestamp}:{raw body}`
-with SLACK_SIGNING_SECRET); a bad signature, or a timestamp more than five minutes off (a
-replay), is a 401. The Slack user acts as the TenSafe IR user linked to it (`ChatIdentity`),
-else the user with the same username; every command writes through the core's and this app's
+with SLACK_SIGNING_SECRET); a bad signature, a timestamp more than five minutes off, or a
+(timestamp, signature) accepted before (a replay, recorded in the database for every web
+process) is a 401. Each Slack user (workspace and user id) may run TENSAFE_RATE_CHAT
+commands; over it they are told to slow down and nothing happens.
+
+The Slack user acts only as the person who linked that workspace's user id (`ChatIdentity`);
+Slack's `user_name` is the Slack user's own choice and names nobody. An unlinked Slack user's
+command is answered a one-time link to complete in the browser, and nothing else happens
+(comms/services/identities.py). Every command writes through the core's and this app's
 services, so the same permissions apply as in the API. Slack wants an answer within three
 seconds: everything answers at once except declaring, which is queued for a worker and
 answered in the channel through `response_url`.
@@ -42,12 +48,13 @@ from incidents.selectors import (
     incident_list_for_user,
 )
 from incidents.states import Role, Severity, Status
+from tensafe_ir.ratelimit import slot_take
 
 from . import services
 from .deadlines import LABELS
-from .models import ChatIdentity, Update
+from .models import Update
 from .render import humanize_duration, utc_time
-from .selectors import chat_user, obligations_open
+from .selectors import chat_identity_for_slack_user, chat_user, obligations_open
 
 SLACK_MAX_AGE_SECONDS = 5 * 60  # Slack's advice: older requests may be replays
 USAGE = {
@@ -98,7 +105,8 @@ def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def slack_request_problem(request) -> str | None:
-    """Why the request is not a genuine, fresh Slack request; None when it is."""
+    """Why the request is not a genuine, fresh Slack request seen for the first time; None
+    when it is (and then its signature is recorded, so it is never accepted again)."""
     secret = settings.SLACK_SIGNING_SECRET
     if not secret:
         return "Slack commands are not configured (SLACK_SIGNING_SECRET is unset)."
@@ -110,6 +118,10 @@ def slack_request_problem(request) -> str | None:
         return "Stale request: its timestamp is more than five minutes off (possible replay)."
     if not hmac.compare_digest(slack_signature(secret, timestamp, request.body), signature):
         return "Bad Slack signature."
+    if not services.chat_request_claim(
+        timestamp=int(timestamp), signature=signature, max_age_seconds=SLACK_MAX_AGE_SECONDS
+    ):
+        return "Replayed request: this signature was already accepted (possible replay)."
     return None
 
 
@@ -264,11 +276,14 @@ def _status_command(command: Command, key: str) -> dict:
 
 def _person(command: Command, mention: str) -> User:
     slack = SLACK_MENTION.match(mention)
-    if slack:
-        identity = ChatIdentity.objects.filter(slack_user_id=slack.group(1)).first()
-        if identity is not None:
-            return identity.user
-        mention = "@" + (slack.group(2) or "")
+    if slack:  # a Slack mention names whoever linked that Slack user, never its display name
+        person = chat_user(command.form.get("team_id", ""), slack.group(1))
+        if person is None:
+            command.fail(
+                f"That Slack user (<@{slack.group(1)}>) has not linked a TenSafe IR account; "
+                "name them as @username."
+            )
+        return person
     if not mention.startswith("@") or len(mention) < 2:
         command.fail("Name who to page as @username.")
     person = User.objects.filter(username=mention[1:]).first()
@@ -303,19 +318,57 @@ HANDLERS: dict[str, Callable[[Command, str], dict]] = {
 }
 
 
+def _slow_down(team_id: str, user_id: str) -> dict | None:
+    """The answer to a Slack user over TENSAFE_RATE_CHAT; None while under it."""
+    rate = settings.TENSAFE_RATE_CHAT
+    slot = slot_take("chat", f"{team_id}:{user_id}", rate)
+    if slot is None or slot.allowed:
+        return None
+    limit, period = rate
+    commands = "command" if limit == 1 else "commands"
+    return ephemeral(
+        f"Slow down: more than {limit} {commands} in {period} seconds. "
+        f"Try again in {slot.retry_after} seconds."
+    )
+
+
+def _link_answer(form: dict) -> dict:
+    """The answer to a Slack user who acts as nobody: a one-time link to become someone."""
+    team_id, user_id = form["team_id"], form["user_id"]
+    identity = chat_identity_for_slack_user(team_id, user_id)
+    if identity is not None:  # linked, to an account that was deactivated
+        return ephemeral(
+            f"Your Slack user ({user_id}) is linked to a deactivated TenSafe IR account; ask an "
+            "SRE lead to remove the link, then run the command again."
+        )
+    url = services.chat_link_start(
+        team_id=team_id,
+        team_domain=form.get("team_domain", ""),
+        user_id=user_id,
+        name=form.get("user_name", ""),
+    )
+    return ephemeral(
+        f"Link your account: {url}\n"
+        "Open it in your browser, sign in to TenSafe IR and confirm; it works once, within "
+        f"{settings.TENSAFE_CHAT_LINK_MINUTES} minutes. Until you link, commands do nothing."
+    )
+
+
 def handle(form: dict, key: str) -> dict:
     """The answer to one verified slash command."""
+    team_id, user_id = form.get("team_id", ""), form.get("user_id", "")
+    if not team_id or not user_id:
+        return ephemeral("The command did not say which Slack workspace and user sent it.")
+    slow_down = _slow_down(team_id, user_id)
+    if slow_down is not None:
+        return slow_down
+    user = chat_user(team_id, user_id)
+    if user is None:
+        return _link_answer(form)
     name = form.get("command", "").strip()
     if name not in HANDLERS:
         known = ", ".join(USAGE.values())
         return ephemeral(f"Unknown command {name!r}. I know: {known}.")
-    user = chat_user(form.get("user_id", ""), form.get("user_name", ""))
-    if user is None:
-        return ephemeral(
-            f"I don't know who you are in TenSafe IR. Ask an SRE lead to link your Slack user "
-            f"({form.get('user_id', '?')}) to your account in the admin (Communications → Chat "
-            "identities), or use the same username in Slack and TenSafe IR."
-        )
     try:
         return HANDLERS[name](parse(name, user, form), key)
     except CommandError as mistake:

@@ -107,15 +107,26 @@ def obligations_open(incident: Incident) -> list[CommsObligation]:
     )
 
 
-def chat_user(slack_user_id: str, slack_username: str) -> User | None:
-    """The TenSafe IR user a Slack user acts as: a linked identity, else the same username."""
-    identity = (
-        ChatIdentity.objects.filter(slack_user_id=slack_user_id, user__is_active=True)
+def chat_identity_for_slack_user(team_id: str, user_id: str) -> ChatIdentity | None:
+    """The link of a Slack user (workspace and user id), whoever it names; None if unlinked."""
+    if not team_id or not user_id:
+        return None
+    return (
+        ChatIdentity.objects.filter(slack_team_id=team_id, slack_user_id=user_id)
         .select_related("user")
         .first()
     )
-    if identity is not None:
-        return identity.user
-    if not slack_username:
+
+
+def chat_user(team_id: str, user_id: str) -> User | None:
+    """The TenSafe IR user a Slack user acts as: only the active person who linked this
+    workspace's user id. Slack's user name is the Slack user's own choice and names nobody."""
+    identity = chat_identity_for_slack_user(team_id, user_id)
+    if identity is None or not identity.user.is_active:
         return None
-    return User.objects.filter(username=slack_username, is_active=True).first()
+    return identity.user
+
+
+def chat_identity_list_for_user(user: User) -> QuerySet[ChatIdentity]:
+    """The Slack users linked to `user` (their account page)."""
+    return ChatIdentity.objects.filter(user=user).order_by("slack_team_id", "slack_user_id")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import chatops, subscribers
+from . import chat_links, chatops, subscribers
 from .status import views as status_views
 
 urlpatterns: list = [
@@ -22,4 +22,8 @@ urlpatterns: list = [
     ),
     # Slack slash commands (procedures 9.3), signed with SLACK_SIGNING_SECRET.
     path("chatops/slack/", chatops.slack_command_view, name="chatops-slack"),
+    # Linking a Slack user to the signed-in person, and their own links (comms/chat_links.py).
+    path("chat/link/<str:token>/", chat_links.chat_link_view, name="chat-link"),
+    path("account/chat/", chat_links.chat_identities_view, name="chat-identities"),
+    path("account/chat/<int:pk>/unlink/", chat_links.chat_unlink_view, name="chat-unlink"),
 ]

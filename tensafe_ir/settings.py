@@ -414,6 +414,13 @@ TENSAFE_CSP_EXEMPT_PATHS = ["/api/docs/", "/api/redoc/"]
 # Slack slash commands (/chatops/slack/) are verified with this app's signing secret; unset,
 # every command is refused.
 SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+# Slack commands per Slack user (workspace and user id), linked or not; over it the user is told
+# to slow down and nothing happens (tensafe_ir/ratelimit.py).
+TENSAFE_RATE_CHAT = env_rate("TENSAFE_RATE_CHAT", "20/1m")
+# How long the one-time link answered to an unlinked Slack user stays valid.
+TENSAFE_CHAT_LINK_MINUTES = int(os.environ.get("TENSAFE_CHAT_LINK_MINUTES", "10"))
+if TENSAFE_CHAT_LINK_MINUTES < 1:
+    raise ImproperlyConfigured("TENSAFE_CHAT_LINK_MINUTES must be at least 1")
 # How long before a communication deadline (2.1, 6.3) its owner is reminded; capped at half
 # the interval, so a short cadence is never reminded of before its previous update is due.
 TENSAFE_COMMS_REMINDER_LEAD_MINUTES = int(

@@ -1,4 +1,5 @@
-from .comms import ChatCommand, ChatIdentity, Customer, CustomerContact, TeamWebhook
+from .chat import ChatIdentity, ChatLinkToken, ChatRequestSeen
+from .comms import ChatCommand, Customer, CustomerContact, TeamWebhook
 from .status import Maintenance, Subscriber, SubscriberDelivery
 from .tracking import CommsObligation, Delivery
 from .updates import Update
@@ -6,6 +7,8 @@ from .updates import Update
 __all__ = [
     "ChatCommand",
     "ChatIdentity",
+    "ChatLinkToken",
+    "ChatRequestSeen",
     "CommsObligation",
     "Customer",
     "CustomerContact",

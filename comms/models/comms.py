@@ -1,6 +1,6 @@
-"""Who communications reach (procedures 6): customers and their contacts (customer email, 6.2),
-each team's incident-updates webhook (internal updates, 6.1), and who a Slack user is here
-(chat commands, 9.3). All edited by SRE leads in the admin."""
+"""Who communications reach (procedures 6): customers and their contacts (customer email, 6.2)
+and each team's incident-updates webhook (internal updates, 6.1), edited in the admin; and
+the chat commands run on a worker (9.3). Who a Slack user is here: models/chat.py."""
 
 from django.conf import settings
 from django.db import models
@@ -59,23 +59,6 @@ class TeamWebhook(models.Model):
 
     def __str__(self):
         return f"{self.team} webhook"
-
-
-class ChatIdentity(models.Model):
-    """A Slack user linked to a TenSafe IR user, so chat commands act as that person."""
-
-    slack_user_id = models.CharField(max_length=32, unique=True, help_text="e.g. U024BE7LH")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_identities"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["slack_user_id"]
-        verbose_name_plural = "chat identities"
-
-    def __str__(self):
-        return f"{self.slack_user_id} → {self.user}"
 
 
 class ChatCommand(models.Model):

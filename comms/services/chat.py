@@ -1,16 +1,18 @@
 """Chat commands whose work runs on a worker: `/incident declare` (procedures 9.3). The
 command is a row before it is queued (STYLE.md convention 5); the worker claims it, declares
 through the core's service as the person who typed it (permissions apply), and answers in the
-channel through Slack's `response_url`, which passes the outbound-address guard."""
+channel through Slack's `response_url`, which passes the outbound-address guard. And the
+record of accepted request signatures that refuses replays."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents.errors import RuleViolation
@@ -20,10 +22,28 @@ from incidents.services import incident_declare
 from incidents.services.paging import LEASE_SECONDS, REQUEUE_GRACE_SECONDS
 from incidents.states import DetectionSource
 
-from ..models import ChatCommand
+from ..models import ChatCommand, ChatRequestSeen
 
 log = logging.getLogger(__name__)
 TITLE_MAX = 200
+
+
+def chat_request_claim(*, timestamp: int, signature: str, max_age_seconds: int) -> bool:
+    """Record a verified Slack request's (timestamp, signature); False when it was recorded
+    before, i.e. the request is a replay.
+
+    1. Forget signatures whose timestamp is stale: the signature check refuses those anyway.
+    2. INSERT this one under a unique key, kept until its own timestamp is stale. Of two
+       requests with the same signature, in any processes, exactly one inserts it."""
+    ChatRequestSeen.objects.filter(expires_at__lt=timezone.now()).delete()
+    key = hashlib.sha256(f"{timestamp}:{signature}".encode()).hexdigest()
+    expires_at = datetime.fromtimestamp(timestamp + max_age_seconds, tz=UTC)
+    try:
+        with transaction.atomic():
+            ChatRequestSeen.objects.create(key=key, expires_at=expires_at)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _enqueue(command_ids: list[int]) -> None:

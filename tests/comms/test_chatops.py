@@ -11,19 +11,17 @@ from urllib.parse import urlencode
 import pytest
 
 from comms.chatops import slack_signature
-from comms.models import ChatCommand, ChatIdentity, Update
+from comms.models import ChatCommand, Update
 from comms.services import chat_command_declare
 from comms.services.chat import chat_commands_requeue_stale
 from incidents import services
 from incidents.models import Incident, Page
 from incidents.states import Role
+from tests.comms.chat import SECRET, URL, answer, form, link, slack
 from tests.factories import UserFactory, declare
 from tests.timers.conftest import HttpTarget
 
 pytestmark = pytest.mark.django_db
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-URL = "/chatops/slack/"
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +50,9 @@ def eager():
 
 @pytest.fixture
 def ian(db):
-    return UserFactory(username="ian", rank="engineering_manager", groups=["incident_commander"])
+    ian = UserFactory(username="ian", rank="engineering_manager", groups=["incident_commander"])
+    link(ian)
+    return ian
 
 
 @pytest.fixture
@@ -62,39 +62,6 @@ def incident(ian):
         actor=ian, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ian
     )
     return incident
-
-
-def form(command, text, *, user="ian", user_id="U0IAN", channel="general", **extra):
-    return {
-        "token": "legacy-unused",
-        "team_id": "T0001",
-        "channel_name": channel,
-        "user_id": user_id,
-        "user_name": user,
-        "command": command,
-        "text": text,
-        "response_url": extra.pop("response_url", ""),
-        "trigger_id": extra.pop("trigger_id", f"trigger-{time.monotonic_ns()}"),
-        **extra,
-    }
-
-
-def slack(client, fields, *, secret=SECRET, timestamp=None, signature=None):
-    body = urlencode(fields)
-    timestamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = signature or slack_signature(secret, timestamp, body.encode())
-    return client.post(
-        URL,
-        data=body,
-        content_type="application/x-www-form-urlencoded",
-        HTTP_X_SLACK_REQUEST_TIMESTAMP=timestamp,
-        HTTP_X_SLACK_SIGNATURE=signature,
-    )
-
-
-def answer(response) -> dict:
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def channel_of(incident) -> str:
@@ -148,6 +115,48 @@ def test_a_replay_after_five_minutes_is_refused(client, incident, time_machine):
     assert slack(client, fields, timestamp=timestamp).status_code == 401
 
 
+def test_a_replay_two_seconds_later_is_refused(client, incident, time_machine):
+    """Issue 12: a signed request replayed 2 s later was accepted again (two public posts)."""
+    fields = form("/status", 'update "Fixed, monitoring"', channel=channel_of(incident))
+    timestamp = int(time.time())
+    first = slack(client, fields, timestamp=timestamp)
+    assert answer(first)["response_type"] == "in_channel"
+    time_machine.move_to(time.time() + 2, tick=False)
+    replayed = slack(client, fields, timestamp=timestamp)
+    assert replayed.status_code == 401
+    assert replayed.json() == {
+        "detail": "Replayed request: this signature was already accepted (possible replay)."
+    }
+    assert Update.objects.count() == 1
+
+
+def test_a_replay_is_refused_even_when_the_first_one_was_refused_for_the_user(client, incident):
+    """The signature is spent when it is verified, whatever the command then answers."""
+    fields = form("/incident", "status", user_id="U0NOBODY", channel=channel_of(incident))
+    timestamp = int(time.time())
+    assert slack(client, fields, timestamp=timestamp).status_code == 200
+    assert slack(client, fields, timestamp=timestamp).status_code == 401
+
+
+def test_the_same_command_signed_again_is_a_new_request(client, incident):
+    """A new timestamp is a new signature: typing the same command twice works twice."""
+    fields = form("/incident", "status", channel=channel_of(incident))
+    timestamp = int(time.time())
+    assert slack(client, fields, timestamp=timestamp).status_code == 200
+    assert slack(client, fields, timestamp=timestamp + 1).status_code == 200
+
+
+def test_seen_signatures_are_forgotten_once_they_are_stale(client, incident, time_machine):
+    from comms.models import ChatRequestSeen
+
+    fields = form("/incident", "status", channel=channel_of(incident))
+    assert slack(client, fields).status_code == 200
+    assert ChatRequestSeen.objects.count() == 1
+    time_machine.move_to(time.time() + 302, tick=False)
+    assert slack(client, fields).status_code == 200
+    assert ChatRequestSeen.objects.count() == 1  # the stale one was pruned
+
+
 def test_missing_headers_or_secret_are_refused(client, incident, settings):
     unsigned = client.post(
         URL, data="command=%2Fincident", content_type="application/x-www-form-urlencoded"
@@ -165,15 +174,16 @@ def test_only_post(client):
 
 
 # --- who is typing -------------------------------------------------------------------------------
-def test_unknown_slack_users_are_told_how_to_link(client, incident):
+def test_unknown_slack_users_are_answered_a_link(client, incident):
     reply = answer(slack(client, form("/incident", "status", user="nobody", user_id="U0NOBODY")))
     assert reply["response_type"] == "ephemeral"
-    assert "link your Slack user (U0NOBODY)" in reply["text"]
+    assert reply["text"].startswith("Link your account: http://127.0.0.1:8000/chat/link/")
+    assert "Checkout failing" not in reply["text"]
 
 
 def test_a_linked_identity_wins_over_the_username(client, incident):
     sam = UserFactory(username="sam", groups=["responder"])
-    ChatIdentity.objects.create(slack_user_id="U0SAM", user=sam)
+    link(sam, user_id="U0SAM")
     reply = answer(
         slack(
             client,
@@ -232,8 +242,8 @@ def test_declare_is_queued_and_answered_in_the_channel(
     command.refresh_from_db()
     assert (command.status, command.incident) == ("done", incident)
 
-    # Slack retrying the same request does not declare again.
-    again = answer(slack(client, fields))
+    # Slack retrying the same command (signed again, so not a replay) does not declare again.
+    again = answer(slack(client, fields, timestamp=int(time.time()) + 1))
     assert again["text"] == "Already on it: this declaration was received before."
     assert Incident.objects.count() == 1
 
@@ -258,6 +268,7 @@ def test_lost_declarations_are_handed_over_again(client, ian, time_machine):
 
 def test_a_refused_declaration_is_told_to_the_user_alone(client, http_target):
     viewer_like = UserFactory(username="vic", groups=["viewer"])
+    link(viewer_like)
     reply = answer(slack(client, form("/incident", 'declare "x" severity=P1', user="vic")))
     assert reply == {
         "response_type": "ephemeral",
@@ -316,7 +327,7 @@ def test_outside_an_incident_channel_without_a_reference(client, incident):
 
 def test_a_security_incident_is_invisible_to_others(client, security_user):
     secret_incident = declare(actor=security_user, severity="P1", security=True)
-    UserFactory(username="rita", groups=["responder"])
+    link(UserFactory(username="rita", groups=["responder"]))
     reply = answer(
         slack(client, form("/incident", f"status INC-{secret_incident.pk}", user="rita"))
     )
@@ -367,7 +378,7 @@ def test_status_update_takes_the_incident_state_by_default(client, incident):
 
 
 def test_status_update_is_for_the_ic_or_comms_lead(client, incident):
-    UserFactory(username="rita", groups=["responder"])
+    link(UserFactory(username="rita", groups=["responder"]))
     reply = answer(
         slack(client, form("/status", 'update "hello"', user="rita", channel=channel_of(incident)))
     )
@@ -395,7 +406,7 @@ def test_status_mistakes_get_the_usage(client, incident, text, problem):
 
 def test_security_incidents_never_reach_the_status_page_from_chat(client, security_user):
     secret_incident = declare(actor=security_user, severity="P1", security=True)
-    UserFactory(username="sec", groups=["security"], rank="security_lead")
+    link(UserFactory(username="sec", groups=["security"], rank="security_lead"))
     reply = answer(
         slack(
             client, form("/status", 'update "x"', user="sec", channel=channel_of(secret_incident))
@@ -422,9 +433,26 @@ def test_page_a_responder(client, incident):
 
 def test_page_by_slack_mention(client, incident):
     bob = UserFactory(username="bob", groups=["responder"])
-    ChatIdentity.objects.create(slack_user_id="U0BOB", user=bob)
+    link(bob, user_id="U0BOB")
     answer(slack(client, form("/pd", 'page <@U0BOB|bobby> "help"', channel=channel_of(incident))))
     assert Page.objects.filter(recipient=bob).exists()
+
+
+def test_a_mention_of_an_unlinked_slack_user_names_nobody(client, incident):
+    """The display name in a mention is the Slack user's own choice: it names nobody here."""
+    bob = UserFactory(username="bob", groups=["responder"])
+    reply = answer(
+        slack(client, form("/pd", 'page <@U0EVE|bob> "help"', channel=channel_of(incident)))
+    )
+    assert reply["response_type"] == "ephemeral"
+    assert "has not linked a TenSafe IR account" in reply["text"]
+    assert not Page.objects.filter(recipient=bob).exists()
+    link(bob, user_id="U0BOB", team_id="T0OTHER")  # linked, but in another workspace
+    reply = answer(
+        slack(client, form("/pd", 'page <@U0BOB|bob> "help"', channel=channel_of(incident)))
+    )
+    assert "has not linked a TenSafe IR account" in reply["text"]
+    assert not Page.objects.filter(recipient=bob).exists()
 
 
 @pytest.mark.parametrize(
@@ -445,7 +473,7 @@ def test_page_mistakes_get_the_usage(client, incident, text, problem):
 
 
 def test_viewers_cannot_page(client, incident):
-    UserFactory(username="vic", groups=["viewer"])
+    link(UserFactory(username="vic", groups=["viewer"]))
     UserFactory(username="bob", groups=["responder"])
     reply = answer(
         slack(client, form("/pd", 'page @bob "x"', user="vic", channel=channel_of(incident)))
@@ -471,3 +499,58 @@ def test_declare_follow_up_goes_through_the_outbound_guard(client, ian, settings
     assert chat_command_declare(command.pk) == "done"  # declared; the answer was not sent
     assert "resolves to non-public address 127.0.0.1" in caplog.text
     assert Incident.objects.get().severity == "P3"
+
+
+# --- rate limit ----------------------------------------------------------------------------------
+def test_commands_are_limited_per_slack_user(client, incident, settings):
+    settings.TENSAFE_RATE_CHAT = (3, 60)
+    for n in range(3):
+        text = f'update "Update {n}"'
+        assert (
+            answer(slack(client, form("/status", text, channel=channel_of(incident))))[
+                "response_type"
+            ]
+            == "in_channel"
+        )
+    over = answer(slack(client, form("/status", 'update "Four"', channel=channel_of(incident))))
+    assert over["response_type"] == "ephemeral"
+    assert over["text"].startswith("Slow down: more than 3 commands in 60 seconds. Try again in ")
+    assert over["text"].endswith(" seconds.")
+    assert Update.objects.count() == 3
+    # Someone else, or the same user id in another workspace, is counted apart.
+    link(UserFactory(username="rita", groups=["responder"]))
+    other = answer(
+        slack(client, form("/incident", "status", user="rita", channel=channel_of(incident)))
+    )
+    assert other["text"].startswith(f"*INC-{incident.pk}*")
+    elsewhere = answer(
+        slack(client, form("/incident", "status", team_id="T0OTHER", channel=channel_of(incident)))
+    )
+    assert elsewhere["text"].startswith("Link your account:")
+
+
+def test_unlinked_users_are_limited_too(client, incident, settings):
+    from comms.models import ChatLinkToken
+
+    settings.TENSAFE_RATE_CHAT = (2, 60)
+    for _ in range(2):
+        reply = answer(slack(client, form("/incident", "status", user_id="U0EVE")))
+        assert reply["text"].startswith("Link your account:")
+    over = answer(slack(client, form("/incident", "status", user_id="U0EVE")))
+    assert over["text"].startswith("Slow down")
+    assert ChatLinkToken.objects.count() == 2
+
+
+def test_the_limit_frees_up_in_the_next_window(client, incident, settings, time_machine):
+    settings.TENSAFE_RATE_CHAT = (1, 60)
+    minute = (int(time.time()) // 60 + 1) * 60
+    time_machine.move_to(minute + 10, tick=False)
+    fields = form("/incident", "status", channel=channel_of(incident))
+    assert answer(slack(client, fields))["text"].startswith("*INC-")
+    over = answer(slack(client, form("/incident", "status", channel=channel_of(incident))))
+    assert over["text"] == (
+        "Slow down: more than 1 command in 60 seconds. Try again in 50 seconds."
+    )
+    time_machine.move_to(minute + 60, tick=False)
+    again = answer(slack(client, form("/incident", "status", channel=channel_of(incident))))
+    assert again["text"].startswith("*INC-")

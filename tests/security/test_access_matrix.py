@@ -26,6 +26,8 @@ from django.db.models import ForeignKey
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from comms.models import ChatIdentity
+from comms.services import chat_link_start
 from comms.subscribers import confirm_url, subscriber_subscribe, unsubscribe_url
 from incidents.models import ChecklistItem, ContactMethod, Incident, Schedule
 from incidents.selectors import policy_for
@@ -178,6 +180,12 @@ RULES: dict[str, Rule] = {
         public(200), lambda w, v: {"token": w.subscriber_unsubscribe_token}
     ),
     "chatops/slack/": Rule(public(405)),
+    # Linking a Slack user: the token is not a credential (it only names the Slack user), the
+    # signed-in person is; GET shows whom it would link, only a POST links. Everyone's own
+    # links; removing one is POST only.
+    "chat/link/<str:token>/": Rule(page(), lambda w, v: {"token": w.chat_link_token}),
+    "account/chat/": Rule(page()),
+    "account/chat/<int:pk>/unlink/": Rule(page(405), lambda w, v: {"pk": w.chat_identity.pk}),
     # Senders post alerts with the integration's secret; GET is not served.
     "integrations/<str:integration_id>/alerts/": Rule(
         public(405), lambda w, v: {"integration_id": str(w.integration.pk)}
@@ -283,6 +291,8 @@ class World:
     ack_token: str
     subscriber_confirm_token: str
     subscriber_unsubscribe_token: str
+    chat_link_token: str
+    chat_identity: Any
     incident_content_type_id: int
     clients: dict = field(default_factory=dict)
 
@@ -349,6 +359,10 @@ def world(db, settings) -> World:
     # An open one too, so boards, lists and counts of open incidents have it to leak.
     declare(actor=security_ic, title=f"{SECRET_TITLE}, second host", severity="P2", security=True)
     subscriber = subscriber_subscribe(email="reader@example.com")
+    chat_link = chat_link_start(team_id="T0001", team_domain="tensafe", user_id="U0NEW", name="n")
+    chat_identity = ChatIdentity.objects.create(
+        slack_team_id="T0001", slack_user_id="U0OUTSIDER", user=outsider
+    )
 
     return World(
         users=users,
@@ -364,6 +378,8 @@ def world(db, settings) -> World:
         ack_token=ack_token(incidents["security"], security_ic),
         subscriber_confirm_token=confirm_url(subscriber).rstrip("/").rsplit("/", 1)[1],
         subscriber_unsubscribe_token=unsubscribe_url(subscriber).rstrip("/").rsplit("/", 1)[1],
+        chat_link_token=chat_link.rstrip("/").rsplit("/", 1)[1],
+        chat_identity=chat_identity,
         incident_content_type_id=ContentType.objects.get_for_model(Incident).pk,
     )
 
