@@ -130,6 +130,25 @@ def test_a_replay_two_seconds_later_is_refused(client, incident, time_machine):
     assert Update.objects.count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_replays_sent_at_once_are_refused_across_connections(incident):
+    """Each thread has its own database connection, as each web process does: one of eight
+    identical signed requests sent at once is accepted."""
+    from django.test import Client
+
+    from tests.test_concurrency import run_at_once
+
+    fields = form("/status", 'update "Fixed, monitoring"', channel=channel_of(incident))
+    timestamp = int(time.time())
+    results, errors = run_at_once(
+        8, lambda i: slack(Client(), fields, timestamp=timestamp).status_code
+    )
+    assert errors == [None] * 8
+    assert sorted(results) == [200] + [401] * 7
+    assert Update.objects.count() == 1
+
+
 def test_a_replay_is_refused_even_when_the_first_one_was_refused_for_the_user(client, incident):
     """The signature is spent when it is verified, whatever the command then answers."""
     fields = form("/incident", "status", user_id="U0NOBODY", channel=channel_of(incident))
