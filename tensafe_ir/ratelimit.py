@@ -155,7 +155,7 @@ def slot_give_back(slot: Slot) -> None:
         log.warning("rate limit slot not given back: counters unavailable", exc_info=True)
 
 
-def _wait_text(seconds: int) -> str:
+def wait_text(seconds: int) -> str:
     if seconds < 120:
         return f"{seconds} seconds"
     return f"{math.ceil(seconds / 60)} minutes"
@@ -249,7 +249,7 @@ def login_rate_limited(view, *, html: bool = True):
         if refused is not None:
             detail = (
                 "Too many failed sign-ins for this username or from this address; "
-                f"try again in {_wait_text(refused.retry_after)}."
+                f"try again in {wait_text(refused.retry_after)}."
             )
             return _too_many(request, detail, refused.retry_after, html=html)
         attempt = {"failed": False}
@@ -284,7 +284,7 @@ def alerts_rate_limited(view):
                 limit, period = rate
                 detail = (
                     f"Over this integration's limit of {limit} deliveries per {period} seconds "
-                    f"(TENSAFE_RATE_ALERTS); retry in {_wait_text(slot.retry_after)}."
+                    f"(TENSAFE_RATE_ALERTS); retry in {wait_text(slot.retry_after)}."
                 )
                 return _too_many(request, detail, slot.retry_after)
         return view(request, integration_id, *args, **kwargs)
