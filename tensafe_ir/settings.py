@@ -324,12 +324,20 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Logging -------------------------------------------------------------------------------
+# Every line goes through tensafe_ir.logs.RedactFilter: tokens in our URLs (acknowledge, iCal,
+# subscription links), secret query parameters and other hosts' URL paths are written as
+# <redacted>. gunicorn's access log uses the same filter (--logger-class, Procfile).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "tensafe_ir.logs.RedactFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("TENSAFE_LOG_LEVEL", "INFO")},
+    # runserver's request lines (Django's own handler for them has no filter).
+    "loggers": {"django.server": {"handlers": ["console"], "propagate": False}},
 }
 
 EMAIL_BACKEND = os.environ.get(
