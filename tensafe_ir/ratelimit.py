@@ -46,7 +46,8 @@ import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
-from django.db import DatabaseError, connection, transaction
+from django.db import Error as DatabaseError  # InterfaceError (closed connection) too
+from django.db import connection, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
