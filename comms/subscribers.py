@@ -1,9 +1,11 @@
 """Email subscribers of the public status page (issue "Communications", part 6).
 
-Double opt-in: subscribing writes a pending row and mails a signed, expiring confirmation
-link; only confirmed subscribers are told anything. Every email carries a signed unsubscribe
-link (and a `List-Unsubscribe` header). Links open a page with one button and the POST does
-the change, so mail scanners that prefetch links change nothing.
+Double opt-in: subscribing writes a pending row and mails (through the workers) a signed,
+expiring confirmation link; only confirmed subscribers are told anything. The answer to a
+subscription request is the same whatever the address's state; the mail says what applies.
+Every email carries a signed unsubscribe link (and a `List-Unsubscribe` header). Links open a
+page with one button and the POST does the change, so mail scanners that prefetch links change
+nothing.
 
 Each public status-page update (the `status_page_posted` timeline event of a public incident)
 writes one `SubscriberDelivery` per confirmed subscriber in the posting transaction, keyed by
@@ -34,6 +36,7 @@ from django.views.decorators.http import require_http_methods
 from incidents.hooks import timeline_recorded
 from incidents.notify import backoff_seconds
 from incidents.states import TimelineKind
+from tensafe_ir.ratelimit import client_address, slot_take, wait_text
 
 from .models import Subscriber, SubscriberDelivery, Update
 from .status.selectors import public_updates
@@ -51,7 +54,7 @@ REQUEUE_GRACE_SECONDS = 60  # time the broker gets to deliver a hand-off before 
 
 
 class SubscriptionError(Exception):
-    """Wrong input (bad address, duplicate, tampered or expired link): nothing was changed."""
+    """Wrong input (bad address, tampered or expired link): nothing was changed."""
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -100,10 +103,11 @@ def _normalise(email: str) -> str:
 
 
 def subscriber_subscribe(*, email: str) -> Subscriber:
-    """Start a subscription: a pending row and a confirmation email (after commit).
-
-    An address that is already pending or confirmed is refused and nothing changes; one that
-    unsubscribed before starts over as pending."""
+    """Ask for a subscription. What the asker sees never depends on the address's state (so it
+    does not tell who subscribes): the address becomes or stays pending, or stays confirmed,
+    and after commit one notice is handed to the workers, which write to the mailbox what
+    applies to it (`subscriber_notice_send`). The rate limits per client address and per email
+    address (subscribe_view) bound how often a mailbox hears from us."""
     email = _normalise(email)
     now = timezone.now()
     try:
@@ -111,43 +115,53 @@ def subscriber_subscribe(*, email: str) -> Subscriber:
             subscriber = Subscriber.objects.select_for_update().filter(email=email).first()
             if subscriber is None:
                 subscriber = Subscriber.objects.create(email=email, created_at=now)
-            elif subscriber.status == Subscriber.Status.CONFIRMED:
-                raise SubscriptionError(f"{email} is already subscribed.")
-            elif subscriber.status == Subscriber.Status.PENDING:
-                raise SubscriptionError(
-                    f"{email} is waiting for confirmation: use the link in the email we sent."
-                )
-            else:
+            elif subscriber.status == Subscriber.Status.UNSUBSCRIBED:
                 subscriber.status = Subscriber.Status.PENDING
                 subscriber.created_at, subscriber.unsubscribed_at = now, None
                 subscriber.save(update_fields=["status", "created_at", "unsubscribed_at"])
-            transaction.on_commit(lambda: _send_confirmation(subscriber.pk))
     except IntegrityError:  # a concurrent request created the same address first
-        raise SubscriptionError(f"{email} is already waiting for confirmation.") from None
+        subscriber = Subscriber.objects.get(email=email)
+    transaction.on_commit(lambda: subscriber_notice_enqueue(subscriber.pk))
     return subscriber
 
 
-def _send_confirmation(subscriber_id: int) -> None:
-    subscriber = Subscriber.objects.get(pk=subscriber_id)
-    body = render_to_string(
-        "comms/subscribe_email_confirm.txt",
-        {
-            "confirm_url": confirm_url(subscriber),
-            "valid_hours": CONFIRM_VALID_HOURS,
-            "status_url": _status_url(),
-        },
-    )
+def subscriber_notice_enqueue(subscriber_id: int) -> None:
+    """Hand the notice to the workers (after commit); with the broker down the asker simply
+    asks again, as with any lost email."""
+    from .status.tasks import send_subscriber_notice_task
+
+    try:
+        send_subscriber_notice_task.delay(subscriber_id)
+    except Exception:
+        log.warning("could not enqueue the notice to subscriber %s", subscriber_id, exc_info=True)
+
+
+def subscriber_notice_send(subscriber_id: int) -> str:
+    """The mail that answers a subscription request, from the state the address is in now:
+    pending, a link to confirm; confirmed, "already subscribed" with a link to unsubscribe;
+    unsubscribed meanwhile (or gone), nothing. Returns what was sent."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+        return "nothing"
+    context = {"status_url": _status_url(), "valid_hours": CONFIRM_VALID_HOURS}
+    if subscriber.status == Subscriber.Status.CONFIRMED:
+        kind, subject = "already", "You are subscribed to TenSafe status"
+        context["unsubscribe_url"] = unsubscribe_url(subscriber)
+    else:
+        kind, subject = "confirm", "Confirm your TenSafe status subscription"
+        context["confirm_url"] = confirm_url(subscriber)
+    body = render_to_string(f"comms/subscribe_email_{kind}.txt", context)
     try:
         EmailMessage(
-            subject="Confirm your TenSafe status subscription",
+            subject=subject,
             body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[subscriber.email],
         ).send()
-    except Exception:  # the person can subscribe again once mail works; nothing to roll back
-        log.warning(
-            "could not send the confirmation to subscriber %s", subscriber_id, exc_info=True
-        )
+    except Exception:  # the person can ask again once mail works; nothing to roll back
+        log.warning("could not send the notice to subscriber %s", subscriber_id, exc_info=True)
+        return "failed"
+    return kind
 
 
 def subscriber_from_confirm_token(token: str) -> Subscriber:
@@ -396,17 +410,47 @@ def connect_signals() -> None:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def subscribe_view(request):
+    """Every POST counts against the client address's limit, and a valid address's against its
+    own (TENSAFE_RATE_SUBSCRIBE_*); under them the answer is the same whatever the state."""
     if request.method == "GET":
         return render(request, "comms/subscribe.html", {})
     email = request.POST.get("email", "")
+    refused = _subscribe_refused(
+        request, "subscribe-address", client_address(request), "TENSAFE_RATE_SUBSCRIBE_ADDRESS"
+    )
+    if refused is not None:
+        return refused
     try:
-        subscriber = subscriber_subscribe(email=email)
+        normalised = _normalise(email)
+        refused = _subscribe_refused(
+            request, "subscribe-email", normalised, "TENSAFE_RATE_SUBSCRIBE_EMAIL"
+        )
+        if refused is not None:
+            return refused
+        subscriber_subscribe(email=normalised)
     except SubscriptionError as error:
         return render(
             request, "comms/subscribe.html", {"error": str(error), "email": email}, status=400
         )
-    message = f"Check {subscriber.email}: we sent a link to confirm your subscription."
+    message = (
+        f"We sent a message to {normalised}: follow its link to confirm your subscription "
+        "(if the address is already subscribed, the message says so)."
+    )
     return render(request, "comms/subscribe.html", {"message": message})
+
+
+def _subscribe_refused(request, scope: str, who: str, setting: str):
+    """The 429 page when this request is over the limit `setting` names, else None."""
+    slot = slot_take(scope, who, getattr(settings, setting))
+    if slot is None or slot.allowed:
+        return None
+    error = (
+        "Too many subscription requests from this address or for this email address; "
+        f"try again in {wait_text(slot.retry_after)}."
+    )
+    response = render(request, "comms/subscribe.html", {"error": error}, status=429)
+    response["Retry-After"] = str(slot.retry_after)
+    return response
 
 
 def _link_page(request, *, heading, error="", message="", question="", email="", button=""):

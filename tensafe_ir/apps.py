@@ -2,8 +2,8 @@ from django.apps import AppConfig
 
 
 class TensafeIrConfig(AppConfig):
-    """The project package as an app, for what belongs to no one feature: the deploy checks,
-    the rate limits' login-failure receiver and the session clock."""
+    """The project package as an app, for what belongs to no one feature: the rate limits'
+    counters and login-failure receiver, and the session clock."""
 
     name = "tensafe_ir"
     verbose_name = "TenSafe IR"
@@ -11,7 +11,6 @@ class TensafeIrConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
-        from . import checks  # noqa: F401  (registers the checks)
         from .ratelimit import login_failed_received
         from .sessions import session_signed_in
 

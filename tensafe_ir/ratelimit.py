@@ -1,22 +1,30 @@
-"""Rate limits: failed sign-ins (dashboard, admin, API token) per username and per client
-address, and alert deliveries per integration. Over a limit the answer is 429 with
-Retry-After and a sentence saying which limit and when to retry; nothing else happens.
+"""Rate limits: failed sign-ins (dashboard, admin, API token) per (username, address), per
+address and per username; status-page subscriptions per address and per email address; alert
+deliveries per integration. Over a limit the answer is 429 with Retry-After and a sentence
+saying which limit and when to retry; nothing else happens. The numbers are settings
+(TENSAFE_RATE_*, tensafe_ir/settings.py), listed in README and docs/operations.md.
 
 How a limit holds under parallel requests and across gunicorn processes:
 
-1. A request takes its slot first: one INCR of the counter named by (scope, who, window), in
-   the "ratelimit" cache (Redis when TENSAFE_CACHE_URL is set, shared by every process;
-   otherwise this process's LocMemCache, which increments under a lock). N parallel requests
-   get N distinct counts, so exactly `limit` of them go on and the rest are refused.
+1. A request takes its slot first: one atomic increment of the counter named by (scope, who,
+   window), which every process shares. With TENSAFE_CACHE_URL it is Redis (INCR and its
+   expiry in one round trip); without, a row of the database (RateLimitCounter): one
+   `INSERT ... ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count` statement,
+   atomic on SQLite and PostgreSQL alike. N parallel requests get N distinct counts, so
+   exactly `limit` of them go on and the rest are refused.
 2. Windows are fixed and the key names its window, so a counter is never reset while it is in
-   use; it expires one period after its window ends (no sweeper). A burst straddling two
-   windows can reach twice the limit: acceptable for these limits, and it keeps one
-   operation per request.
-3. A sign-in takes a slot on both its username's and its address's counter before the
-   password is checked, and gives both back unless authentication failed during the request
-   (Django's user_login_failed signal): only failures use up the limit, successful sign-ins
-   never lock anyone out, and parallel guesses cannot slip past the count.
-4. A cache that cannot be reached lets the request through (and logs it): a limit must never
+   use; it expires one period after its window ends (Redis by TTL; in the database the first
+   count of any new window deletes the expired rows). A burst straddling two windows can
+   reach twice the limit: acceptable for these limits, and it keeps one operation per request.
+3. A sign-in takes a slot on its (username, address) pair's, then its address's, then its
+   username's counter before the password is checked, stopping at the first that refuses (and
+   giving back those it took, so a refused request does not count against the next limit);
+   an attempt that goes on gives its slots back unless authentication failed during the
+   request (Django's user_login_failed signal): only failures use up the limits, successful
+   sign-ins never lock anyone out, and parallel guesses cannot slip past the count. The pair's
+   limit is the tight one; the username's is a higher ceiling across all addresses, so wrong
+   passwords from one address never lock the account's owner out elsewhere.
+4. A store that cannot be reached lets the request through (and logs it): a limit must never
    lock everyone out of the incident tool or drop alerts.
 """
 
@@ -31,14 +39,20 @@ import time
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import wraps
 
 import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.db import Error as DatabaseError  # InterfaceError (closed connection) too
+from django.db import connection, transaction
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+
+from .models import RateLimitCounter
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +66,7 @@ class Slot:
 
 def slot_take(scope: str, who: str, rate: tuple[int, int] | None) -> Slot | None:
     """Counts one request of `who` against `rate` (count, seconds); None when the limit is off
-    or the cache is unreachable."""
+    or the counters cannot be reached."""
     if rate is None:
         return None
     limit, period = rate
@@ -61,24 +75,48 @@ def slot_take(scope: str, who: str, rate: tuple[int, int] | None) -> Slot | None
     digest = hashlib.sha256(who.encode()).hexdigest()[:32]
     key = f"{scope}:{digest}:{window}"
     retry_after = max(1, math.ceil((window + 1) * period - now))
+    cache = _redis_cache()
     try:
-        count = _increment(key, timeout=retry_after + period)
-    except Exception:
-        log.warning("rate limit %s not counted: cache unavailable", scope, exc_info=True)
+        if cache is not None:
+            count = _redis_increment(cache, key, timeout=retry_after + period)
+        else:
+            count = _database_increment(key, expires_at=(window + 2) * period, now=now)
+    except (DatabaseError, redis.RedisError, OSError):
+        log.warning("rate limit %s not counted: counters unavailable", scope, exc_info=True)
         return None
     return Slot(key, count <= limit, retry_after)
 
 
-def _increment(key: str, timeout: int) -> int:
-    cache = caches["ratelimit"]
-    if isinstance(cache, RedisCache):
-        return _redis_increment(cache, key, timeout)
-    try:
-        return cache.incr(key)
-    except ValueError:  # no counter yet: create it at 1, unless another request just did
-        if cache.add(key, 1, timeout):
-            return 1
-        return cache.incr(key)
+def _redis_cache() -> RedisCache | None:
+    """The "ratelimit" cache when TENSAFE_CACHE_URL configures one, else None (the database)."""
+    if "ratelimit" not in settings.CACHES:
+        return None
+    return caches["ratelimit"]
+
+
+def _database_increment(key: str, *, expires_at: float, now: float) -> int:
+    """One statement, so two processes counting the same key at once get distinct counts. Inside
+    a caller's transaction it runs in a savepoint: an error leaves that transaction usable."""
+    table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
+    key_column, count_column, expires_column = (
+        connection.ops.quote_name(RateLimitCounter._meta.get_field(name).column)
+        for name in ("key", "count", "expires_at")
+    )
+    sql = f"""
+        INSERT INTO {table} ({key_column}, {count_column}, {expires_column}) VALUES (%s, 1, %s)
+        ON CONFLICT ({key_column}) DO UPDATE SET {count_column} = {table}.{count_column} + 1
+        RETURNING {count_column}
+    """  # noqa: S608  # nosec B608  # names: model metadata, quoted; values: parameters
+    expires = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(expires_at, UTC))
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [key, expires])
+            (count,) = cursor.fetchone()
+        if count == 1:  # a new window: the ended ones' rows go
+            RateLimitCounter.objects.filter(
+                expires_at__lt=datetime.fromtimestamp(now, UTC)
+            ).delete()
+    return int(count)
 
 
 _redis_clients: dict[str, redis.Redis] = {}
@@ -106,14 +144,19 @@ def _redis_increment(cache: RedisCache, key: str, timeout: int) -> int:
 
 
 def slot_give_back(slot: Slot) -> None:
+    cache = _redis_cache()
     try:
-        with contextlib.suppress(ValueError):  # the window's counter has expired: nothing to do
-            caches["ratelimit"].decr(slot.key)
-    except Exception:
-        log.warning("rate limit slot not given back: cache unavailable", exc_info=True)
+        if cache is not None:
+            with contextlib.suppress(ValueError):  # the window's counter has expired
+                cache.decr(slot.key)
+            return
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            RateLimitCounter.objects.filter(key=slot.key, count__gt=0).update(count=F("count") - 1)
+    except (DatabaseError, redis.RedisError, OSError):
+        log.warning("rate limit slot not given back: counters unavailable", exc_info=True)
 
 
-def _wait_text(seconds: int) -> str:
+def wait_text(seconds: int) -> str:
     if seconds < 120:
         return f"{seconds} seconds"
     return f"{math.ceil(seconds / 60)} minutes"
@@ -167,33 +210,49 @@ def _posted_username(request: HttpRequest) -> str:
     return username.strip().casefold() if isinstance(username, str) else ""
 
 
+def _login_limits(request: HttpRequest) -> list[tuple[str, str, tuple[int, int] | None]]:
+    """(scope, who, rate) of a sign-in, in the order they are taken: the tight pair first."""
+    username, address = _posted_username(request), client_address(request)
+    if not username:
+        return [("login-address", address, settings.TENSAFE_RATE_LOGIN_ADDRESS)]
+    return [
+        ("login-pair", f"{username}\n{address}", settings.TENSAFE_RATE_LOGIN_USERNAME_ADDRESS),
+        ("login-address", address, settings.TENSAFE_RATE_LOGIN_ADDRESS),
+        ("login-username", username, settings.TENSAFE_RATE_LOGIN_USERNAME),
+    ]
+
+
+def _login_slots_take(request: HttpRequest) -> tuple[list[Slot], Slot | None]:
+    """Takes the sign-in's slots until one refuses; on a refusal all taken are given back.
+    Returns (slots taken, the refusing slot or None)."""
+    slots = []
+    for scope, who, rate in _login_limits(request):
+        slot = slot_take(scope, who, rate)
+        if slot is None:
+            continue
+        slots.append(slot)
+        if not slot.allowed:
+            for taken in slots:
+                slot_give_back(taken)
+            return [], slot
+    return slots, None
+
+
 def login_rate_limited(view, *, html: bool = True):
-    """Wraps a sign-in view (form or API) with the per-username and per-address limits of
-    failed sign-ins. `html`: answer 429 with a page (else JSON)."""
+    """Wraps a sign-in view (form or API) with the limits of failed sign-ins per (username,
+    address), per address and per username. `html`: answer 429 with a page (else JSON)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs):
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        username = _posted_username(request)
-        slots = [
-            slot
-            for slot in (
-                slot_take("login-address", client_address(request), _rate("ADDRESS")),
-                slot_take("login-username", username, _rate("USERNAME")) if username else None,
-            )
-            if slot is not None
-        ]
-        refused = [slot for slot in slots if not slot.allowed]
-        if refused:
-            for slot in slots:
-                slot_give_back(slot)
-            retry_after = max(slot.retry_after for slot in refused)
+        slots, refused = _login_slots_take(request)
+        if refused is not None:
             detail = (
                 "Too many failed sign-ins for this username or from this address; "
-                f"try again in {_wait_text(retry_after)}."
+                f"try again in {wait_text(refused.retry_after)}."
             )
-            return _too_many(request, detail, retry_after, html=html)
+            return _too_many(request, detail, refused.retry_after, html=html)
         attempt = {"failed": False}
         token = _attempt.set(attempt)
         try:
@@ -205,10 +264,6 @@ def login_rate_limited(view, *, html: bool = True):
                     slot_give_back(slot)
 
     return wrapped
-
-
-def _rate(what: str) -> tuple[int, int] | None:
-    return getattr(settings, f"TENSAFE_RATE_LOGIN_{what}")
 
 
 # --- alert receiver ---------------------------------------------------------------------------
@@ -230,7 +285,7 @@ def alerts_rate_limited(view):
                 limit, period = rate
                 detail = (
                     f"Over this integration's limit of {limit} deliveries per {period} seconds "
-                    f"(TENSAFE_RATE_ALERTS); retry in {_wait_text(slot.retry_after)}."
+                    f"(TENSAFE_RATE_ALERTS); retry in {wait_text(slot.retry_after)}."
                 )
                 return _too_many(request, detail, slot.retry_after)
         return view(request, integration_id, *args, **kwargs)

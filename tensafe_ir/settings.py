@@ -207,32 +207,35 @@ MIDDLEWARE.insert(
 INSTALLED_APPS += ["tensafe_ir"]
 
 # --- Rate limits (tensafe_ir/ratelimit.py) -----------------------------------------------------
-# Counters live in the "ratelimit" cache: Redis when TENSAFE_CACHE_URL is set (shared by every
-# gunicorn process and machine; INCR is atomic), else this process's memory (atomic within the
-# process: fine for one process, per process otherwise; `check --deploy` warns in production).
+# Counters are shared by every web process: in Redis when TENSAFE_CACHE_URL is set (shared by
+# every machine too; INCR is atomic, one round trip), else in the database (RateLimitCounter,
+# one atomic upsert per count).
 CACHE_URL = os.environ.get("TENSAFE_CACHE_URL", "").strip()
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(
         f"TENSAFE_CACHE_URL={CACHE_URL!r} is not a Redis URL (redis://host:6379/1)"
     )
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "ratelimit": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": CACHE_URL,
-            "KEY_PREFIX": "tensafe-rl",
-            # A slow or absent Redis costs a request at most this, then the limit lets it by.
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        }
-        if CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"}
-    ),
-}
-# Failed sign-ins (dashboard, admin, API token) per username and per client address; the
-# alert receiver per integration (storms are legitimate: generous).
-TENSAFE_RATE_LOGIN_USERNAME = env_rate("TENSAFE_RATE_LOGIN_USERNAME", "10/5m")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if CACHE_URL:
+    CACHES["ratelimit"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "tensafe-rl",
+        # A slow or absent Redis costs a request at most this, then the limit lets it by.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+# Every rate limit, "<count>/<period>" or "off":
+# failed sign-ins (dashboard, admin, API token) per (username, client address): the tight one;
+TENSAFE_RATE_LOGIN_USERNAME_ADDRESS = env_rate("TENSAFE_RATE_LOGIN_USERNAME_ADDRESS", "10/5m")
+# per client address, whatever the usernames;
 TENSAFE_RATE_LOGIN_ADDRESS = env_rate("TENSAFE_RATE_LOGIN_ADDRESS", "30/5m")
+# per username across all addresses: a ceiling well above the pair's, so wrong passwords from
+# elsewhere never lock the account's owner out while a spread-out guess still stops;
+TENSAFE_RATE_LOGIN_USERNAME = env_rate("TENSAFE_RATE_LOGIN_USERNAME", "100/5m")
+# status-page subscriptions (every POST) per client address and per email address;
+TENSAFE_RATE_SUBSCRIBE_ADDRESS = env_rate("TENSAFE_RATE_SUBSCRIBE_ADDRESS", "10/1h")
+TENSAFE_RATE_SUBSCRIBE_EMAIL = env_rate("TENSAFE_RATE_SUBSCRIBE_EMAIL", "3/1h")
+# alert deliveries per integration (storms are legitimate: generous).
 TENSAFE_RATE_ALERTS = env_rate("TENSAFE_RATE_ALERTS", "600/1m")
 # Proxies in front of the app that append to X-Forwarded-For (a load balancer: 1). The client
 # address is the one that many entries from the right; 0 uses the connection's address.
@@ -321,12 +324,20 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Logging -------------------------------------------------------------------------------
+# Every line goes through tensafe_ir.logs.RedactFilter: tokens in our URLs (acknowledge, iCal,
+# subscription links), secret query parameters and other hosts' URL paths are written as
+# <redacted>. gunicorn's access log uses the same filter (--logger-class, Procfile).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "tensafe_ir.logs.RedactFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("TENSAFE_LOG_LEVEL", "INFO")},
+    # runserver's request lines (Django's own handler for them has no filter).
+    "loggers": {"django.server": {"handlers": ["console"], "propagate": False}},
 }
 
 EMAIL_BACKEND = os.environ.get(

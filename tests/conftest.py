@@ -41,16 +41,12 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(settings):
-    """Every test starts with no rate-limit counts (tensafe_ir/ratelimit.py), in this process's
-    memory whatever TENSAFE_CACHE_URL says (a shared Redis is never flushed by tests)."""
+    """Rate-limit counters (tensafe_ir/ratelimit.py) are rows of the test's database, whatever
+    TENSAFE_CACHE_URL says (a shared Redis is never flushed by tests): every test starts with
+    none. Tests of the Redis counters configure their own (tests/security/conftest.py)."""
     settings.CACHES = {
-        **settings.CACHES,
-        "ratelimit": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "tests-ratelimit",
-        },
+        name: cache for name, cache in settings.CACHES.items() if name != "ratelimit"
     }
-    caches["ratelimit"].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ them without a `comms.tasks` module."""
 
 from celery import shared_task
 
-from ..subscribers import deliveries_requeue_stale, delivery_send
+from ..subscribers import deliveries_requeue_stale, delivery_send, subscriber_notice_send
 
 
 @shared_task(ignore_result=True, acks_late=True)
@@ -17,3 +17,9 @@ def deliver_status_update_task(delivery_id: int) -> str:
 def requeue_status_deliveries_task() -> int:
     """Re-hand subscriber deliveries whose hand-off was lost or whose sender died."""
     return len(deliveries_requeue_stale())
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def send_subscriber_notice_task(subscriber_id: int) -> str:
+    """The answer to a subscription request: a link to confirm, or "already subscribed"."""
+    return subscriber_notice_send(subscriber_id)

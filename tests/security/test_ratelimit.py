@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from django.contrib.auth.signals import user_login_failed
-from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from integrations.models import InboundDelivery
 from integrations.services.integrations import integration_create
-from tensafe_ir.ratelimit import client_address, slot_take
+from tensafe_ir.models import RateLimitCounter
+from tensafe_ir.ratelimit import client_address, slot_give_back, slot_take
 from tensafe_ir.settings import env_rate
 from tests.factories import UserFactory
 
@@ -100,6 +100,47 @@ def test_successful_sign_ins_never_count(db, settings, window):
     assert _sign_in("/login/", "maria", PASSWORD).status_code == 302
 
 
+@pytest.mark.parametrize("url", LOGIN_URLS)
+def test_wrong_passwords_from_elsewhere_do_not_lock_the_real_user_out(db, window, url):
+    """Issue 12, finding 9: the defaults (10 per username and address, 30 per address, 100 per
+    username across addresses). An attacker failing for maria is stopped; maria, from her own
+    address, still signs in with the right password."""
+    UserFactory(username="maria", is_staff=True)
+    attacker = {"REMOTE_ADDR": "203.0.113.66"}
+
+    codes = [_sign_in(url, "maria", f"guess{n}", **attacker).status_code for n in range(12)]
+
+    assert codes.count(429) == 2 and 429 not in codes[:10], codes
+    assert _sign_in(url, "maria", PASSWORD, **attacker).status_code == 429
+    assert _succeeded(url, _sign_in(url, "maria", PASSWORD, REMOTE_ADDR="198.51.100.5"))
+
+
+def test_per_username_ceiling_spans_addresses(db, settings, window):
+    settings.TENSAFE_RATE_LOGIN_USERNAME = (4, 300)
+    UserFactory(username="maria")
+    for n in range(4):
+        assert _sign_in("/login/", "maria", "x", REMOTE_ADDR=f"203.0.113.{n}").status_code == 200
+    assert _sign_in("/login/", "maria", PASSWORD, REMOTE_ADDR="203.0.113.99").status_code == 429
+    assert _sign_in("/login/", "ola", "x", REMOTE_ADDR="203.0.113.99").status_code == 200
+
+
+def test_counters_without_a_cache_are_rows_and_expired_ones_are_deleted(db, settings):
+    """No TENSAFE_CACHE_URL: one row per (scope, who, window), shared by every process; a new
+    window's first count deletes the rows whose windows are over."""
+    with time_machine.travel(WINDOW_START, tick=False):
+        assert [slot_take("t", "a", (2, 60)).allowed for _ in range(3)] == [True, True, False]
+        slot_take("t", "b", (2, 60))
+    [row_a, row_b] = RateLimitCounter.objects.order_by("count").reverse()
+    assert (row_a.count, row_b.count) == (3, 1)
+    assert row_a.expires_at == WINDOW_START.replace(minute=2)  # a period after its window
+    with time_machine.travel(WINDOW_START.replace(minute=1), tick=False):
+        slot_give_back(slot_take("t", "a", (2, 60)))  # the next window, still alive
+        assert RateLimitCounter.objects.count() == 3
+    with time_machine.travel(WINDOW_START.replace(minute=2, second=1), tick=False):
+        slot_take("t", "c", (2, 60))
+    assert sorted(RateLimitCounter.objects.values_list("count", flat=True)) == [0, 1]
+
+
 def test_failures_per_address_span_usernames(db, settings, window):
     settings.TENSAFE_RATE_LOGIN_ADDRESS = (3, 300)
     for n in range(3):
@@ -146,7 +187,7 @@ def test_limiter_lets_requests_through_when_the_cache_is_down(settings):
 def test_login_failed_signal_outside_a_sign_in_view_counts_nothing(db):
     # A failed authenticate() elsewhere (a management command) is not a request to count.
     user_login_failed.send(sender=__name__, credentials={"username": "x"}, request=None)
-    assert not caches["ratelimit"]._cache  # no counter was created
+    assert not RateLimitCounter.objects.exists()  # no counter was created
 
 
 # --- alert receiver ---------------------------------------------------------------------------
