@@ -260,3 +260,22 @@ def test_an_unrestricted_incident_is_told_in_full_to_everyone(people, time_machi
     full = Message("Search slow", "details", {"event": "page"})
     assert incident_message(incident, full) == full
     assert incident_message(incident, full, recipient=people["outsiders"][0]) == full
+
+
+# --- chat ----------------------------------------------------------------------------------------
+def test_a_chat_answer_in_the_channel_names_a_restricted_incident_only(
+    client, settings, restricted, people
+):
+    """`/pd page` in the channel: the channel is not a user, so the answer everyone there
+    reads is the redacted form, whatever the reason typed; the person asking may open it."""
+    from comms.models import ChatIdentity
+    from tests.comms.test_chatops import SECRET, form, slack
+
+    settings.SLACK_SIGNING_SECRET = SECRET
+    ChatIdentity.objects.create(slack_user_id="U0SAM", user=people["lead"])
+    outsider = people["outsiders"][1]
+    text = f'page @{outsider.username} "check the 203.0.113.7 logins"'
+    fields = form("/pd", text, user="sam-seclead", user_id="U0SAM")
+    response = slack(client, {**fields, "text": f"INC-{restricted.pk} {text}"})
+    assert response.status_code == 200, response.content
+    assert response.json() == {"response_type": "in_channel", "text": redacted(restricted)}
