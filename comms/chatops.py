@@ -42,6 +42,7 @@ from incidents import services as incident_services
 from incidents.errors import RuleViolation, TransitionRefused
 from incidents.models import Incident, Service, User
 from incidents.permissions import is_writer
+from incidents.redaction import Message, incident_message
 from incidents.selectors import (
     incident_active_roles,
     incident_get_for_user,
@@ -96,6 +97,12 @@ def ephemeral(text: str) -> dict:
 
 def in_channel(text: str) -> dict:
     return {"response_type": "in_channel", "text": text}
+
+
+def in_channel_about(incident: Incident, text: str) -> dict:
+    """An answer everyone in the channel reads: not a user, so about a restricted incident
+    it is the redacted form (incidents.redaction)."""
+    return in_channel(incident_message(incident, Message("", text)).body)
 
 
 # --- verification --------------------------------------------------------------------------------
@@ -211,7 +218,9 @@ def _ack(command: Command) -> dict:
             f"{utc_time(incident.acknowledged_at)}."
         )
     incident_services.incident_acknowledge(actor=command.user, incident_id=incident.pk, via="slack")
-    return in_channel(f"{incident.reference} acknowledged by @{command.user.username}.")
+    return in_channel_about(
+        incident, f"{incident.reference} acknowledged by @{command.user.username}."
+    )
 
 
 def _status_text(incident: Incident) -> str:
@@ -268,9 +277,10 @@ def _status_command(command: Command, key: str) -> dict:
         template=state,
         text=message,
     )
-    return in_channel(
+    return in_channel_about(
+        incident,
         f"Status page updated for {incident.reference} ({Status(update.template).label}) by "
-        f"@{command.user.username}:\n{message}"
+        f"@{command.user.username}:\n{message}",
     )
 
 
@@ -305,9 +315,10 @@ def _pd_command(command: Command, key: str) -> dict:
     incident_services.incident_page_user(
         actor=command.user, incident_id=incident.pk, user=person, reason=reason
     )
-    return in_channel(
+    return in_channel_about(
+        incident,
         f"Paged @{person.username} about {incident.reference} for @{command.user.username}: "
-        f"{reason}"
+        f"{reason}",
     )
 
 

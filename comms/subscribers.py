@@ -35,6 +35,7 @@ from django.views.decorators.http import require_http_methods
 
 from incidents.hooks import timeline_recorded
 from incidents.notify import backoff_seconds
+from incidents.redaction import Message, incident_message
 from incidents.states import TimelineKind
 from tensafe_ir.ratelimit import client_address, slot_take, wait_text
 
@@ -300,9 +301,14 @@ def _compose(delivery: SubscriberDelivery) -> _Email:
             "unsubscribe_url": unsubscribe,
         },
     )
+    # Restricted incidents are never public (status.selectors), so this is the full text;
+    # a subscriber is an outside address, and the one rule says so if that ever changes.
+    message = incident_message(
+        incident, Message(f"[TenSafe status] {incident.title}: {label}"[:200], body)
+    )
     return _Email(
-        subject=f"[TenSafe status] {incident.title}: {label}"[:200],
-        body=body,
+        subject=message.subject,
+        body=message.body,
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

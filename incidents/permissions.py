@@ -52,6 +52,20 @@ def require_can_transition(user, transition_name: str, ic_user_id: int | None) -
         require_writer(user)
 
 
+def can_change_severity(user, ic_user_id: int | None) -> bool:
+    """The incident's IC or an SRE lead (superusers included); the platform itself too."""
+    if user is None:
+        return True
+    return is_writer(user) and (is_sre_lead(user) or user.pk == ic_user_id)
+
+
+def require_can_change_severity(user, ic_user_id: int | None) -> None:
+    if not can_change_severity(user, ic_user_id):
+        raise PermissionDenied(
+            "Only the incident's Incident Commander or an SRE lead may change its severity."
+        )
+
+
 def require_can_assign(user, replacing_ic: bool, ic_user_id: int | None) -> None:
     """Anyone who may write assigns roles; replacing a sitting IC takes the IC themself, an
     incident commander or an SRE lead."""

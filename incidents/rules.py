@@ -34,6 +34,25 @@ def channel_name_for(detected_at: datetime, title: str, attempt: int = 1) -> str
     return f"#{prefix}{desc.strip('-')}{suffix}"
 
 
+SEVERITY_DOWNGRADE_RULE = "a lower severity needs a reason"
+
+
+def severity_is_downgrade(old: str, new: str) -> bool:
+    """P1 is the most severe; moving towards P4 lowers the response the procedures demand."""
+    return new > old
+
+
+def check_severity_reason(old: str, new: str, reason: str) -> None:
+    """A downgrade cancels escalations and stretches every deadline, so it says why."""
+    if severity_is_downgrade(old, new) and not (reason or "").strip():
+        raise RuleViolation(
+            f"reason is required to lower the severity from {old} to {new}: a lower severity "
+            "cancels escalations and relaxes the communication deadlines.",
+            rule=SEVERITY_DOWNGRADE_RULE,
+            field="reason",
+        )
+
+
 def _rank_label(rank: str) -> str:
     return Rank(rank).label if rank in Rank.values else rank
 

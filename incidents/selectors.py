@@ -60,6 +60,19 @@ def incident_get_for_user(user, incident_id, *, for_update: bool = False) -> Inc
         raise Http404("No incident with that id.") from None
 
 
+def incident_is_restricted(incident: Incident) -> bool:
+    """A restricted incident is a security incident: shown only to those the visibility rule
+    lets in, and named only in redacted form in messages to anyone else (incidents.redaction)."""
+    return incident.security
+
+
+def incident_visible_to(user, incident: Incident) -> bool:
+    """Whether `user` may open `incident`, by the same rule as every list and page."""
+    if user is None:
+        return False
+    return incident_list_for_user(user).filter(pk=incident.pk).exists()
+
+
 def active_roles_prefetch() -> Prefetch:
     return Prefetch(
         "roles",

@@ -9,6 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import services
 from .ical import schedule_feed, user_feed
 from .models import Incident, Schedule, User
+from .redaction import message_withheld, restricted_text
+from .services.incidents import RESTRICTED_ACK_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,15 @@ def acknowledge_link(request, token):
     incident, person, error = _ack_context(token)
     if error:
         return render(request, "incidents/ack.html", {"error": error, "incident": None}, status=404)
+    if message_withheld(incident, person):
+        # The link reached someone who may not open this incident: it shows what the page
+        # said (reference and link) and acknowledges nothing.
+        context = {
+            "incident": None,
+            "restricted": restricted_text(incident),
+            "error": RESTRICTED_ACK_REFUSED,
+        }
+        return render(request, "incidents/ack.html", context, status=403)
     if request.method == "POST":
         incident = services.incident_acknowledge_by_link(token=token)
     return render(request, "incidents/ack.html", {"incident": incident, "person": person})

@@ -337,7 +337,7 @@ def test_viewers_cannot_assign(ic_user, viewer):
 
 
 # --- a severity change is never blocked by the role rules -----------------------------------------
-def test_raising_severity_warns_about_holders_instead_of_blocking(ic_user):
+def test_raising_severity_warns_about_holders_instead_of_blocking(ic_user, sre_lead):
     incident = declare(actor=ic_user, severity="P2")
     senior = UserFactory(rank="senior_engineer", username="sam-senior", groups=["responder"])
     engineer = UserFactory(rank="engineer", username="eve-engineer", groups=["responder"])
@@ -345,8 +345,8 @@ def test_raising_severity_warns_about_holders_instead_of_blocking(ic_user):
     assign(incident, Role.COMMS_LEAD, engineer, ic_user)
     assert incident_detail_for_user(ic_user, incident.pk).role_warnings == []
 
-    services.incident_update(
-        actor=ic_user, incident_id=incident.pk, severity="P1", reason="all regions down"
+    services.incident_update(  # an SRE lead: sam-senior, the IC, is paged about it
+        actor=sre_lead, incident_id=incident.pk, severity="P1", reason="all regions down"
     )
 
     incident.refresh_from_db()
@@ -374,7 +374,9 @@ def test_raising_severity_warns_about_holders_instead_of_blocking(ic_user):
 def test_lowering_severity_leaves_no_warnings(ic_user):
     incident = declare(actor=ic_user, severity="P1")
     assign(incident, Role.INCIDENT_COMMANDER, ic_user, ic_user)
-    services.incident_update(actor=ic_user, incident_id=incident.pk, severity="P3")
+    services.incident_update(
+        actor=ic_user, incident_id=incident.pk, severity="P3", reason="one customer only"
+    )
     assert incident_detail_for_user(ic_user, incident.pk).role_warnings == []
     event = incident.timeline.get(kind=TimelineKind.SEVERITY_CHANGED)
     assert event.data["role_warnings"] == []

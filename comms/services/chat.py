@@ -18,6 +18,7 @@ from django.utils import timezone
 from incidents.errors import RuleViolation
 from incidents.models import Service
 from incidents.notify import post_json
+from incidents.redaction import Message, incident_message
 from incidents.services import incident_declare
 from incidents.services.paging import LEASE_SECONDS, REQUEUE_GRACE_SECONDS
 from incidents.states import DetectionSource
@@ -97,12 +98,15 @@ def follow_up(response_url: str, text: str, *, in_channel: bool) -> bool:
 
 
 def _declared_text(incident, user) -> str:
-    return (
+    """The answer posted in the channel (read by everyone in it, so `incident_message` with
+    no user as recipient)."""
+    text = (
         f"{incident.reference} declared ({incident.severity}): {incident.title}\n"
         f"Channel: {incident.channel_name}   Bridge: {incident.bridge_url}\n"
         f"Declared by @{user.username}. In the incident channel: `/incident ack`, "
         '`/incident status`, `/status update "message" state=investigating`.'
     )
+    return incident_message(incident, Message("", text)).body
 
 
 def chat_command_declare(command_id: int) -> str:

@@ -17,6 +17,12 @@ from django.utils import timezone
 
 from incidents.db import claim_row, lease_lost, on_fresh_connection
 from incidents.notify import TRANSPORTS
+from incidents.redaction import (
+    Message,
+    contact_target_masked,
+    incident_message,
+    text_without_target,
+)
 from incidents.services.paging import (
     LEASE_SECONDS,
     MAX_ATTEMPTS,
@@ -49,14 +55,16 @@ def _rows_for(update: Update, at: datetime) -> list[Delivery]:
             "team"
         )
         subject = f"[{incident.severity}] {incident.reference} {incident.title} — status update"
+        # A team's webhook posts to a channel: no details of a restricted incident go there.
+        message = incident_message(incident, Message(subject[:300], update.text))
         return [
             Delivery(
                 **common,
                 team=hook.team,
                 channel="slack",
                 target=hook.url,
-                subject=subject[:300],
-                body=update.text,
+                subject=message.subject,
+                body=message.body,
                 idempotency_key=f"{key}:team{hook.team_id}",
             )
             for hook in hooks
@@ -70,18 +78,28 @@ def _rows_for(update: Update, at: datetime) -> list[Delivery]:
             .distinct()
             .order_by("id")
         )
-        return [
-            Delivery(
-                **common,
-                contact=contact,
-                channel="email",
-                target=contact.email,
-                subject=update.subject[:300],
-                body=update.text.replace(CUSTOMER_PLACEHOLDER, contact.customer.name),
-                idempotency_key=f"{key}:contact{contact.pk}",
+        rows = []
+        for contact in contacts:
+            # An external address: never a restricted incident's details.
+            message = incident_message(
+                incident,
+                Message(
+                    update.subject[:300],
+                    update.text.replace(CUSTOMER_PLACEHOLDER, contact.customer.name),
+                ),
             )
-            for contact in contacts
-        ]
+            rows.append(
+                Delivery(
+                    **common,
+                    contact=contact,
+                    channel="email",
+                    target=contact.email,
+                    subject=message.subject,
+                    body=message.body,
+                    idempotency_key=f"{key}:contact{contact.pk}",
+                )
+            )
+        return rows
     return []
 
 
@@ -175,13 +193,16 @@ def _delivery_record(delivery: Delivery, outcome, lease: datetime) -> str:
         else:
             delivery.status = Delivery.Status.FAILED
             what = "Customer email" if delivery.channel == "email" else "Team webhook post"
+            # Everyone who may open the incident reads its timeline: the address or webhook
+            # URL (a credential) is masked there.
+            error = text_without_target(outcome.error, delivery.target)
             timeline_record(
                 delivery.incident,
                 TimelineKind.NOTE,
-                f"{what} to {delivery.target} failed after {delivery.attempts} attempt(s): "
-                f"{outcome.error}",
+                f"{what} to {contact_target_masked(delivery.target)} failed after "
+                f"{delivery.attempts} attempt(s): {error}",
                 occurred_at=now,
-                data={"delivery": delivery.pk, "error": outcome.error, "code": outcome.code},
+                data={"delivery": delivery.pk, "error": error, "code": outcome.code},
             )
         delivery.save(
             update_fields=[

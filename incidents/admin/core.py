@@ -31,7 +31,9 @@ from ..models import (
     TimelineEvent,
     User,
 )
-from ..selectors import active_roles_prefetch, incident_list_for_user
+from ..permissions import can_change_severity
+from ..rules import check_severity_reason
+from ..selectors import active_roles_prefetch, incident_ic_id, incident_list_for_user
 from ..services import (
     incident_acknowledge,
     incident_transition,
@@ -109,6 +111,13 @@ class IncidentAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if "severity" in self.changed_data and not self.instance.is_open:
             self.add_error("severity", "A resolved incident's severity is final; reopen it first.")
+        elif "severity" in self.changed_data and cleaned.get("severity"):
+            try:  # the service's own rule, shown next to the field instead of a 500
+                check_severity_reason(
+                    self.instance.severity, cleaned["severity"], cleaned.get("reason", "")
+                )
+            except DomainError as refused:
+                self.add_error("reason", refused.detail)
         return cleaned
 
 
@@ -260,7 +269,9 @@ class IncidentAdmin(admin.ModelAdmin):
         return request.user.has_perm("incidents.transition_incident")
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and not obj.is_open:
+        if obj is not None and (
+            not obj.is_open or not can_change_severity(request.user, incident_ic_id(obj))
+        ):
             return (*self.readonly_fields, "severity")
         return self.readonly_fields
 

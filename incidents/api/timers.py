@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from .. import services
 from ..errors import RuleViolation
 from ..models import Deadline, Page
+from ..redaction import contact_target_for, text_without_target
 from ..selectors import (
     deadline_lateness_stats,
     deadlines_for_user,
@@ -48,6 +49,15 @@ class DeadlineOutputSerializer(serializers.ModelSerializer):
 
 class PageOutputSerializer(serializers.ModelSerializer):
     recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    target = serializers.CharField(
+        read_only=True,
+        help_text="Where the page went: the email address or webhook URL in full for its owner "
+        "(the recipient) and SRE leads, masked for everyone else (`a***@example.com`, "
+        "`https://hooks.example.com/…`): webhook URLs are credentials.",
+    )
+    last_error = serializers.CharField(
+        read_only=True, help_text="The last failure, with the target masked as in `target`."
+    )
 
     class Meta:
         model = Page
@@ -67,6 +77,17 @@ class PageOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "sent_at",
         ]
+
+    def to_representation(self, page):
+        """Contact targets as `incidents.redaction.contact_target_for` shows them to the
+        viewer (the request's user)."""
+        data = super().to_representation(page)
+        viewer = self.context["request"].user
+        shown = contact_target_for(viewer, page.recipient_id, page.target)
+        if shown != page.target:
+            data["target"] = shown
+            data["last_error"] = text_without_target(page.last_error, page.target)
+        return data
 
 
 class EscalateInputSerializer(StrictSerializer):
@@ -146,13 +167,17 @@ class DeadlineLatenessApi(APIView):
 class IncidentPagesApi(APIView):
     @extend_schema(
         summary="Pages sent for an incident, with outcomes",
+        description="Contact targets (email addresses, Slack and webhook URLs) are shown in "
+        "full only to their owner and to SRE leads; everyone else sees them masked.",
         responses=PageOutputSerializer(many=True),
     )
     def get(self, request, pk):
         incident = incident_get_for_user(request.user, pk)
         return Response(
             PageOutputSerializer(
-                pages_for_user(request.user).filter(incident=incident), many=True
+                pages_for_user(request.user).filter(incident=incident),
+                many=True,
+                context={"request": request},
             ).data
         )
 

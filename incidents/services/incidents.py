@@ -1,13 +1,16 @@
+import uuid
 from datetime import datetime, timedelta
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..errors import RuleViolation, TransitionRefused
 from ..models import ChecklistItem, Incident, Service, User
-from ..permissions import require_can_transition, require_writer
+from ..permissions import require_can_change_severity, require_can_transition, require_writer
 from ..policy import CHECKLIST_DEFAULTS
-from ..rules import channel_name_for, resolution_blockers, role_warnings
+from ..redaction import message_withheld
+from ..rules import channel_name_for, check_severity_reason, resolution_blockers, role_warnings
 from ..selectors import (
     incident_active_roles,
     incident_allowed_targets,
@@ -17,9 +20,15 @@ from ..selectors import (
     policy_for,
     policy_settings,
 )
-from ..states import Checklist, Severity, Status, TimelineKind
+from ..states import Checklist, Role, Severity, Status, TimelineKind
 from .timeline import checklist_auto_tick, timeline_record
 from .timers import deadlines_replan
+
+# Paging a person does not grant access to a restricted incident (docs/architecture.md).
+RESTRICTED_ACK_REFUSED = (
+    "This is a restricted security incident and you do not have access to it: being paged "
+    "does not grant access. Ask the security group to add you."
+)
 
 # Clocks of senders and browsers drift; a "detected at" this far ahead of ours is still "now".
 CLOCK_SKEW = timedelta(seconds=5)
@@ -173,6 +182,8 @@ def incident_acknowledge_by_link(*, token: str, at: datetime | None = None) -> I
     with transaction.atomic():
         incident = incident_get_for_user(None, incident_id, for_update=True)
         user = User.objects.get(pk=user_id, is_active=True)
+        if message_withheld(incident, user):
+            raise PermissionDenied(RESTRICTED_ACK_REFUSED)
         return _acknowledge(incident, user, at or timezone.now(), "page link")
 
 
@@ -326,17 +337,26 @@ def incident_update(
 
 
 def _change_severity(incident: Incident, severity: str, reason: str, actor, now: datetime) -> None:
+    """Only the IC or an SRE lead changes severity; lowering it takes a reason. The change
+    and its reason go on the timeline, and the IC is paged about it unless they made it."""
     if severity not in Severity.values:
         raise RuleViolation(
             f"severity must be one of {', '.join(Severity.values)}.",
             rule="severity",
             field="severity",
         )
+    ic = next(
+        (a.user for a in incident_active_roles(incident) if a.role == Role.INCIDENT_COMMANDER),
+        None,
+    )
+    require_can_change_severity(actor, ic.pk if ic else None)
     if not incident.is_open:
         raise TransitionRefused(
             "A resolved incident's severity is final; reopen it first.", allowed=[]
         )
+    reason = (reason or "").strip()
     old = incident.severity
+    check_severity_reason(old, severity, reason)
     incident.severity = severity
     incident.save(update_fields=["severity", "updated_at"])
     deadlines_replan(incident, now=now)
@@ -344,14 +364,33 @@ def _change_severity(incident: Incident, severity: str, reason: str, actor, now:
     text = f"Severity {old} → {severity}" + (f": {reason}" if reason else "")
     if warnings:
         text += ". Reassign: " + " ".join(warnings)
+    data = {"old": old, "new": severity, "reason": reason, "role_warnings": warnings}
+    if ic is not None and ic != actor:
+        pages = _page_ic_about_severity(incident, ic, actor, old, reason, now)
+        data["ic_paged"] = {"user": ic.username, "pages": pages}
+        text += f" (IC {ic.username} paged)"
     timeline_record(
-        incident,
-        TimelineKind.SEVERITY_CHANGED,
-        text,
-        actor=actor,
-        occurred_at=now,
-        data={"old": old, "new": severity, "reason": reason, "role_warnings": warnings},
+        incident, TimelineKind.SEVERITY_CHANGED, text, actor=actor, occurred_at=now, data=data
     )
+
+
+def _page_ic_about_severity(incident, ic, actor, old: str, reason: str, now) -> list[int]:
+    """Page the IC about a severity someone else changed, through the paging machinery (one
+    page per change and contact method, sent after commit). Returns the page ids."""
+    from .paging import pages_build, pages_enqueue
+
+    who = actor.username if actor is not None else "the platform"
+    page_ids, _summary = pages_build(
+        incident,
+        deadline=None,
+        rule_key=f"severity:{uuid.uuid4().hex[:12]}",
+        reason=f"severity changed {old} → {incident.severity} by {who}"
+        + (f": {reason}" if reason else ""),
+        people=[("incident_commander", ic)],
+        at=now,
+    )
+    transaction.on_commit(lambda: pages_enqueue(page_ids))
+    return page_ids
 
 
 def incident_add_note(*, actor, incident_id, text: str, occurred_at: datetime | None = None):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from ..db import claim_row, lease_lost, on_fresh_connection
 from ..models import ContactMethod, Incident, Page, User
 from ..notify import backoff_seconds, deliver
+from ..redaction import Message, incident_message, incident_url, text_without_target
 from ..states import Status, TimelineKind
 from .timeline import timeline_record
 
@@ -40,13 +41,8 @@ def ack_token_read(token: str, max_age_seconds: int) -> tuple[int, int]:
     return int(value["i"]), int(value["u"])
 
 
-def incident_url(incident: Incident) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/admin/incidents/incident/{incident.pk}/change/"
-
-
-def _compose(
-    incident: Incident, reason: str, user: User, at: datetime, body: str = ""
-) -> tuple[str, str, dict]:
+def _compose(incident: Incident, reason: str, user: User, at: datetime, body: str = "") -> Message:
+    """The page in full; `incident_message` decides per contact method what is sent."""
     minutes = int((at - incident.detected_at).total_seconds() // 60)
     ack_url = f"{settings.PUBLIC_BASE_URL}/ack/{ack_token(incident, user)}/"
     subject = f"[{incident.severity}] {incident.reference} {incident.title} — {reason}"
@@ -84,7 +80,13 @@ def _compose(
         },
         "acknowledge_url": ack_url if incident.acknowledged_at is None else None,
     }
-    return subject[:300], "\n".join(lines), payload
+    return Message(subject[:300], "\n".join(lines), payload)
+
+
+# A page by email goes to the person; Slack and JSON webhooks post to a channel or a system
+# whose readers we cannot know, so about a restricted incident they always carry the
+# redacted form (incidents.redaction).
+PERSONAL_CHANNELS = frozenset({"email"})
 
 
 def _methods_of(users) -> dict[int, list[tuple[str, str, str, str]]]:
@@ -131,9 +133,12 @@ def pages_build_many(requests: list[PageRequest]) -> list[tuple[list[int], str]]
         for _target, person in r.people:
             unique.setdefault(person.pk, person)
         for person in unique.values():
-            subject, text, payload = _compose(r.incident, r.reason, person, r.at, r.body)
+            full = _compose(r.incident, r.reason, person, r.at, r.body)
             mine = methods[person.pk]
             for method_key, channel, address, secret in mine:
+                message = incident_message(
+                    r.incident, full, recipient=person if channel in PERSONAL_CHANNELS else None
+                )
                 rows.append(
                     Page(
                         incident=r.incident,
@@ -143,9 +148,9 @@ def pages_build_many(requests: list[PageRequest]) -> list[tuple[list[int], str]]
                         channel=channel,
                         target=address,
                         secret=secret,
-                        subject=subject,
-                        body=text,
-                        payload=payload,
+                        subject=message.subject,
+                        body=message.body,
+                        payload=message.payload,
                         idempotency_key=f"inc{r.incident.pk}:{r.rule_key}:u{person.pk}:{method_key}",
                         status=Page.Status.SUPPRESSED if r.incident.drill else Page.Status.PENDING,
                         next_attempt_at=r.at,
@@ -273,13 +278,15 @@ def _page_record(page: Page, outcome, lease: datetime) -> str:
             )
         else:
             page.status = Page.Status.FAILED
+            # Everyone who may open the incident reads its timeline, not the target.
+            error = text_without_target(outcome.error, page.target)
             timeline_record(
                 page.incident,
                 TimelineKind.PAGE_FAILED,
                 f"Page to {page.recipient.username} via {page.channel} failed after "
-                f"{page.attempts} attempt(s): {outcome.error}",
+                f"{page.attempts} attempt(s): {error}",
                 occurred_at=now,
-                data={"page": page.pk, "error": outcome.error, "code": outcome.code},
+                data={"page": page.pk, "error": error, "code": outcome.code},
             )
         page.save(
             update_fields=[

@@ -27,7 +27,7 @@ from django.utils import timezone
 from incidents.db import claim_row, lease_lost, on_fresh_connection
 from incidents.models import Incident, TimelineEvent
 from incidents.notify import Outcome, backoff_seconds, post_json, sign
-from incidents.services.paging import incident_url
+from incidents.redaction import Message, incident_message, incident_url
 from incidents.services.timeline import timeline_record
 from incidents.states import TimelineKind
 
@@ -119,7 +119,13 @@ def webhook_deliveries_create(incident: Incident, event: TimelineEvent) -> list[
             incident=incident,
             timeline_event=event,
             event=name,
-            payload={"id": f"whd-s{sub.pk}-e{event.pk}", **payload},
+            # Only an `allow_restricted` subscription is trusted with a restricted incident's
+            # details (the others were left out above).
+            payload=incident_message(
+                incident,
+                Message("", "", {"id": f"whd-s{sub.pk}-e{event.pk}", **payload}),
+                trusted=sub.allow_restricted,
+            ).payload,
             idempotency_key=f"whd-s{sub.pk}-e{event.pk}",
             status=(
                 WebhookDelivery.Status.SUPPRESSED

@@ -4,8 +4,9 @@ labels, assignee)."""
 
 from __future__ import annotations
 
-import csv
 import io
+
+from incidents.spreadsheets import csv_writer
 
 from ..models import ActionItem
 
@@ -45,7 +46,7 @@ def _description(item: ActionItem) -> str:
 
 def action_items_csv(items) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)  # formula cells neutralised (incidents.spreadsheets)
     writer.writerow(CSV_COLUMNS)
     for item in items:
         writer.writerow(

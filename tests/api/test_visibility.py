@@ -68,7 +68,7 @@ def _requests(incident, user):
     item = incident.checklist.get(key="issue_verified")
     return {
         "detail GET": ("get", incident_url(incident), None),
-        "detail PATCH": ("patch", incident_url(incident), {"severity": "P2"}),
+        "detail PATCH": ("patch", incident_url(incident), {"description": "Scope narrowed"}),
         "acknowledge": ("post", incident_url(incident, "acknowledge"), {}),
         "transition": ("post", incident_url(incident, "transition"), {"to": "identified"}),
         "roles": (

@@ -280,7 +280,9 @@ def test_severity_change_moves_open_deadlines_counted_from_detection(ic, sweep):
     assert planned["comms:customer_email:1:missed"] == at(15)
     assert planned["comms:internal:1:missed"] == at(15)
     assert not [k for k in planned if "customer_first" in k]
-    services.incident_update(actor=ic, incident_id=incident.pk, severity="P4")
+    services.incident_update(
+        actor=ic, incident_id=incident.pk, severity="P4", reason="no customer impact after all"
+    )
     assert comms_deadlines(incident) == {}
 
 

@@ -381,6 +381,9 @@ def test_conditional_gets_answer_304(client, db, now):
 def test_incident_changes_through_the_services_change_the_page(client, db, now, ic_user):
     api, web = ServiceFactory(slug="api", name="API"), ServiceFactory(slug="web", name="Web")
     inc = incident("P3", [api], title="Search slow", actor=ic_user)
+    services.incident_assign_role(
+        actor=ic_user, incident_id=inc.pk, role="incident_commander", user=ic_user
+    )
     post(inc, "Looking.")
     assert states(client, "api", "web") == {"api": "degraded", "web": "operational"}
     services.incident_update(actor=ic_user, incident_id=inc.pk, severity="P1", reason="worse")

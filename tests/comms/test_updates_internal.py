@@ -106,3 +106,20 @@ def test_private_addresses_are_refused_unless_allow_listed(incident, http_target
     assert "non-public address" in delivery.last_error
     note = TimelineEvent.objects.get(incident=incident, kind=TimelineKind.NOTE)
     assert note.text.startswith("Team webhook post to http://127.0.0.1")
+
+
+def test_a_failed_team_post_is_on_the_timeline_without_the_webhook_url(
+    incident, api, django_capture_on_commit_callbacks
+):
+    """A team webhook URL is a credential (issue 12, finding 7): the failure note every reader
+    of the incident sees names its host only."""
+    hook("platform", "ftp://chat.example/hooks/platform-webhook-credential")
+    responder = UserFactory(groups=["responder"])
+    update = update_post(actor=responder, incident_id=incident.pk, channel="internal")
+    (delivery,) = Delivery.objects.filter(update=update)
+    assert delivery_deliver(delivery.pk) == "failed"
+    note = TimelineEvent.objects.filter(incident=incident, data__delivery=delivery.pk).get()
+    assert note.text.startswith("Team webhook post to ftp://chat.example/… failed")
+    viewer = UserFactory(groups=["viewer"])
+    timeline = api(viewer).get(f"/api/v1/incidents/{incident.pk}/timeline/")
+    assert "platform-webhook-credential" not in timeline.content.decode()

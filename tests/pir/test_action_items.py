@@ -131,6 +131,70 @@ def test_csv_and_jira_exports(p1_pir, api):
     assert api(ic).get("/api/v1/pirs/action-items/jira/?project=a;b").status_code == 400
 
 
+HYPERLINK = '=HYPERLINK("http://x","y")'
+CMD = "+cmd|' /C calc'!A0"
+
+
+def test_csv_cells_that_would_be_formulas_are_neutralised(p1_pir, api):
+    """Issue 12, finding 8: a spreadsheet opening the export must read text, never a formula
+    (OWASP: a leading single quote on cells beginning with = + - @ tab or CR)."""
+    from incidents import services
+
+    pir, ic = p1_pir
+    services.incident_update(actor=ic, incident_id=pir.incident_id, title=HYPERLINK)
+    UserFactory(username="dash", email="-dash@tensafe.test")
+    _add(api, ic, pir, action=HYPERLINK, owner="dash")
+    _add(api, ic, pir, action=CMD, description="@SUM(1+1)*cmd|' /C calc'!A0")
+    response = api(ic).get(f"/api/v1/pirs/action-items/csv/?pir={pir.pk}")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    items = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["Summary"] for r in items] == ["'" + HYPERLINK, "'" + CMD]
+    assert items[0]["Assignee"] == "'-dash@tensafe.test"
+    assert items[1]["Description"].startswith("'@SUM(1+1)")
+    assert f"({HYPERLINK})" in items[0]["Description"]  # the title, inside text: inert
+
+
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@A1", "'@A1"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("plain = text", "plain = text"),
+        ("", ""),
+        (None, ""),
+        (3, 3),
+    ],
+)
+def test_the_one_csv_cell_rule(value, written):
+    from incidents.spreadsheets import csv_cell
+
+    assert csv_cell(value) == written
+
+
+def test_every_csv_export_writes_through_the_one_helper():
+    """No module writes CSV with the bare csv.writer: each goes through
+    incidents.spreadsheets.csv_writer."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    offenders = [
+        str(path.relative_to(root))
+        for app in ("incidents", "comms", "pir", "dashboard", "integrations", "tensafe_ir")
+        for path in (root / app).rglob("*.py")
+        if ("csv.writer(" in path.read_text() or "csv.DictWriter(" in path.read_text())
+        and path.name != "spreadsheets.py"
+    ]
+    assert offenders == []
+
+
 def test_list_filters(resolved, api, sre_lead):
     p1, _ = resolved("P1")
     p2, _ = resolved("P2")

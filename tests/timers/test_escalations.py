@@ -122,7 +122,7 @@ def test_the_p1_ladder_in_order(org, ic, gateway, at_t0, sweep):
     assert rule_deadline(incident, "", "over_target").status == "pending"
 
 
-def test_each_rule_fires_at_most_once(org, ic, gateway, at_t0, sweep):
+def test_each_rule_fires_at_most_once(org, ic, gateway, at_t0, sweep, sre_lead):
     incident = declare(actor=ic, severity="P1", services=gateway)
     assert sweep(T0 + minutes(5)) == 2  # the declaration notice and the backup
     assert sweep(T0 + minutes(5)) == 0
@@ -131,8 +131,10 @@ def test_each_rule_fires_at_most_once(org, ic, gateway, at_t0, sweep):
     assert len([e for e in events(incident) if e.data["deadline"] == backup.pk]) == 1
     assert paged(incident, backup.key) == ["bob"]
     # A severity round trip re-plans, but a fired rule is never planned again.
-    services.incident_update(actor=ic, incident_id=incident.pk, severity="P2")
-    services.incident_update(actor=ic, incident_id=incident.pk, severity="P1")
+    services.incident_update(
+        actor=sre_lead, incident_id=incident.pk, severity="P2", reason="one region"
+    )
+    services.incident_update(actor=sre_lead, incident_id=incident.pk, severity="P1")
     sweep(T0 + minutes(9))
     backup.refresh_from_db()
     assert backup.status == "fired" and backup.fired_at == T0 + minutes(5)
@@ -191,13 +193,15 @@ def test_resolution_cancels_everything_pending(org, ic, gateway, at_t0, sweep):
 
 
 def test_severity_up_p2_to_p1_plans_p1_rules_from_detection(
-    org, ic, gateway, at_t0, sweep, time_machine
+    org, ic, gateway, at_t0, sweep, time_machine, sre_lead
 ):
     incident = declare(actor=ic, severity="P2", services=gateway)
     sweep(T0)
     assert paged(incident, "notify:P2") == ["alice", "bob", "emma-em"]
     time_machine.move_to(T0 + minutes(12), tick=False)
-    services.incident_update(actor=ic, incident_id=incident.pk, severity="P1", reason="all regions")
+    services.incident_update(
+        actor=sre_lead, incident_id=incident.pk, severity="P1", reason="all regions"
+    )
     assert statuses(incident) == {
         "notify:P2": "fired",
         "notify:P1": "pending",
@@ -225,11 +229,15 @@ def over_target_due(incident):
     return rule_deadline(incident, "", "over_target").due_at
 
 
-def test_severity_down_p1_to_p2_is_the_reverse(org, ic, gateway, at_t0, sweep, time_machine):
+def test_severity_down_p1_to_p2_is_the_reverse(
+    org, ic, gateway, at_t0, sweep, time_machine, sre_lead
+):
     incident = declare(actor=ic, severity="P1", services=gateway)
     sweep(T0)
     time_machine.move_to(T0 + minutes(3), tick=False)
-    services.incident_update(actor=ic, incident_id=incident.pk, severity="P2")
+    services.incident_update(
+        actor=sre_lead, incident_id=incident.pk, severity="P2", reason="one region"
+    )
     assert statuses(incident) == {
         "notify:P1": "fired",  # the P2 audiences were told already, as part of P1's
         "P1:unacknowledged:5": "cancelled",

@@ -195,6 +195,77 @@ def test_security_incident_pages_are_hidden(
     assert sorted(p["recipient"] for p in response.json()) == ["alice", "sam-seclead"]
 
 
+SLACK_URL = "https://hooks.slack.example/services/T0001/B0001/alice-webhook-credential"
+REFUSED_URL = "ftp://files.example/bob-upload-credential"
+
+
+@pytest.fixture
+def paged_p2(org, ic, gateway, frozen, sweep):
+    """A P2 whose notice paged alice (email to her account, and her Slack webhook), bob (a
+    webhook the outbound guard refuses, so it failed) and emma-em."""
+    from incidents.models import ContactMethod
+    from incidents.services.paging import page_deliver
+
+    ContactMethod.objects.create(user=org.primary, kind="email", target="alice@tensafe.test")
+    ContactMethod.objects.create(user=org.primary, kind="slack", target=SLACK_URL)
+    ContactMethod.objects.create(user=org.backup, kind="webhook", target=REFUSED_URL, secret="s")
+    incident = declare(actor=ic, severity="P2", services=gateway)
+    sweep(T0)
+    refused = incident.pages.get(recipient=org.backup)
+    assert page_deliver(refused.pk) == "failed"
+    return incident
+
+
+def _targets(response) -> dict:
+    assert response.status_code == 200, response.content
+    return {(p["recipient"], p["channel"]): (p["target"], p["last_error"]) for p in response.json()}
+
+
+def test_a_viewer_sees_contact_targets_masked(api, viewer, paged_p2):
+    response = api(viewer).get(f"/api/v1/incidents/{paged_p2.pk}/pages/")
+    shown = _targets(response)
+    assert shown[("alice", "email")][0] == "a***@tensafe.test"
+    assert shown[("alice", "slack")][0] == "https://hooks.slack.example/…"
+    assert shown[("bob", "webhook")][0] == "ftp://files.example/…"
+    assert shown[("emma-em", "email")][0] == "e***@tensafe.test"
+    content = response.content.decode()
+    for secret in ("alice@", "alice-webhook-credential", "bob-upload-credential", "emma-em@"):
+        assert secret not in content  # not in targets, nor in bob's last_error
+
+
+def test_the_owner_sees_their_own_targets_and_no_one_elses(api, org, paged_p2):
+    shown = _targets(api(org.primary).get(f"/api/v1/incidents/{paged_p2.pk}/pages/"))
+    assert shown[("alice", "email")][0] == "alice@tensafe.test"
+    assert shown[("alice", "slack")][0] == SLACK_URL
+    assert shown[("bob", "webhook")][0] == "ftp://files.example/…"
+    assert "bob-upload-credential" not in shown[("bob", "webhook")][1]
+
+
+def test_an_sre_lead_sees_every_target(api, sre_lead, paged_p2):
+    shown = _targets(api(sre_lead).get(f"/api/v1/incidents/{paged_p2.pk}/pages/"))
+    assert shown[("alice", "slack")][0] == SLACK_URL
+    assert shown[("bob", "webhook")][0] == REFUSED_URL
+    assert shown[("emma-em", "email")][0] == "emma-em@tensafe.test"
+
+
+def test_targets_are_not_on_the_timeline_the_page_or_the_deadlines(api, client, viewer, paged_p2):
+    """A failed page is on the timeline (API and dashboard) with its target masked; deadlines
+    carry no targets."""
+    failed = paged_p2.timeline.get(kind="page_failed")
+    assert "bob-upload-credential" not in failed.text + str(failed.data)
+    client.force_login(viewer)
+    pages = [
+        api(viewer).get(f"/api/v1/incidents/{paged_p2.pk}/timeline/"),
+        api(viewer).get(DEADLINES, {"incident": paged_p2.pk}),
+        client.get(f"/incidents/{paged_p2.pk}/"),
+    ]
+    for response in pages:
+        assert response.status_code == 200
+        content = response.content.decode()
+        for secret in ("alice-webhook-credential", "bob-upload-credential", "alice@tensafe"):
+            assert secret not in content
+
+
 def test_people_manage_their_own_contact_methods(api, responder):
     client = api(responder)
     created = client.post(

@@ -1,0 +1,122 @@
+"""What is withheld from whom, decided in one place.
+
+**Restricted incidents in outbound messages.** Every message the platform sends about an
+incident (pages, comms deliveries, chat posts, status subscribers, outgoing webhooks, review
+digests) is composed in full by its sender and then passed through `incident_message` with
+its recipient. When the incident is restricted (`selectors.incident_is_restricted`) and the
+recipient cannot open it, the message is replaced by the redacted form: no title,
+description, services, severity, reason or text, only "Restricted security incident INC-n:
+open the link <url>". The recipient is
+
+- a user: decided with `selectors.incident_visible_to`, the rule every page and API uses;
+- anything else (`recipient=None`): a Slack channel, a customer's or subscriber's address, a
+  JSON webhook, including a person's own Slack or webhook contact method, whose readers we
+  cannot know: always redacted, unless the sender says the target is `trusted` (an outgoing
+  webhook subscription with `allow_restricted`, granted by the security lead).
+
+Paging a person does not grant access to a restricted incident (docs/architecture.md,
+"Restricted incidents in messages"): the page carries the link, and the security group grants
+access.
+
+**Contact targets.** Email addresses and webhook URLs of contact methods are credentials
+(a Slack incoming-webhook URL posts to the channel). Anyone but their owner and SRE leads sees
+them through `contact_target_for`: `a***@example.com`, `https://hooks.example.com/…`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from .permissions import is_sre_lead
+from .selectors import incident_is_restricted, incident_visible_to
+
+
+def incident_url(incident) -> str:
+    """The incident's link in every message (the redacted form included)."""
+    return f"{settings.PUBLIC_BASE_URL}/admin/incidents/incident/{incident.pk}/change/"
+
+
+@dataclass(frozen=True)
+class Message:
+    """An outbound message: subject and text, and for JSON receivers the payload."""
+
+    subject: str
+    body: str
+    payload: dict | None = None
+
+
+def restricted_text(incident) -> str:
+    link = incident_url(incident)
+    return f"Restricted security incident {incident.reference}: open the link {link}"
+
+
+def message_withheld(incident, recipient=None, *, trusted: bool = False) -> bool:
+    """Whether a message about `incident` to `recipient` (a user; None for anything that is
+    not one) must be the redacted form."""
+    if trusted or not incident_is_restricted(incident):
+        return False
+    return recipient is None or not incident_visible_to(recipient, incident)
+
+
+def incident_message(incident, message: Message, *, recipient=None, trusted=False) -> Message:
+    """`message` as its sender composed it when `recipient` may read it; otherwise the
+    redacted form, which keeps only the payload's event name, id, time and drill flag."""
+    if not message_withheld(incident, recipient, trusted=trusted):
+        return message
+    text = restricted_text(incident)
+    subject = f"Restricted security incident {incident.reference}"
+    if incident.drill:
+        subject = f"[DRILL] {subject}"
+    payload = None
+    if message.payload is not None:
+        kept = ("id", "event", "occurred_at", "drill")
+        payload = {k: message.payload[k] for k in kept if k in message.payload}
+        payload.update(
+            restricted=True,
+            text=text,
+            incident={
+                "id": incident.pk,
+                "reference": incident.reference,
+                "security": True,
+                "url": incident_url(incident),
+            },
+        )
+    return Message(subject=subject, body=text, payload=payload)
+
+
+# --- contact targets -----------------------------------------------------------------------------
+def contact_target_masked(target: str) -> str:
+    """An email address as `a***@example.com`, a URL as its scheme and host (`https://h/…`),
+    anything else as `***`."""
+    target = (target or "").strip()
+    if "://" in target:
+        try:
+            parts = urlsplit(target)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        return f"{parts.scheme}://{host}/…" if host else "***"
+    local, at, domain = target.rpartition("@")
+    if at and local and domain:
+        return f"{local[0]}***@{domain}"
+    return "***"
+
+
+def contact_target_for(viewer, owner_id: int | None, target: str) -> str:
+    """The target as `viewer` may see it: in full for its owner and SRE leads (superusers
+    included), masked for everyone else."""
+    mine = viewer is not None and viewer.is_authenticated and viewer.pk == owner_id
+    if mine or (viewer is not None and viewer.is_authenticated and is_sre_lead(viewer)):
+        return target
+    return contact_target_masked(target)
+
+
+def text_without_target(text: str, target: str) -> str:
+    """`text` (an error message, a timeline line) with `target` masked wherever it is quoted."""
+    if not target or not text:
+        return text
+    masked = contact_target_masked(target)
+    return text.replace(repr(target)[1:-1], masked).replace(target, masked)
