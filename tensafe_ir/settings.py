@@ -78,7 +78,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -96,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "incidents.audit.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -239,9 +239,11 @@ TENSAFE_RATE_ALERTS = env_rate("TENSAFE_RATE_ALERTS", "600/1m")
 TENSAFE_TRUSTED_PROXY_COUNT = int(os.environ.get("TENSAFE_TRUSTED_PROXY_COUNT", "0"))
 
 # --- API -----------------------------------------------------------------------------------
+# API tokens expire this many days after sign-in (POST /api/v1/auth/token/).
+TENSAFE_API_TOKEN_DAYS = float(os.environ.get("TENSAFE_API_TOKEN_DAYS", "30"))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "incidents.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
