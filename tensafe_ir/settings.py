@@ -240,7 +240,14 @@ TENSAFE_TRUSTED_PROXY_COUNT = int(os.environ.get("TENSAFE_TRUSTED_PROXY_COUNT", 
 
 # --- API -----------------------------------------------------------------------------------
 # API tokens expire this many days after sign-in (POST /api/v1/auth/token/).
-TENSAFE_API_TOKEN_DAYS = float(os.environ.get("TENSAFE_API_TOKEN_DAYS", "30"))
+try:
+    TENSAFE_API_TOKEN_DAYS = float(os.environ.get("TENSAFE_API_TOKEN_DAYS", "30"))
+except ValueError:
+    TENSAFE_API_TOKEN_DAYS = 0.0
+if not 0 < TENSAFE_API_TOKEN_DAYS <= 3650:
+    raise ImproperlyConfigured(
+        "TENSAFE_API_TOKEN_DAYS must be a number of days above 0 (at most 3650), e.g. 30"
+    )
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "incidents.api.authentication.ApiTokenAuthentication",
