@@ -41,8 +41,8 @@ def test_clear_text_authtoken_keys_move_in_hashed_and_keep_working():
     key = "0123456789abcdef0123456789abcdef01234567"
     with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TABLE authtoken_token "
-            "(key varchar(40) PRIMARY KEY, created timestamp NOT NULL, user_id bigint NOT NULL)"
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, "
+            "created timestamp with time zone NOT NULL, user_id bigint NOT NULL)"
         )
         cursor.execute(
             "INSERT INTO authtoken_token (key, created, user_id) VALUES (%s, %s, %s)",

@@ -14,7 +14,7 @@ def move_authtoken_keys(apps, schema_editor):
     """DRF authtoken keys (stored in clear) become hashed ApiTokens expiring 30 days from now,
     so integrations keep working; then the clear keys are dropped with their table."""
     import hashlib
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
 
     from django.utils import timezone
 
@@ -28,6 +28,11 @@ def move_authtoken_keys(apps, schema_editor):
         cursor.execute("SELECT key, user_id, created FROM authtoken_token")
         rows = cursor.fetchall()
     for key, user_id, created in rows:
+        # Raw rows: SQLite may give text, a column without a time zone a naive time (UTC).
+        if isinstance(created, str):
+            created = datetime.fromisoformat(created)
+        if created is not None and timezone.is_naive(created):
+            created = timezone.make_aware(created, UTC)
         token = ApiToken.objects.create(
             user_id=user_id,
             name="moved from the old token table",
