@@ -1,5 +1,5 @@
-"""Tokens (sign-in, list, revoke) and the audit log, and the authentication that checks a
-token on every API call."""
+"""Tokens (sign-in, list, revoke) and the audit log. The authentication that checks a token
+on every call is in authentication.py."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,6 +54,8 @@ class TokenApi(APIView):
     """Sign in for a new token; revoke the token that makes the call."""
 
     sign_in_methods = ("POST",)  # rate limited (api/urls.py), so the schema lists a 429
+    # Sign-in has always taken a form body too (DRF's ObtainAuthToken did): scripts use both.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def get_permissions(self):
         # Only revoking needs a caller; any other method but POST is a 405 to everyone.
@@ -65,6 +68,7 @@ class TokenApi(APIView):
         return super().get_authenticators()
 
     def initialize_request(self, request, *args, **kwargs):
+        # DRF asks for the authenticators before it sets self.request; they depend on it.
         self.request = request
         return super().initialize_request(request, *args, **kwargs)
 

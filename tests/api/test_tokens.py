@@ -220,6 +220,12 @@ def test_deactivation_revokes_the_tokens_and_reactivation_does_not_bring_them_ba
     } <= actions
 
 
+def test_sign_in_takes_a_form_body_as_it_always_did(alice):
+    response = APIClient().post(TOKEN, {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200, response.content
+    assert client_with(response.json()["token"]).get(ME).status_code == 200
+
+
 def test_a_stale_token_does_not_stop_signing_in(alice):
     client = client_with("0" * 40)
     response = client.post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json")
