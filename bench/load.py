@@ -117,9 +117,9 @@ def create_people() -> dict[str, str]:
     """API tokens: `security` sees every incident, `responder` what the visibility rule
     (incidents/selectors.py) leaves a responder."""
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
 
     from incidents.models import User
+    from incidents.services import api_token_create
     from incidents.states import GroupName, Rank
 
     tokens = {}
@@ -129,7 +129,7 @@ def create_people() -> dict[str, str]:
     ]:
         user = User.objects.create(username=f"bench-{name}", rank=rank, password="!")
         user.groups.add(Group.objects.get(name=group))
-        tokens[name] = Token.objects.create(user=user).key
+        tokens[name] = api_token_create(user=user, name="bench")[1]
     return tokens
 
 

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 
-from .states import GroupName
+from .states import GroupName, Rank
 
 WRITER_GROUPS = frozenset(
     {GroupName.RESPONDER, GroupName.INCIDENT_COMMANDER, GroupName.SRE_LEAD, GroupName.SECURITY}
@@ -40,6 +40,57 @@ def can_transition(user, transition_name: str, ic_user_id: int | None) -> bool:
     if transition_name in IC_ONLY_TRANSITIONS:
         return is_sre_lead(user) or user.pk == ic_user_id
     return True
+
+
+# --- who may grant access to restricted (security) incidents ----------------------------------
+def may_grant_restricted(user) -> bool:
+    """Superusers and the security lead (rank) decide who reaches restricted incidents: they
+    alone grant the security group or the security_lead rank, reset a security member's
+    password, or let a webhook receive restricted incidents. `None` is the platform itself
+    (management commands, the demo seed)."""
+    return user is None or user.is_superuser or user.rank == Rank.SECURITY_LEAD
+
+
+def is_security_member(user) -> bool:
+    return (
+        user.is_superuser
+        or user.rank == Rank.SECURITY_LEAD
+        or GroupName.SECURITY in (user.group_names if user.pk else ())
+    )
+
+
+def require_may_grant_security(actor) -> None:
+    if not may_grant_restricted(actor):
+        raise PermissionDenied(
+            "Only the security lead or a superuser may grant the security group."
+        )
+
+
+def require_may_set_rank(actor, old_rank: str | None, new_rank: str) -> None:
+    changes_lead = Rank.SECURITY_LEAD in (old_rank, new_rank) and old_rank != new_rank
+    if changes_lead and not may_grant_restricted(actor):
+        raise PermissionDenied(
+            "Only the security lead or a superuser may give or take the security_lead rank."
+        )
+
+
+def require_may_set_password(actor, target) -> None:
+    """Anyone may change their own password; a security member's is reset only by the
+    security lead or a superuser (it would open their restricted incidents)."""
+    if actor is None or actor.pk == target.pk:
+        return
+    if is_security_member(target) and not may_grant_restricted(actor):
+        raise PermissionDenied(
+            "Only the security lead or a superuser may reset a security member's password."
+        )
+
+
+def require_may_allow_restricted(actor) -> None:
+    if not may_grant_restricted(actor):
+        raise PermissionDenied(
+            "Only the security lead or a superuser may let a webhook receive restricted "
+            "incidents (allow_restricted)."
+        )
 
 
 def require_can_transition(user, transition_name: str, ic_user_id: int | None) -> None:

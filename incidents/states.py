@@ -114,3 +114,20 @@ class TimelineKind(models.TextChoices):
     # Detection (procedures 4.1)
     ALERT_RECEIVED = "alert_received", "Alert received"
     ALERT_RESOLVED = "alert_resolved", "Alert resolved"
+
+
+class AuditAction(models.TextChoices):
+    """What the audit log records: every change of who may do what (STYLE 16)."""
+
+    USER_CREATED = "user.created", "User created"
+    USER_CHANGED = "user.changed", "User changed"
+    USER_ACTIVATED = "user.activated", "User activated"
+    USER_DEACTIVATED = "user.deactivated", "User deactivated"
+    GROUP_ADDED = "group.added", "Added to a group"
+    GROUP_REMOVED = "group.removed", "Removed from a group"
+    PASSWORD_CHANGED = "password.changed", "Password changed by its owner"
+    PASSWORD_RESET = "password.reset", "Password set by someone else"
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
+    GRANT_ON = "grant.on", "Grant given"
+    GRANT_OFF = "grant.off", "Grant withdrawn"

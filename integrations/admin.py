@@ -7,7 +7,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
 from incidents.admin.oncall import VisibleIncidentRowsMixin
-from incidents.permissions import is_sre_lead
+from incidents.audit import acting_user
+from incidents.permissions import is_sre_lead, may_grant_restricted
 
 from .models import (
     Alert,
@@ -22,6 +23,7 @@ from .services.integrations import (
     check_subscription_url,
     integration_rotate_secret,
     integration_url,
+    subscription_create,
     subscription_update,
 )
 
@@ -168,6 +170,16 @@ class SubscriptionForm(forms.ModelForm):
             raise forms.ValidationError(getattr(exc, "detail", str(exc))) from None
         return url
 
+    def clean_allow_restricted(self):
+        allow = self.cleaned_data["allow_restricted"]
+        newly = allow and not (self.instance.pk and self.instance.allow_restricted)
+        if newly and not may_grant_restricted(acting_user()):
+            raise forms.ValidationError(
+                "Only the security lead or a superuser may let a webhook receive restricted "
+                "incidents."
+            )
+        return allow
+
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(SreLeadOnly, admin.ModelAdmin):
@@ -178,13 +190,26 @@ class WebhookSubscriptionAdmin(SreLeadOnly, admin.ModelAdmin):
     actions = ["enable"]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        if change and "enabled" in form.changed_data:
-            # Through the service: disabling holds the pending deliveries, enabling releases
-            # what was held.
-            subscription_update(actor=request.user, subscription_id=obj.pk, enabled=obj.enabled)
+        # Through the services: allow_restricted is checked and audited there, disabling
+        # holds the pending deliveries, enabling releases what was held.
+        data = form.cleaned_data
+        if change:
+            changes = {name: data[name] for name in form.changed_data}
+            if changes:
+                subscription_update(actor=request.user, subscription_id=obj.pk, **changes)
+            return
+        created = subscription_create(
+            actor=request.user,
+            name=data["name"],
+            url=data["url"],
+            events=data["events"],
+            allow_restricted=data["allow_restricted"],
+            enabled=data["enabled"],
+            secret=data["secret"],
+        )
+        # Admin logs the addition and redirects using `obj`: give it the created row's id.
+        obj.pk = created.pk
+        obj._state.adding = False
 
     @admin.action(
         description="Enable (clears the failure count, sends what was held, in order; "

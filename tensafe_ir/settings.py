@@ -78,7 +78,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -96,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "incidents.audit.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -242,9 +242,18 @@ TENSAFE_RATE_ALERTS = env_rate("TENSAFE_RATE_ALERTS", "600/1m")
 TENSAFE_TRUSTED_PROXY_COUNT = int(os.environ.get("TENSAFE_TRUSTED_PROXY_COUNT", "0"))
 
 # --- API -----------------------------------------------------------------------------------
+# API tokens expire this many days after sign-in (POST /api/v1/auth/token/).
+try:
+    TENSAFE_API_TOKEN_DAYS = float(os.environ.get("TENSAFE_API_TOKEN_DAYS", "30"))
+except ValueError:
+    TENSAFE_API_TOKEN_DAYS = 0.0
+if not 0 < TENSAFE_API_TOKEN_DAYS <= 3650:
+    raise ImproperlyConfigured(
+        "TENSAFE_API_TOKEN_DAYS must be a number of days above 0 (at most 3650), e.g. 30"
+    )
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "incidents.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

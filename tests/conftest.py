@@ -3,9 +3,11 @@ import os
 import pytest
 from django.conf import settings
 from django.core.cache import caches
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from incidents.models import ApiToken
+from incidents.services import api_token_create
 from tensafe_ir.celery import app as celery_app
 from tests.factories import UserFactory
 
@@ -82,11 +84,17 @@ def eager_tasks():
 def api():
     """api(user) -> an APIClient authenticated with that user's token (None: anonymous)."""
 
+    secrets = {}
+
     def make(user=None):
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            if user.pk not in secrets:
+                token, secrets[user.pk] = api_token_create(user=user, name="test")
+                # A token in steady use: its first call does not write last_used_at, so query
+                # counts are those of every later call (tests/api/test_tokens.py covers it).
+                ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+            client.credentials(HTTP_AUTHORIZATION=f"Token {secrets[user.pk]}")
         return client
 
     return make

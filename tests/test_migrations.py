@@ -14,3 +14,47 @@ def test_no_model_change_lacks_a_migration():
         call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
     except SystemExit as exit_:
         pytest.fail(f"models changed without a migration (exit {exit_.code}):\n{out.getvalue()}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clear_text_authtoken_keys_move_in_hashed_and_keep_working():
+    """Migration 0006: DRF authtoken keys become hashed ApiTokens (integrations keep working)
+    and the table that held them in clear is dropped."""
+    from datetime import timedelta
+
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from incidents.models import ApiToken
+
+    before, after = (
+        ("incidents", "0005_incident_list_order_index"),
+        ("incidents", "0006_accounts_tokens_audit"),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old_user = executor.loader.project_state([before]).apps.get_model("incidents", "User")
+    legacy = old_user.objects.create(username="legacy", password=make_password("x" * 16))
+    key = "0123456789abcdef0123456789abcdef01234567"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, "
+            "created timestamp with time zone NOT NULL, user_id bigint NOT NULL)"
+        )
+        cursor.execute(
+            "INSERT INTO authtoken_token (key, created, user_id) VALUES (%s, %s, %s)",
+            [key, timezone.now(), legacy.pk],
+        )
+    executor = MigrationExecutor(connection)
+    executor.migrate([after])
+
+    assert "authtoken_token" not in connection.introspection.table_names()
+    token = ApiToken.objects.get(user_id=legacy.pk)
+    assert key not in (token.digest, token.prefix)
+    assert timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/v1/users/me/").json()["username"] == "legacy"

@@ -10,8 +10,6 @@ opens it signed in, sees which Slack user in which workspace will act as them, a
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 import secrets
 from datetime import timedelta
 
@@ -20,9 +18,10 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.services.audit import audit_record
+
 from ..models import ChatIdentity, ChatLinkToken
 
-log = logging.getLogger(__name__)
 KEEP_SPENT_TOKENS = timedelta(days=1)  # so an old link says "expired", not "not valid"
 
 
@@ -40,21 +39,19 @@ def _token_hash(token: str) -> str:
 
 
 def chat_identity_audit(action: str, *, actor, identity: ChatIdentity, via: str) -> None:
-    """The audit record of a change of who a Slack user acts as (who, when, what). One
-    function, so the record can move to an audit table without touching its callers."""
-    record = {
-        "action": f"chat_identity.{action}",
-        "at": timezone.now().isoformat(),
-        "actor": actor.username if actor is not None else None,
-        "actor_id": actor.pk if actor is not None else None,
-        "user": identity.user.username,
-        "user_id": identity.user_id,
-        "slack_team_id": identity.slack_team_id,
-        "slack_user_id": identity.slack_user_id,
-        "slack_name": identity.slack_name,
-        "via": via,
-    }
-    log.info("audit chat_identity.%s %s", action, json.dumps(record, sort_keys=True))
+    """The audit row of a change of who a Slack user acts as (who, when, what), written in the
+    caller's transaction like every other change of who may do what."""
+    audit_record(
+        f"chat_identity.{action}",
+        actor=actor,
+        target_user=identity.user,
+        details={
+            "slack_team_id": identity.slack_team_id,
+            "slack_user_id": identity.slack_user_id,
+            "slack_name": identity.slack_name,
+            "via": via,
+        },
+    )
 
 
 def chat_link_start(*, team_id: str, team_domain: str, user_id: str, name: str) -> str:

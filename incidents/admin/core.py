@@ -11,13 +11,16 @@ actions call `incidents.services` (so every change is on the timeline), policy e
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.http import Http404
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from ..audit import acting_user
 from ..errors import DomainError
 from ..models import (
+    AuditEvent,
     ChecklistItem,
     EscalationContact,
     EscalationRule,
@@ -31,7 +34,13 @@ from ..models import (
     TimelineEvent,
     User,
 )
-from ..permissions import can_change_severity
+from ..permissions import (
+    can_change_severity,
+    is_sre_lead,
+    require_may_grant_security,
+    require_may_set_password,
+    require_may_set_rank,
+)
 from ..rules import check_severity_reason
 from ..selectors import active_roles_prefetch, incident_ic_id, incident_list_for_user
 from ..services import (
@@ -42,7 +51,7 @@ from ..services import (
     policy_object_delete,
     policy_object_update,
 )
-from ..states import Role, Status
+from ..states import GroupName, Role, Status
 
 admin.site.site_header = "TenSafe IR administration"
 admin.site.site_title = "TenSafe IR admin"
@@ -521,8 +530,68 @@ class ServiceAdmin(admin.ModelAdmin):
 INCIDENT_RESPONSE_FIELDSET = ("Incident response", {"fields": ("rank", "team", "manager")})
 
 
+class GrantCheckedUserForm:
+    """The grant rules (permissions.py) as form errors: granting the security group or the
+    security_lead rank takes the security lead or a superuser. The model hooks of
+    incidents/audit.py hold the same rules under every other door."""
+
+    def clean(self):
+        cleaned = super().clean()
+        actor = acting_user()
+        groups = cleaned.get("groups")
+        if groups is not None:
+            had = (
+                set(self.instance.groups.values_list("name", flat=True))
+                if self.instance.pk
+                else set()
+            )
+            if GroupName.SECURITY in {group.name for group in groups} - had:
+                try:
+                    require_may_grant_security(actor)
+                except PermissionDenied as refused:
+                    self.add_error("groups", str(refused))
+        if "rank" in cleaned:
+            old = (
+                User.objects.filter(pk=self.instance.pk).values_list("rank", flat=True).first()
+                if self.instance.pk
+                else None
+            )
+            try:
+                require_may_set_rank(actor, old, cleaned["rank"])
+            except PermissionDenied as refused:
+                self.add_error("rank", str(refused))
+        return cleaned
+
+
+class UserChangeAdminForm(GrantCheckedUserForm, UserChangeForm):
+    pass
+
+
+class UserAddAdminForm(GrantCheckedUserForm, AdminUserCreationForm):
+    pass
+
+
+class UserPasswordAdminForm(AdminPasswordChangeForm):
+    """A security member's password is reset only by the security lead or a superuser."""
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            require_may_set_password(acting_user(), self.user)
+        except PermissionDenied as refused:
+            # On the field: the admin's password page shows no form-wide errors.
+            self.add_error("password1", str(refused))
+        return cleaned
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Saves go through the model hooks of incidents/audit.py: each change of a user, their
+    groups or password is checked against the grant rules and audited in its transaction."""
+
+    form = UserChangeAdminForm
+    add_form = UserAddAdminForm
+    change_password_form = UserPasswordAdminForm
     fieldsets = (*DjangoUserAdmin.fieldsets, INCIDENT_RESPONSE_FIELDSET)
     add_fieldsets = (
         *DjangoUserAdmin.add_fieldsets,
@@ -545,3 +614,42 @@ class UserAdmin(DjangoUserAdmin):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_change_permission(request, obj)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log of users, groups, passwords, tokens and grants: SRE leads read it;
+    nobody adds, changes or deletes a row."""
+
+    list_display = ("at", "actor_username", "action", "target_user", "target_repr", "remote_addr")
+    list_filter = ("action",)
+    search_fields = ("actor_username", "target_user__username", "target_repr")
+    list_select_related = ("target_user",)
+    date_hierarchy = "at"
+    fields = (
+        "at",
+        "actor_username",
+        "action",
+        "target_user",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "details",
+        "remote_addr",
+    )
+    readonly_fields = fields
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff and is_sre_lead(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -17,7 +17,6 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance, is_list_serializer, is_serializer
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
-from rest_framework.authtoken.views import ObtainAuthToken
 
 from .fields import StrictInputMixin
 
@@ -167,6 +166,7 @@ class ApiAutoSchema(AutoSchema):
             errors["404"] = NOT_FOUND
         if has_body:
             errors["415"] = UNSUPPORTED_MEDIA_TYPE
-        if isinstance(self.view, ObtainAuthToken):  # sign-in is rate limited (api/urls.py)
+        # Sign-in is rate limited (api/urls.py): the view names the methods that sign in.
+        if self.method in getattr(self.view, "sign_in_methods", ()):
             errors["429"] = TOO_MANY_REQUESTS
         return errors

@@ -1,12 +1,16 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from tensafe_ir.ratelimit import login_rate_limited
 
-from . import oncall, policy, timers, views
+from . import accounts, oncall, policy, timers, views
 
 urlpatterns = [
-    path("auth/token/", login_rate_limited(obtain_auth_token, html=False), name="api-token"),
+    path(
+        "auth/token/", login_rate_limited(accounts.TokenApi.as_view(), html=False), name="api-token"
+    ),
+    path("auth/tokens/", accounts.MyTokensApi.as_view(), name="api-tokens"),
+    path("auth/tokens/<int:token_id>/", accounts.MyTokenApi.as_view(), name="api-token-revoke"),
+    path("audit/", accounts.AuditListApi.as_view(), name="audit-list"),
     path("incidents/", views.IncidentListCreateApi.as_view(), name="incident-list"),
     path("incidents/<int:pk>/", views.IncidentDetailApi.as_view(), name="incident-detail"),
     path(

@@ -1,3 +1,4 @@
+from .accounts import ApiToken, AuditEvent
 from .catalog import Service, Team
 from .incident import ChecklistItem, Incident, RoleAssignment
 from .oncall import ContactMethod, Override, Rotation, RotationMember, Schedule
@@ -7,6 +8,8 @@ from .timeline import TimelineEvent
 from .timers import Deadline, Page
 
 __all__ = [
+    "ApiToken",
+    "AuditEvent",
     "ChecklistItem",
     "ContactMethod",
     "Deadline",

@@ -2,7 +2,7 @@ import secrets
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
 
 from ..states import Rank
 
@@ -37,6 +37,12 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.get_full_name() or self.username
+
+    def save(self, *args, **kwargs):
+        # The grant checks and audit rows of the save hooks (incidents/audit.py) commit with
+        # the change, or neither does.
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
 
     @cached_property
     def group_names(self) -> frozenset[str]:

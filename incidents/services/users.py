@@ -3,9 +3,16 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from ..audit import acting_as
 from ..errors import RuleViolation
 from ..models import ContactMethod, Team, User
-from ..permissions import is_sre_lead, require_sre_lead
+from ..permissions import (
+    is_sre_lead,
+    require_may_grant_security,
+    require_may_set_password,
+    require_may_set_rank,
+    require_sre_lead,
+)
 from ..states import GroupName, Rank
 
 
@@ -21,9 +28,14 @@ def user_create(
     first_name: str = "",
     last_name: str = "",
 ) -> User:
-    """Create a person who can hold incident roles. SRE leads (and superusers) only."""
+    """Create a person who can hold incident roles. SRE leads (and superusers) only; the
+    security group and the security_lead rank take the security lead or a superuser.
+    Audited (incidents/audit.py): the user, each group."""
     if actor is not None:
         require_sre_lead(actor)
+    if GroupName.SECURITY in groups:
+        require_may_grant_security(actor)
+    require_may_set_rank(actor, None, rank)
     unknown = sorted(set(groups) - set(GroupName.values))
     if unknown:
         raise RuleViolation(
@@ -31,7 +43,7 @@ def user_create(
             rule="groups",
             field="groups",
         )
-    with transaction.atomic():
+    with transaction.atomic(), acting_as(actor):
         if User.objects.filter(username__iexact=username).exists():
             raise RuleViolation(
                 f"username {username!r} is taken.", rule="unique username", field="username"
@@ -54,6 +66,21 @@ def user_create(
         user.save()
         user.groups.set(Group.objects.filter(name__in=groups))
     return user
+
+
+def user_password_set(*, actor, user: User, password: str) -> None:
+    """Set `user`'s password (their own, or anyone's but a security member's for an SRE
+    lead). Saving it revokes all their API tokens and is audited (incidents/audit.py)."""
+    if actor is not None and actor.pk != user.pk:
+        require_sre_lead(actor)
+    require_may_set_password(actor, user)
+    try:
+        validate_password(password, user)
+    except ValidationError as weak:
+        raise ValidationError({"password": weak.messages}) from None
+    with transaction.atomic(), acting_as(actor):
+        user.set_password(password)
+        user.save(update_fields=["password"])
 
 
 def contact_method_create(*, actor, user: User, kind: str, target: str, secret: str = ""):

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from incidents.errors import RuleViolation
 from incidents.notify import OutboundRefused, check_outbound_url
-from incidents.permissions import require_sre_lead
+from incidents.permissions import require_may_allow_restricted, require_sre_lead
+from incidents.services.audit import audit_record
+from incidents.states import AuditAction
 
 from ..models import Integration, WebhookSubscription, new_secret
 
@@ -56,25 +58,53 @@ def check_subscription_url(url: str) -> None:
         ) from None
 
 
-def subscription_create(
-    *, actor, name: str, url: str, events: list[str], allow_restricted: bool = False
-) -> WebhookSubscription:
-    if actor is not None:
-        require_sre_lead(actor)
-    check_subscription_url(url)
-    if WebhookSubscription.objects.filter(name=name).exists():
-        raise RuleViolation("A subscription with this name exists.", rule="unique", field="name")
-    return WebhookSubscription.objects.create(
-        name=name,
-        url=url,
-        events=sorted(set(events)),
-        allow_restricted=allow_restricted,
-        created_by=actor,
+def _grant_record(actor, sub: WebhookSubscription, on: bool) -> None:
+    """allow_restricted given or withdrawn: audited (it opens restricted incidents)."""
+    audit_record(
+        AuditAction.GRANT_ON if on else AuditAction.GRANT_OFF,
+        actor=actor,
+        target=sub,
+        details={"grant": "allow_restricted", "subscription": sub.name, "url": sub.url},
     )
 
 
+def subscription_create(
+    *,
+    actor,
+    name: str,
+    url: str,
+    events: list[str],
+    allow_restricted: bool = False,
+    **options,
+) -> WebhookSubscription:
+    """SRE leads subscribe URLs; allow_restricted takes the security lead or a superuser.
+    `options`: other fields (enabled, secret) the admin form sets."""
+    if actor is not None:
+        require_sre_lead(actor)
+    if allow_restricted:
+        require_may_allow_restricted(actor)
+    check_subscription_url(url)
+    with transaction.atomic():
+        if WebhookSubscription.objects.filter(name=name).exists():
+            raise RuleViolation(
+                "A subscription with this name exists.", rule="unique", field="name"
+            )
+        sub = WebhookSubscription.objects.create(
+            name=name,
+            url=url,
+            events=sorted(set(events)),
+            allow_restricted=allow_restricted,
+            created_by=actor,
+            **options,
+        )
+        if allow_restricted:
+            _grant_record(actor, sub, on=True)
+    return sub
+
+
 def subscription_update(*, actor, subscription_id, **changes) -> WebhookSubscription:
-    """Change url/events/enabled/allow_restricted. Disabling holds its pending deliveries.
+    """Change url/events/enabled/allow_restricted (the security lead or a superuser turns it
+    on; either change is audited). Disabling holds its pending deliveries.
     Enabling clears its failure count and releases what was held while it was disabled
     (except deliveries held longer than TENSAFE_WEBHOOK_HOLD_DAYS, marked expired); after
     commit they are handed to the workers, in order per incident."""
@@ -86,6 +116,10 @@ def subscription_update(*, actor, subscription_id, **changes) -> WebhookSubscrip
         check_subscription_url(changes["url"])
     with transaction.atomic():
         sub = WebhookSubscription.objects.select_for_update().get(pk=subscription_id)
+        granted = changes.get("allow_restricted", sub.allow_restricted)
+        if granted and not sub.allow_restricted:
+            require_may_allow_restricted(actor)
+        grant_changed = granted != sub.allow_restricted
         fields = []
         for field, value in changes.items():
             if field == "events":
@@ -98,6 +132,8 @@ def subscription_update(*, actor, subscription_id, **changes) -> WebhookSubscrip
             fields += ["consecutive_failures", "disabled_at", "disabled_reason"]
         if fields:
             sub.save(update_fields=fields)
+        if grant_changed:
+            _grant_record(actor, sub, on=granted)
         if re_enabled:
             webhooks_release(sub.pk)
             transaction.on_commit(lambda: webhooks_enqueue_outstanding(sub.pk))

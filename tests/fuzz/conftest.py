@@ -20,10 +20,10 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from incidents import services as incident_services
 from incidents.models import ChecklistItem, ContactMethod, Incident, Schedule
+from incidents.services import api_token_create
 from integrations.models import Integration, WebhookSubscription
 from integrations.services.integrations import integration_create, subscription_create
 from pir import services as pir_services
@@ -72,7 +72,7 @@ def _seed() -> FuzzData:
     with open(os.devnull, "w") as quiet:
         call_command("demo_seed", stdout=quiet)
     lead = UserFactory(username="fuzz-lead", rank="engineering_manager", groups=FUZZ_GROUPS)
-    token = Token.objects.create(user=lead)
+    _, token = api_token_create(user=lead, name="fuzz")
     pir = PostIncidentReview.objects.order_by("pk").first()
     owner = UserFactory(username="fuzz-owner", rank="engineer", groups=["responder"])
     for n, priority in enumerate(("P1", "P2"), start=1):
@@ -97,7 +97,7 @@ def _seed() -> FuzzData:
     incident_services.contact_method_create(
         actor=lead, user=lead, kind="email", target="fuzz-lead@tensafe.test"
     )
-    return FuzzData(token=token.key, path_parameters=_path_parameters(lead))
+    return FuzzData(token=token, path_parameters=_path_parameters(lead))
 
 
 def _path_parameters(lead) -> dict[str, list[dict]]:

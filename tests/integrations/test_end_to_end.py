@@ -9,9 +9,9 @@ import json
 
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 
 from incidents.models import Deadline, Incident
+from incidents.services import api_token_create
 from incidents.services.timers import deadlines_fire_due
 from incidents.states import Status, TimelineKind
 from integrations.models import Alert, WebhookDelivery, WebhookSubscription
@@ -29,7 +29,7 @@ class Http:
 
     def __init__(self, base: str, integration, secret: str, ic):
         self.base, self.integration, self.secret = base, integration, secret
-        self.ic_token = Token.objects.get_or_create(user=ic)[0].key
+        self.ic_token = api_token_create(user=ic, name="end-to-end")[1]
 
     def event(self, payload: dict) -> requests.Response:
         return requests.post(

@@ -98,6 +98,9 @@ RULES: dict[str, Rule] = {
     "api/redoc/": Rule(public()),
     # Sign-in endpoints answer GET with 405 (POST only) and are open to anyone.
     "api/v1/auth/token/": Rule(public(405)),
+    "api/v1/auth/tokens/": Rule(api()),  # one's own tokens only (tests/api/test_tokens.py)
+    "api/v1/auth/tokens/<int:token_id>/": Rule(api(405), lambda w, v: {"token_id": MISSING}),
+    "api/v1/audit/": Rule(api_sre()),
     "api/v1/incidents/": Rule(api()),
     "api/v1/incidents/<int:pk>/": Rule(api(), inc, incident=True),
     "api/v1/incidents/<int:pk>/acknowledge/": Rule(api(405), inc, incident=True, missing=405),
@@ -250,7 +253,7 @@ RULES: dict[str, Rule] = {
         lambda w, v: {"content_type_id": w.incident_content_type_id, "object_id": w.incident_id(v)},
         incident=True,
     ),
-    "admin/^(?P<app_label>auth|authtoken|incidents|comms|pir|integrations)/$": Rule(
+    "admin/^(?P<app_label>auth|incidents|comms|pir|integrations)/$": Rule(
         admin_page, url="/admin/incidents/"
     ),
     # Anything else under /admin/: the sign-in for non-staff, 404 for staff.
