@@ -97,7 +97,7 @@ def restricted(people, time_machine):
 def redacted(incident) -> str:
     return (
         f"Restricted security incident INC-{incident.pk}: open the link "
-        f"http://testserver-base/admin/incidents/incident/{incident.pk}/change/"
+        f"http://testserver-base/incidents/{incident.pk}/"
     )
 
 
@@ -268,11 +268,10 @@ def test_a_chat_answer_in_the_channel_names_a_restricted_incident_only(
 ):
     """`/pd page` in the channel: the channel is not a user, so the answer everyone there
     reads is the redacted form, whatever the reason typed; the person asking may open it."""
-    from comms.models import ChatIdentity
-    from tests.comms.test_chatops import SECRET, form, slack
+    from tests.comms.chat import SECRET, form, link, slack
 
     settings.SLACK_SIGNING_SECRET = SECRET
-    ChatIdentity.objects.create(slack_user_id="U0SAM", user=people["lead"])
+    link(people["lead"], user_id="U0SAM")
     outsider = people["outsiders"][1]
     text = f'page @{outsider.username} "check the 203.0.113.7 logins"'
     fields = form("/pd", text, user="sam-seclead", user_id="U0SAM")
