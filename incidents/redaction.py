@@ -29,14 +29,16 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.urls import reverse
 
 from .permissions import is_sre_lead
 from .selectors import incident_is_restricted, incident_visible_to
 
 
 def incident_url(incident) -> str:
-    """The incident's link in every message (the redacted form included)."""
-    return f"{settings.PUBLIC_BASE_URL}/admin/incidents/incident/{incident.pk}/change/"
+    """The incident's link in every message (the redacted form included): its page in the
+    dashboard, which every responder can open (the admin's page is for SRE leads only)."""
+    return settings.PUBLIC_BASE_URL + reverse("dashboard:incident", args=[incident.pk])
 
 
 @dataclass(frozen=True)
