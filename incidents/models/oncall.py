@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from ..outbound import validate_outbound_url
+
 
 def _validate_time_zone(value: str) -> None:
     try:
@@ -144,6 +146,10 @@ class ContactMethod(models.Model):
     def clean(self):
         from django.core.validators import EmailValidator, URLValidator
 
+        if self.kind == "webhook" and not self.secret:
+            raise ValidationError({"secret": "a JSON webhook needs a secret to sign with"})
+        if self.kind != "email":
+            validate_outbound_url(self.target, field="target")  # names what is wrong first
         validator = (
             EmailValidator() if self.kind == "email" else URLValidator(schemes=["https", "http"])
         )
@@ -153,5 +159,3 @@ class ContactMethod(models.Model):
             raise ValidationError(
                 {"target": f"not a valid {'email address' if self.kind == 'email' else 'URL'}"}
             ) from None
-        if self.kind == "webhook" and not self.secret:
-            raise ValidationError({"secret": "a JSON webhook needs a secret to sign with"})
