@@ -195,7 +195,8 @@ def test_security_incident_pages_are_hidden(
     assert sorted(p["recipient"] for p in response.json()) == ["alice", "sam-seclead"]
 
 
-def test_people_manage_their_own_contact_methods(api, responder):
+def test_people_manage_their_own_contact_methods(api, responder, fake_dns):
+    fake_dns.answer("hooks.example.com", "93.184.215.14")  # public; saved, never called
     client = api(responder)
     created = client.post(
         "/api/v1/users/me/contact-methods/",
