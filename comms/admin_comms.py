@@ -3,6 +3,7 @@
 by the services."""
 
 from django.contrib import admin
+from django.db import models
 
 from incidents.admin.oncall import VisibleIncidentRowsAdmin
 
@@ -46,6 +47,7 @@ class CustomerAdmin(admin.ModelAdmin):
 class TeamWebhookAdmin(admin.ModelAdmin):
     list_display = ("team", "url", "enabled")
     list_filter = ("enabled",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(ChatIdentity)
