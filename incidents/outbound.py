@@ -98,7 +98,10 @@ def outbound_url_parse(url: str) -> OutboundUrl:
     if not isinstance(url, str) or not url:
         raise OutboundRefused("the URL is empty")
     _refuse_characters(url)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
+        raise OutboundRefused(f"the URL cannot be read: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise OutboundRefused(f"only http and https URLs may be called, not {scheme or 'this'!r}")
@@ -110,9 +113,12 @@ def outbound_url_parse(url: str) -> OutboundUrl:
     if not host.isascii():
         raise OutboundRefused("the host is not ASCII; write it in its xn-- (punycode) form")
     try:
-        port = parts.port or DEFAULT_PORTS[scheme]
+        port = parts.port
     except ValueError:
-        raise OutboundRefused("the URL's port is not a number from 1 to 65535") from None
+        port = 0
+    if port == 0:
+        raise OutboundRefused("the URL's port is not a number from 1 to 65535")
+    port = port or DEFAULT_PORTS[scheme]
     if not _is_ip_literal(host) and not HOST_NAME.fullmatch(host):
         raise OutboundRefused(f"{host!r} is not a host name or an IP address")
     try:

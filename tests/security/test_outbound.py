@@ -17,6 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from incidents import outbound
 from incidents.models import ContactMethod
@@ -256,13 +259,35 @@ def test_other_schemes_are_refused(receivers, allow_loopback, url):
     [
         ("http:///x", "no host"),
         ("http://127.0.0.1:99999/x", "port"),
+        ("http://127.0.0.1:0/x", "port"),
         ("http://b\u00fccher.test/x", "xn--"),
         ("http://127.0.0.%31/x", "not a host name"),
+        ("http://[::1/x", "cannot be read"),
+        ("http://\uff21.test/x", "cannot be read|not ASCII"),
     ],
 )
 def test_malformed_hosts_and_ports_are_refused(url, problem):
     with pytest.raises(outbound.OutboundRefused, match=problem):
         outbound.outbound_url_parse(url)
+
+
+URL_PIECES = ["http://", "https://", "[", "]", "::1", "@", "\\", ":", "80", ":0", "%", "/", "?"]
+URL_PIECES += ["#", "a.test", "127.0.0.1", "\uff21", "\u0130", "xn--", "..", "-", ";", "\x00", " "]
+
+
+@hypothesis_settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(st.text(max_size=40), st.lists(st.sampled_from(URL_PIECES), max_size=10).map("".join))
+)
+def test_any_string_is_read_or_refused_by_name(url):
+    """Whatever a user types, parsing ends in a URL or in OutboundRefused (a 400 naming the
+    problem), never in another exception (a 500)."""
+    try:
+        target = outbound.outbound_url_parse(url)
+    except outbound.OutboundRefused as refused:
+        assert str(refused)
+    else:
+        assert target.scheme in ("http", "https") and target.host and 0 < target.port < 65536
 
 
 def test_a_url_the_two_parsers_read_differently_is_refused(monkeypatch):
