@@ -146,8 +146,6 @@ class ContactMethod(models.Model):
     def clean(self):
         from django.core.validators import EmailValidator, URLValidator
 
-        if self.kind == "webhook" and not self.secret:
-            raise ValidationError({"secret": "a JSON webhook needs a secret to sign with"})
         if self.kind != "email":
             validate_outbound_url(self.target, field="target")  # names what is wrong first
         validator = (
@@ -159,3 +157,5 @@ class ContactMethod(models.Model):
             raise ValidationError(
                 {"target": f"not a valid {'email address' if self.kind == 'email' else 'URL'}"}
             ) from None
+        if self.kind == "webhook" and not self.secret:
+            raise ValidationError({"secret": "a JSON webhook needs a secret to sign with"})
