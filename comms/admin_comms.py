@@ -4,6 +4,7 @@ removed, audited); obligations, deliveries and chat commands are read-only histo
 by the services."""
 
 from django.contrib import admin
+from django.db import models
 
 from incidents.admin.oncall import VisibleIncidentRowsAdmin
 
@@ -48,6 +49,7 @@ class CustomerAdmin(admin.ModelAdmin):
 class TeamWebhookAdmin(admin.ModelAdmin):
     list_display = ("team", "url", "enabled")
     list_filter = ("enabled",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(ChatIdentity)

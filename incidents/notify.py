@@ -1,26 +1,24 @@
 """Transports that deliver a page: email (Django's email backend), Slack-compatible incoming
 webhooks, and JSON webhooks signed with HMAC-SHA256. Each returns an `Outcome`; none raises.
 
-Outgoing URLs that resolve to private, loopback, link-local or otherwise non-public addresses
-are refused unless their host or network is allow-listed (TENSAFE_OUTBOUND_ALLOWLIST), so a
-contact method cannot be used to reach into our own network.
+Every HTTP call goes through `incidents.outbound`, the platform's one outbound client: the
+URL is parsed once, its host resolved once and refused when non-public unless allow-listed
+(TENSAFE_OUTBOUND_ALLOWLIST), and the connection made to the address that was checked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
+
+from .outbound import OutboundFailed, OutboundRefused, outbound_post
 
 
 @dataclass(frozen=True)
@@ -30,43 +28,6 @@ class Outcome:
     code: int | None = None
     error: str = ""
     retry_after: float | None = None
-
-
-class OutboundRefused(Exception):
-    pass
-
-
-def _allowlisted(host: str, address: ipaddress._BaseAddress) -> bool:
-    for entry in settings.TENSAFE_OUTBOUND_ALLOWLIST:
-        if entry == host:
-            return True
-        try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
-def check_outbound_url(url: str) -> None:
-    """Raise OutboundRefused unless `url` is http(s) and every address it resolves to is public
-    or allow-listed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise OutboundRefused(f"not an http(s) URL: {url!r}")
-    try:
-        infos = socket.getaddrinfo(
-            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-        )
-    except socket.gaierror as exc:
-        raise OutboundRefused(f"cannot resolve {parts.hostname}: {exc}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global and not _allowlisted(parts.hostname, address):
-            raise OutboundRefused(
-                f"{parts.hostname} resolves to non-public address {address}; allow-list it in "
-                "TENSAFE_OUTBOUND_ALLOWLIST to send there"
-            )
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -103,25 +64,16 @@ def retry_after_seconds(value: str) -> float | None:
 
 
 def post_json(url: str, body: bytes, headers: dict) -> Outcome:
-    """POST a JSON body through the outbound guard: refused targets, timeouts, connection
+    """POST a JSON body through the outbound client: refused targets, timeouts, connection
     failures and HTTP answers all become an Outcome (5xx and 429 retryable)."""
     try:
-        check_outbound_url(url)
+        response = outbound_post(url, body, {"Content-Type": "application/json", **headers})
     except OutboundRefused as refused:
         return Outcome(ok=False, retryable=False, error=str(refused))
-    try:
-        response = requests.post(
-            url,
-            data=body,
-            headers={"Content-Type": "application/json", **headers},
-            timeout=settings.TENSAFE_OUTBOUND_TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
-    except requests.Timeout:
-        return Outcome(ok=False, retryable=True, error="timed out")
-    except requests.RequestException as exc:
-        return Outcome(ok=False, retryable=True, error=f"connection failed: {type(exc).__name__}")
-    code = response.status_code
+    except OutboundFailed as failed:
+        error = "timed out" if failed.timed_out else f"connection failed: {failed}"
+        return Outcome(ok=False, retryable=True, error=error)
+    code = response.status
     if 200 <= code < 300:
         return Outcome(ok=True, code=code)
     # 429 and 503 may say when to come back (RFC 9110 10.2.3).

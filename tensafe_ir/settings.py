@@ -354,11 +354,16 @@ EMAIL_BACKEND = os.environ.get(
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "incidents@tensafe.io")
 
-# --- Paging --------------------------------------------------------------------------------
-# Hosts or networks (CIDR) that outgoing webhooks may reach although they resolve to private,
-# loopback or link-local addresses (everything else non-public is refused).
+# --- Outbound HTTP (incidents/outbound.py) --------------------------------------------------
+# Hosts or networks (CIDR) that pages, webhooks and chat follow-ups may reach although they
+# resolve to private, loopback or link-local addresses (everything else non-public is refused).
 TENSAFE_OUTBOUND_ALLOWLIST = env_list("TENSAFE_OUTBOUND_ALLOWLIST")
+# Connect and read timeout of every outgoing request (the body is read within twice this).
 TENSAFE_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("TENSAFE_OUTBOUND_TIMEOUT_SECONDS", "5"))
+# At most this much of an answer is read; the rest is dropped with the connection.
+TENSAFE_OUTBOUND_MAX_RESPONSE_BYTES = int(
+    os.environ.get("TENSAFE_OUTBOUND_MAX_RESPONSE_BYTES", str(64 * 1024))
+)
 
 # --- Timers ----------------------------------------------------------------------------------
 # Deadlines are rows; beat starts a sweep every second on its own queue, served by its own

@@ -1,4 +1,6 @@
+import ipaddress
 import os
+import socket
 
 import pytest
 from django.conf import settings
@@ -123,3 +125,47 @@ def viewer(db):
 @pytest.fixture
 def security_user(db):
     return UserFactory(rank="security_lead", groups=["security"])
+
+
+class FakeDns:
+    """Stands in for DNS (socket.getaddrinfo): a name it is told about answers from its table,
+    one answer per lookup in the order given (the last one repeated), and every lookup is
+    counted; IP literals and `localhost` resolve as usual; any other name does not resolve,
+    so no test's lookup leaves the machine."""
+
+    def __init__(self, real):
+        self.real = real
+        self.table: dict[str, list[str]] = {}
+        self.lookups: list[str] = []
+
+    def answer(self, name: str, *addresses: str) -> None:
+        self.table[name.lower()] = list(addresses)
+
+    def __call__(self, host, port, family=0, type=0, proto=0, flags=0):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name == "localhost" or _is_ip(name):
+            return self.real(host, port, family, type, proto, flags)
+        self.lookups.append(name)
+        answers = self.table.get(name.lower().rstrip("."))
+        if not answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        address = answers.pop(0) if len(answers) > 1 else answers[0]
+        port = int(port or 0)
+        if ":" in address:
+            return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    dns = FakeDns(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    return dns

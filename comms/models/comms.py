@@ -5,6 +5,8 @@ the chat commands run on a worker (9.3). Who a Slack user is here: models/chat.p
 from django.conf import settings
 from django.db import models
 
+from incidents.outbound import validate_outbound_url
+
 
 class Customer(models.Model):
     """A customer, and the services it uses: an incident affecting any of them affects it."""
@@ -59,6 +61,9 @@ class TeamWebhook(models.Model):
 
     def __str__(self):
         return f"{self.team} webhook"
+
+    def clean(self):
+        validate_outbound_url(self.url, field="url")
 
 
 class ChatCommand(models.Model):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from incidents.errors import RuleViolation
 from incidents.models import Service
 from incidents.notify import post_json
+from incidents.outbound import outbound_host
 from incidents.redaction import Message, incident_message
 from incidents.services import incident_declare
 from incidents.services.paging import LEASE_SECONDS, REQUEUE_GRACE_SECONDS
@@ -93,7 +94,9 @@ def follow_up(response_url: str, text: str, *, in_channel: bool) -> bool:
     ).encode()
     outcome = post_json(response_url, body, {})
     if not outcome.ok:
-        log.warning("chat follow-up to %s failed: %s", response_url, outcome.error)
+        # The response_url is a credential (anyone holding it may answer in the channel):
+        # only its host is logged.
+        log.warning("chat follow-up to %s failed: %s", outbound_host(response_url), outcome.error)
     return outcome.ok
 
 

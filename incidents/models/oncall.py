@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from ..outbound import validate_outbound_url
+
 
 def _validate_time_zone(value: str) -> None:
     try:
@@ -144,6 +146,8 @@ class ContactMethod(models.Model):
     def clean(self):
         from django.core.validators import EmailValidator, URLValidator
 
+        if self.kind != "email":
+            validate_outbound_url(self.target, field="target")  # names what is wrong first
         validator = (
             EmailValidator() if self.kind == "email" else URLValidator(schemes=["https", "http"])
         )

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.errors import RuleViolation
-from incidents.notify import OutboundRefused, check_outbound_url
+from incidents.outbound import OutboundRefused, check_outbound_url
 from incidents.permissions import require_may_allow_restricted, require_sre_lead
 from incidents.services.audit import audit_record
 from incidents.states import AuditAction

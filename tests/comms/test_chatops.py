@@ -573,3 +573,33 @@ def test_the_limit_frees_up_in_the_next_window(client, incident, settings, time_
     time_machine.move_to(minute + 60, tick=False)
     again = answer(slack(client, form("/incident", "status", channel=channel_of(incident))))
     assert again["text"].startswith("*INC-")
+
+
+def test_a_refused_follow_up_logs_the_host_but_not_the_response_url(
+    client, ian, settings, caplog, http_target
+):
+    """The response_url is a credential: whoever holds it may post in the channel."""
+    settings.TENSAFE_OUTBOUND_ALLOWLIST = []
+    secret_path = "/commands/T0001/1234/s3cr3tT0k3n"
+    fields = form(
+        "/incident", 'declare "Disk full" severity=P3', response_url=http_target.url + secret_path
+    )
+    answer(slack(client, fields))
+    assert chat_command_declare(ChatCommand.objects.get().pk) == "done"
+    assert "chat follow-up to 127.0.0.1 failed" in caplog.text
+    assert "s3cr3tT0k3n" not in caplog.text
+    assert http_target.received == []
+
+
+def test_a_backslash_response_url_is_never_called(client, ian, settings, caplog, http_target):
+    port = http_target.server.server_address[1]
+    fields = form(
+        "/incident",
+        'declare "Disk full" severity=P3',
+        response_url=f"http://127.0.0.1:{port}\\@1.1.1.1/x",
+    )
+    settings.TENSAFE_OUTBOUND_ALLOWLIST = []
+    answer(slack(client, fields))
+    assert chat_command_declare(ChatCommand.objects.get().pk) == "done"
+    assert "backslash" in caplog.text
+    assert http_target.received == []

@@ -123,3 +123,40 @@ def test_a_failed_team_post_is_on_the_timeline_without_the_webhook_url(
     viewer = UserFactory(groups=["viewer"])
     timeline = api(viewer).get(f"/api/v1/incidents/{incident.pk}/timeline/")
     assert "platform-webhook-credential" not in timeline.content.decode()
+
+
+def test_a_backslash_webhook_saved_before_the_check_is_refused_at_send_time(
+    incident, http_target, settings
+):
+    """`http://127.0.0.1:PORT\\@1.1.1.1/x` reads as 1.1.1.1 to urlsplit and as
+    127.0.0.1:PORT to the HTTP client: a row written before the check existed is not sent."""
+    settings.TENSAFE_OUTBOUND_ALLOWLIST = []
+    port = http_target.server.server_address[1]
+    hook("platform", f"http://127.0.0.1:{port}\\@1.1.1.1/x")
+    update_post(actor=None, incident_id=incident.pk, channel="internal")
+    delivery = Delivery.objects.get()
+    assert delivery_deliver(delivery.pk) == "failed"
+    delivery.refresh_from_db()
+    assert "backslash" in delivery.last_error
+    assert http_target.received == []
+
+
+def test_team_webhook_urls_are_checked_in_the_admin(client, db, http_target):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@tensafe.test", "pw")
+    client.force_login(admin)
+    port = http_target.server.server_address[1]
+    team = Team.objects.get(slug="platform")
+    for url, problem in [
+        (f"http://127.0.0.1:{port}\\@1.1.1.1/x", "backslash"),
+        (f"http://user@127.0.0.1:{port}/x", "user information"),
+        (f"http://127.0.0.1:{port}/x", "non-public address 127.0.0.1"),
+    ]:
+        response = client.post(
+            "/admin/comms/teamwebhook/add/", {"team": team.pk, "url": url, "enabled": "on"}
+        )
+        assert response.status_code == 200, url
+        errors = response.context["adminform"].form.errors
+        assert problem in str(errors), errors
+    assert not TeamWebhook.objects.exists()

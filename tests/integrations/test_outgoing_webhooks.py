@@ -319,6 +319,42 @@ def test_private_addresses_are_refused_unless_allow_listed(subscribe, ic_user, h
     assert http_target.received == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}\\@1.1.1.1/x",  # urlsplit: 1.1.1.1; the HTTP client: 127.0.0.1
+        "http://a@127.0.0.1:{port}/x",
+    ],
+)
+def test_a_subscription_saved_before_the_url_checks_is_refused_at_send_time(
+    subscribe, ic_user, http_target, settings, url
+):
+    """The row is written directly, as the API wrote it before the checks."""
+    settings.TENSAFE_OUTBOUND_ALLOWLIST = ["127.0.0.1"] if "a@" in url else []
+    subscribe(url=url.format(port=http_target.server.server_address[1]))
+    declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    assert webhook_deliver(delivery.pk) == "failed"
+    delivery.refresh_from_db()
+    assert "backslash" in delivery.last_error or "user information" in delivery.last_error
+    assert http_target.received == []
+
+
+def test_a_backslash_url_is_400_when_a_subscription_is_changed(api, sre_lead, http_target):
+    client = api(sre_lead)
+    sub = WebhookSubscription.objects.create(name="siem", url="https://93.184.215.14/hook")
+    port = http_target.server.server_address[1]
+    response = client.patch(
+        f"/api/v1/webhooks/{sub.pk}/",
+        {"url": f"http://127.0.0.1:{port}\\@1.1.1.1/x"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "backslash" in str(response.json()["url"])
+    sub.refresh_from_db()
+    assert sub.url == "https://93.184.215.14/hook"
+
+
 def test_restricted_incidents_go_only_to_allowed_subscriptions(
     subscribe, ic_user, security_user, http_target, allow_local
 ):

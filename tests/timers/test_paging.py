@@ -295,6 +295,28 @@ def test_private_addresses_are_refused_without_allow_list(
     assert "non-public address" in event.text
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}\\@1.1.1.1/x",  # urlsplit: 1.1.1.1; the HTTP client: 127.0.0.1
+        "http://a@127.0.0.1:{port}/x",
+    ],
+)
+def test_a_contact_method_saved_before_the_url_checks_is_refused_at_send_time(
+    org, p3, http_target, settings, url
+):
+    """The row is written directly, as the API wrote it before the checks; the page is refused
+    when sent, whatever the allow-list says, and the receiver gets nothing."""
+    settings.TENSAFE_OUTBOUND_ALLOWLIST = ["127.0.0.1"] if "a@" in url else []
+    port = http_target.server.server_address[1]
+    contact(org.primary, "slack", url.format(port=port))
+    page = only_page(p3())
+    assert page_deliver(page.pk) == "failed"
+    page.refresh_from_db()
+    assert "backslash" in page.last_error or "user information" in page.last_error
+    assert http_target.received == []
+
+
 @pytest.mark.parametrize("entry", ["127.0.0.1", "127.0.0.0/8"])
 def test_allow_listed_addresses_are_reached(org, p3, http_target, settings, entry):
     settings.TENSAFE_OUTBOUND_ALLOWLIST = [entry]

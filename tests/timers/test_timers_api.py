@@ -266,7 +266,8 @@ def test_targets_are_not_on_the_timeline_the_page_or_the_deadlines(api, client, 
             assert secret not in content
 
 
-def test_people_manage_their_own_contact_methods(api, responder):
+def test_people_manage_their_own_contact_methods(api, responder, fake_dns):
+    fake_dns.answer("hooks.example.com", "93.184.215.14")  # public; saved, never called
     client = api(responder)
     created = client.post(
         "/api/v1/users/me/contact-methods/",
@@ -293,7 +294,8 @@ def test_people_manage_their_own_contact_methods(api, responder):
         ({"kind": "email", "target": "x@y.io", "colour": "red"}, "colour"),
     ],
 )
-def test_a_wrong_contact_method_is_refused_naming_the_field(api, responder, body, field):
+def test_a_wrong_contact_method_is_refused_naming_the_field(api, responder, fake_dns, body, field):
+    fake_dns.answer("hooks.example.com", "93.184.215.14")  # public; never called
     response = api(responder).post("/api/v1/users/me/contact-methods/", body, format="json")
     assert response.status_code == 400
     assert field in response.json()
