@@ -12,6 +12,7 @@ from incidents.models import ApiToken
 from incidents.services import api_token_create
 from tensafe_ir.celery import app as celery_app
 from tests.factories import UserFactory
+from tests.http_target import HttpTarget
 
 # Tests never hand messages to the embedded broker under var/ (a `make run` worker would take
 # them): with no real broker configured, messages stay in this process's memory.
@@ -169,3 +170,18 @@ def fake_dns(monkeypatch):
     dns = FakeDns(socket.getaddrinfo)
     monkeypatch.setattr(socket, "getaddrinfo", dns)
     return dns
+
+
+# --- a local HTTP receiver (tests/http_target.py) ----------------------------------------------
+@pytest.fixture
+def http_target():
+    target = HttpTarget()
+    yield target
+    target.close()
+
+
+@pytest.fixture
+def allow_local(settings):
+    """Outbound requests may reach the local receiver, and give up on it quickly."""
+    settings.TENSAFE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    settings.TENSAFE_OUTBOUND_TIMEOUT_SECONDS = 0.5

@@ -19,7 +19,7 @@ from incidents.models import Incident, Page
 from incidents.states import Role
 from tests.comms.chat import SECRET, URL, answer, form, link, slack
 from tests.factories import UserFactory, declare
-from tests.timers.conftest import HttpTarget
+from tests.http_target import HttpTarget
 
 pytestmark = pytest.mark.django_db
 

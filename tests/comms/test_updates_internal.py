@@ -11,24 +11,10 @@ from comms.services import delivery_deliver, update_post
 from incidents.models import Service, Team, TimelineEvent
 from incidents.states import TimelineKind
 from tests.factories import UserFactory, declare
-from tests.timers.conftest import HttpTarget
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def http_target():
-    target = HttpTarget()
-    yield target
-    target.close()
-
-
-@pytest.fixture
-def allow_local(settings):
-    settings.TENSAFE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
-    settings.TENSAFE_OUTBOUND_TIMEOUT_SECONDS = 0.5
 
 
 @pytest.fixture

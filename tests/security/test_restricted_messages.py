@@ -22,7 +22,7 @@ from incidents.services.paging import ack_token, page_deliver
 from incidents.services.timers import deadlines_fire_due
 from integrations.models import WebhookDelivery, WebhookSubscription
 from tests.factories import UserFactory, declare
-from tests.timers.conftest import HttpTarget, make_schedule
+from tests.timers.conftest import make_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -36,19 +36,6 @@ SECRETS = ["Credential stuffing", "203.0.113.7", "authentication", "Authenticati
 @pytest.fixture(autouse=True)
 def _base_url(settings):
     settings.PUBLIC_BASE_URL = "http://testserver-base"
-
-
-@pytest.fixture
-def http_target():
-    target = HttpTarget()
-    yield target
-    target.close()
-
-
-@pytest.fixture
-def allow_local(settings):
-    settings.TENSAFE_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
-    settings.TENSAFE_OUTBOUND_TIMEOUT_SECONDS = 0.5
 
 
 @pytest.fixture

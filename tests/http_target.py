@@ -1,0 +1,80 @@
+"""A real HTTP receiver on 127.0.0.1 for tests of what the platform sends (pages, team
+webhooks, chat follow-ups). The fixtures `http_target` and `allow_local` (tests/conftest.py)
+hand it to tests; tests/integrations keeps its own receiver, which answers with headers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class HttpTarget:
+    """A real HTTP server on 127.0.0.1. `respond(*answers)` queues how the next requests are
+    answered: an int status, ("429", seconds) for Retry-After, ("slow", seconds) to sleep
+    before answering 200. When the queue runs out it answers 200."""
+
+    def __init__(self):
+        self.received: list[Received] = []
+        self.answers: list = []
+        self.lock = threading.Lock()
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with target.lock:
+                    target.received.append(
+                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
+                    answer = target.answers.pop(0) if target.answers else 200
+                headers = {}
+                if isinstance(answer, tuple) and answer[0] == "slow":
+                    time.sleep(answer[1])
+                    answer = 200
+                elif isinstance(answer, tuple) and answer[0] == "429":
+                    headers["Retry-After"] = str(answer[1])
+                    answer = 429
+                try:
+                    self.send_response(answer)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:
+                    pass  # the client gave up (timeout test)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def respond(self, *answers) -> None:
+        with self.lock:
+            self.answers.extend(answers)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
