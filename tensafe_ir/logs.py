@@ -8,6 +8,8 @@ What is a secret in a log line:
   with a `<str:token>`), found by resolving the path against the URLconf, so the rule lives
   with the routes and not in a list here: `/oncall/ical/user/<redacted>.ics`;
 - a query parameter whose name is in SECRET_QUERY_PARAMETERS;
+- a path carried in a query value, read the same way: the sign-in page's
+  `?next=/chat/link/<redacted>/` after a link that needs sign-in;
 - the path and query of a URL on another host (Slack `response_url`s and incoming-webhook
   URLs, webhook targets, which are credentials): `https://hooks.slack.com/<redacted>`.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from gunicorn.glogging import Logger as _GunicornLogger
 
@@ -35,6 +37,7 @@ _QUERY_SECRET = re.compile(
     r"(?P<name>(?:^|[?&;])(?:" + "|".join(sorted(SECRET_QUERY_PARAMETERS)) + r"))=[^&;#]*",
     re.IGNORECASE,
 )
+_QUERY_VALUE = re.compile(r"(?P<name>(?:^|[?&;])[^=&;#]*=)(?P<value>[^&;#]*)")
 
 
 def redact(text: str) -> str:
@@ -49,7 +52,19 @@ def _redact_url(match: re.Match) -> str:
     if origin and not _is_ours(origin):
         return f"{origin}/{REDACTED}" if path != "/" or query else match.group(0)
     query = _QUERY_SECRET.sub(lambda m: f"{m.group('name')}={REDACTED}", query)
+    query = _QUERY_VALUE.sub(
+        lambda m: m.group("name") + _redact_query_value(m.group("value")), query
+    )
     return (origin or "") + _redact_path(path) + query
+
+
+def _redact_query_value(value: str) -> str:
+    """A query value that is one of our paths (`next=/chat/link/…/`), redacted like a path;
+    any other value as it is."""
+    path = unquote(value).split("?", 1)[0]
+    if not path.startswith("/") or _redact_path(path) == path:
+        return value
+    return _redact_path(path)
 
 
 @lru_cache(maxsize=4096)

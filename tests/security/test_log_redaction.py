@@ -79,6 +79,20 @@ def test_query_secrets_and_other_hosts_urls_are_redacted():
     )
 
 
+def test_a_token_path_carried_in_a_query_value_is_redacted():
+    """A link that needs sign-in sends the browser to `/login/?next=<the link>`: the sign-in
+    page's own log line must not carry the link's token either."""
+    assert redact(f"GET /login/?next=/chat/link/{TOKEN}/ HTTP/1.1") == (
+        "GET /login/?next=/chat/link/<redacted>/ HTTP/1.1"
+    )
+    assert redact(f"GET /login/?next=%2Fchat%2Flink%2F{TOKEN}%2F&x=1 HTTP/1.1") == (
+        "GET /login/?next=/chat/link/<redacted>/&x=1 HTTP/1.1"
+    )
+    assert redact("GET /login/?next=/incidents/4/ HTTP/1.1") == (
+        "GET /login/?next=/incidents/4/ HTTP/1.1"
+    )
+
+
 def test_tracebacks_and_arguments_are_redacted(caplog, log_output):
     log = logging.getLogger("tests.redaction")
     try:
