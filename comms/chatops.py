@@ -42,6 +42,7 @@ from incidents import services as incident_services
 from incidents.errors import RuleViolation, TransitionRefused
 from incidents.models import Incident, Service, User
 from incidents.permissions import is_writer
+from incidents.ratelimit import slot_take
 from incidents.redaction import Message, incident_message
 from incidents.selectors import (
     incident_active_roles,
@@ -49,7 +50,6 @@ from incidents.selectors import (
     incident_list_for_user,
 )
 from incidents.states import Role, Severity, Status
-from tensafe_ir.ratelimit import slot_take
 
 from . import services
 from .deadlines import LABELS

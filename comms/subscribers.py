@@ -35,9 +35,9 @@ from django.views.decorators.http import require_http_methods
 
 from incidents.hooks import timeline_recorded
 from incidents.notify import backoff_seconds
+from incidents.ratelimit import client_address, slot_take, wait_text
 from incidents.redaction import Message, incident_message
 from incidents.states import TimelineKind
-from tensafe_ir.ratelimit import client_address, slot_take, wait_text
 
 from .models import Subscriber, SubscriberDelivery, Update
 from .status.selectors import public_updates

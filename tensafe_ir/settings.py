@@ -206,7 +206,7 @@ MIDDLEWARE.insert(
 # receiver of the rate limits (tensafe_ir/apps.py).
 INSTALLED_APPS += ["tensafe_ir"]
 
-# --- Rate limits (tensafe_ir/ratelimit.py) -----------------------------------------------------
+# --- Rate limits (incidents/ratelimit.py) -----------------------------------------------------
 # Counters are shared by every web process: in Redis when TENSAFE_CACHE_URL is set (shared by
 # every machine too; INCR is atomic, one round trip), else in the database (RateLimitCounter,
 # one atomic upsert per count).
@@ -440,7 +440,7 @@ TENSAFE_CSP_EXEMPT_PATHS = ["/api/docs/", "/api/redoc/"]
 # every command is refused.
 SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
 # Slack commands per Slack user (workspace and user id), linked or not; over it the user is told
-# to slow down and nothing happens (tensafe_ir/ratelimit.py).
+# to slow down and nothing happens (incidents/ratelimit.py).
 TENSAFE_RATE_CHAT = env_rate("TENSAFE_RATE_CHAT", "20/1m")
 # How long the one-time link answered to an unlinked Slack user stays valid.
 TENSAFE_CHAT_LINK_MINUTES = int(os.environ.get("TENSAFE_CHAT_LINK_MINUTES", "10"))
