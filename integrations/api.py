@@ -2,8 +2,6 @@
 secrets, rotate the secret) and outgoing webhook subscriptions (create, list, change, see
 deliveries). Writes go through integrations.services."""
 
-import uuid
-
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -16,6 +14,13 @@ from incidents.permissions import require_sre_lead
 from incidents.states import Severity
 
 from .models import Integration, WebhookDelivery, WebhookSubscription
+from .selectors import (
+    integration_exists,
+    integration_list,
+    webhook_delivery_list_for,
+    webhook_subscription_get,
+    webhook_subscription_list,
+)
 from .services.integrations import (
     integration_create,
     integration_rotate_secret,
@@ -92,7 +97,7 @@ class IntegrationListCreateApi(APIView):
     )
     def get(self, request):
         require_sre_lead(request.user)
-        return Response(IntegrationOutputSerializer(Integration.objects.all(), many=True).data)
+        return Response(IntegrationOutputSerializer(integration_list(), many=True).data)
 
     @extend_schema(
         summary="Create an integration (SRE lead) → {id, url, secret}",
@@ -115,11 +120,7 @@ class IntegrationRotateSecretApi(APIView):
     )
     def post(self, request, pk):
         require_sre_lead(request.user)
-        try:
-            exists = Integration.objects.filter(pk=uuid.UUID(str(pk))).exists()
-        except ValueError:
-            exists = False
-        if not exists:
+        if not integration_exists(pk):
             raise Http404("No such integration.")
         integration, secret = integration_rotate_secret(actor=request.user, integration_id=pk)
         return Response(_with_secret(integration, secret))
@@ -185,13 +186,6 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-def _subscription(pk) -> WebhookSubscription:
-    subscription = WebhookSubscription.objects.filter(pk=pk).first()
-    if subscription is None:
-        raise Http404("No such webhook subscription.")
-    return subscription
-
-
 class SubscriptionListCreateApi(APIView):
     @extend_schema(
         summary="Outgoing webhooks (SRE lead)",
@@ -199,9 +193,7 @@ class SubscriptionListCreateApi(APIView):
     )
     def get(self, request):
         require_sre_lead(request.user)
-        return Response(
-            SubscriptionOutputSerializer(WebhookSubscription.objects.all(), many=True).data
-        )
+        return Response(SubscriptionOutputSerializer(webhook_subscription_list(), many=True).data)
 
     @extend_schema(
         summary="Subscribe a URL to incident events (SRE lead); the answer holds its secret",
@@ -223,7 +215,7 @@ class SubscriptionDetailApi(APIView):
     )
     def get(self, request, pk):
         require_sre_lead(request.user)
-        return Response(SubscriptionOutputSerializer(_subscription(pk)).data)
+        return Response(SubscriptionOutputSerializer(webhook_subscription_get(pk)).data)
 
     @extend_schema(
         summary="Change an outgoing webhook; enabled=true re-enables one disabled after failures",
@@ -232,7 +224,7 @@ class SubscriptionDetailApi(APIView):
     )
     def patch(self, request, pk):
         require_sre_lead(request.user)
-        _subscription(pk)
+        webhook_subscription_get(pk)
         serializer = SubscriptionUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sub = subscription_update(
@@ -248,6 +240,6 @@ class SubscriptionDeliveriesApi(APIView):
     )
     def get(self, request, pk):
         require_sre_lead(request.user)
-        sub = _subscription(pk)
-        rows = WebhookDelivery.objects.filter(subscription=sub).order_by("-id")[:200]
+        sub = webhook_subscription_get(pk)
+        rows = webhook_delivery_list_for(sub)
         return Response(DeliveryOutputSerializer(rows, many=True).data)
