@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from comms.models import Update
+from comms.permissions import may_post_publicly
 from comms.render import update_draft
 from comms.selectors import incident_conformance, obligations_open, update_list_for_incident
-from comms.services import may_post_publicly, update_post
+from comms.services import update_post
 from incidents.states import Severity
 from pir.selectors import action_item_metrics, pir_for_incident, pir_list_for_user
 

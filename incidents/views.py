@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
 from .ical import schedule_feed, user_feed
+from .permissions import RESTRICTED_ACK_REFUSED
 from .redaction import message_withheld, restricted_text
 from .selectors import (
     incident_for_ack_link,
@@ -15,7 +16,6 @@ from .selectors import (
     user_active_get,
     user_for_feed_token,
 )
-from .services.incidents import RESTRICTED_ACK_REFUSED
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 
 from incidents.admin.oncall import VisibleIncidentRowsMixin
 from incidents.audit import acting_user
-from incidents.permissions import is_sre_lead, may_grant_restricted
+from incidents.permissions import may_grant_restricted
 
 from .models import (
     Alert,
@@ -19,6 +19,7 @@ from .models import (
     WebhookSubscription,
     new_secret,
 )
+from .permissions import may_manage_integrations
 from .services.integrations import (
     check_subscription_url,
     integration_rotate_secret,
@@ -30,7 +31,7 @@ from .services.integrations import (
 
 class SreLeadOnly:
     def has_module_permission(self, request):
-        return request.user.is_active and is_sre_lead(request.user)
+        return request.user.is_active and may_manage_integrations(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
@@ -107,7 +108,7 @@ class IntegrationAdmin(SreLeadOnly, admin.ModelAdmin):
 
     @admin.action(description="Rotate the secret (the old one stops working)")
     def rotate_secret(self, request, queryset):
-        if not is_sre_lead(request.user):
+        if not may_manage_integrations(request.user):
             raise PermissionDenied
         for integration in queryset:
             _, secret = integration_rotate_secret(actor=request.user, integration_id=integration.pk)

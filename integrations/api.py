@@ -10,10 +10,10 @@ from rest_framework.views import APIView
 
 from incidents.api.fields import StrictSerializer
 from incidents.api.schema import FORBIDDEN
-from incidents.permissions import require_sre_lead
 from incidents.states import Severity
 
 from .models import Integration, WebhookDelivery, WebhookSubscription
+from .permissions import require_may_manage_integrations
 from .selectors import (
     integration_exists,
     integration_list,
@@ -96,7 +96,7 @@ class IntegrationListCreateApi(APIView):
         responses={200: IntegrationOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         return Response(IntegrationOutputSerializer(integration_list(), many=True).data)
 
     @extend_schema(
@@ -105,7 +105,7 @@ class IntegrationListCreateApi(APIView):
         responses={201: IntegrationSecretOutputSerializer},
     )
     def post(self, request):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         serializer = IntegrationCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         integration, secret = integration_create(actor=request.user, **serializer.validated_data)
@@ -119,7 +119,7 @@ class IntegrationRotateSecretApi(APIView):
         responses=IntegrationSecretOutputSerializer,
     )
     def post(self, request, pk):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         if not integration_exists(pk):
             raise Http404("No such integration.")
         integration, secret = integration_rotate_secret(actor=request.user, integration_id=pk)
@@ -192,7 +192,7 @@ class SubscriptionListCreateApi(APIView):
         responses={200: SubscriptionOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         return Response(SubscriptionOutputSerializer(webhook_subscription_list(), many=True).data)
 
     @extend_schema(
@@ -201,7 +201,7 @@ class SubscriptionListCreateApi(APIView):
         responses={201: SubscriptionSecretOutputSerializer},
     )
     def post(self, request):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         serializer = SubscriptionCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sub = subscription_create(actor=request.user, **serializer.validated_data)
@@ -214,7 +214,7 @@ class SubscriptionDetailApi(APIView):
         responses={200: SubscriptionOutputSerializer, 403: FORBIDDEN},
     )
     def get(self, request, pk):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         return Response(SubscriptionOutputSerializer(webhook_subscription_get(pk)).data)
 
     @extend_schema(
@@ -223,7 +223,7 @@ class SubscriptionDetailApi(APIView):
         responses=SubscriptionOutputSerializer,
     )
     def patch(self, request, pk):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         webhook_subscription_get(pk)
         serializer = SubscriptionUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -239,7 +239,7 @@ class SubscriptionDeliveriesApi(APIView):
         responses={200: DeliveryOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request, pk):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         sub = webhook_subscription_get(pk)
         rows = webhook_delivery_list_for(sub)
         return Response(DeliveryOutputSerializer(rows, many=True).data)

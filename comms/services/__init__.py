@@ -13,7 +13,7 @@ from .identities import (
     chat_link_start,
 )
 from .obligations import obligations_meet, obligations_sync
-from .updates import may_post_publicly, update_post
+from .updates import update_post
 
 __all__ = [
     "ChatLinkError",
@@ -28,7 +28,6 @@ __all__ = [
     "deliveries_build",
     "deliveries_requeue_stale",
     "delivery_deliver",
-    "may_post_publicly",
     "obligations_meet",
     "obligations_sync",
     "update_post",
