@@ -35,7 +35,6 @@ from django.db import connection
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
-from ..hooks import timeline_recorded
 from ..models import TimelineEvent
 from ..remembered import Remembered
 from ..selectors import sees_every_incident
@@ -59,14 +58,12 @@ def incidents_version() -> int:
     return _VERSION.get(_read_version)
 
 
-def incidents_version_forget(**_signal) -> None:
-    """Drop the remembered version when this process records a timeline event (no on_commit
-    hook: a request of this process that reads the version while the change is still
-    uncommitted remembers the old one, for at most the TTL)."""
+def incidents_version_forget(incident=None, event=None) -> None:
+    """Reaction to every timeline event (incidents/apps.py): drop the remembered version when
+    this process records one (no on_commit hook: a request of this process that reads the
+    version while the change is still uncommitted remembers the old one, for at most the
+    TTL)."""
     _VERSION.forget()
-
-
-timeline_recorded.connect(incidents_version_forget, dispatch_uid="incidents.api.list_cache")
 
 
 def incident_list_json(request: Request, build: Callable[[], dict]) -> bytes:
