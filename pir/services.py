@@ -1,7 +1,7 @@
-"""Every write to reviews and action items (STYLE.md convention 2): one transaction each,
-which locks the incident (then the review), checks permission and the procedures' rules,
-changes, and writes the incident timeline event in the same transaction. The API, admin,
-the signal receiver and the tasks all call these."""
+"""Every write to reviews and action items (docs/architecture.md, Conventions: "Writes are
+services"): one transaction each, which locks the incident (then the review), checks permission
+and the procedures' rules, changes, and writes the incident timeline event in the same
+transaction. The API, admin, the reaction to a resolution and the tasks all call these."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every write of the communications app (STYLE.md: services write, selectors read). Each
+"""Every write of the communications app (docs/architecture.md, Conventions). Each
 service is one transaction that locks the incident, checks the rules, writes its timeline
 event and queues side effects after commit."""
 

@@ -6,7 +6,8 @@ render the same JSON. So a page's JSON is kept in Django's cache under:
 
 - the **version**: the newest timeline event's id. Every change to an incident — declared,
   status, severity, roles, acknowledgement, services, texts — writes a timeline event in the
-  same transaction (STYLE.md convention 2), so a change gives a new version and the next
+  same transaction (docs/architecture.md, Conventions: "Writes are services"), so a change
+  gives a new version and the next
   request builds the page anew. One query reading the primary key's newest entry; a process
   reuses the version it read for `TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS` (default 1; 0
   asks every time) and forgets it when it records a timeline event itself, so a change made
