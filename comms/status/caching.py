@@ -123,7 +123,7 @@ def status_version_recent(now: datetime) -> StatusVersion:
 
 
 def status_version_forget() -> None:
-    """Drop the remembered version (tests, and after a change this process made itself)."""
+    """Drop the remembered version (tests and bench/status_page.py start from a clean one)."""
     _RECENT.forget()
 
 
