@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
+from incidents.admin.mixins import ReadOnlyAdminMixin
 from incidents.admin.oncall import VisibleIncidentRowsMixin
 from incidents.audit import acting_user
 from incidents.permissions import may_grant_restricted
@@ -46,15 +47,8 @@ class SreLeadOnly:
         return self.has_module_permission(request)
 
 
-class ReadOnly(SreLeadOnly):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnly(ReadOnlyAdminMixin, SreLeadOnly):
+    """Shown to SRE leads, changed by no one."""
 
 
 class IntegrationForm(forms.ModelForm):
