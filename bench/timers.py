@@ -380,7 +380,7 @@ PROFILED = [
     ("incidents.services.timers", "_fire"),
     ("incidents.services.timers", "pages_build"),  # as timers.py imported it
     ("incidents.services.timers", "pages_build_many"),
-    ("incidents.services.paging", "_methods"),
+    ("incidents.services.paging", "_methods_of"),
     ("incidents.services.paging", "_compose"),
     ("incidents.escalation", "Recipients.resolve"),
 ]

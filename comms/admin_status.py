@@ -4,6 +4,8 @@
 from django.contrib import admin
 from django.utils import timezone
 
+from incidents.admin.mixins import ReadOnlyAdminMixin
+
 from .models import Maintenance, Subscriber, SubscriberDelivery
 from .subscribers import subscribers_unsubscribe
 
@@ -43,17 +45,8 @@ class SubscriberAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubscriberDelivery)
-class SubscriberDeliveryAdmin(admin.ModelAdmin):
+class SubscriberDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("idempotency_key", "subscriber", "status", "attempts", "created_at", "sent_at")
     list_filter = ("status",)
     list_select_related = ("subscriber",)
     search_fields = ("subscriber__email", "idempotency_key")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -10,6 +10,8 @@ class CommsConfig(AppConfig):
 
     def ready(self):
         from incidents.hooks import register_deadline_kind
+        from incidents.reactions import register_reaction
+        from incidents.states import TimelineKind
 
         from . import deadlines
 
@@ -18,6 +20,10 @@ class CommsConfig(AppConfig):
 
         # Status page: tell subscribers of public updates, and register the delivery tasks.
         from .status import tasks as status_tasks  # noqa: F401
-        from .subscribers import connect_signals
+        from .subscribers import subscribers_on_status_page_posted
 
-        connect_signals()
+        register_reaction(
+            TimelineKind.STATUS_PAGE_POSTED,
+            subscribers_on_status_page_posted,
+            name="comms: a delivery row per confirmed status page subscriber",
+        )

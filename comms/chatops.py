@@ -41,7 +41,7 @@ from django.views.decorators.http import require_POST
 from incidents import services as incident_services
 from incidents.errors import RuleViolation, TransitionRefused
 from incidents.models import Incident, Service, User
-from incidents.permissions import is_writer
+from incidents.ratelimit import slot_take
 from incidents.redaction import Message, incident_message
 from incidents.selectors import (
     incident_active_roles,
@@ -49,11 +49,11 @@ from incidents.selectors import (
     incident_list_for_user,
 )
 from incidents.states import Role, Severity, Status
-from tensafe_ir.ratelimit import slot_take
 
 from . import services
 from .deadlines import LABELS
 from .models import Update
+from .permissions import require_may_declare_from_chat
 from .render import humanize_duration, utc_time
 from .selectors import chat_identity_for_slack_user, chat_user, obligations_open
 
@@ -191,8 +191,7 @@ def _declare(command: Command, key: str) -> dict:
     known = set(Service.objects.filter(slug__in=slugs).values_list("slug", flat=True))
     if set(slugs) - known:
         command.fail(f"Unknown service(s): {', '.join(sorted(set(slugs) - known))}.")
-    if not is_writer(command.user):
-        raise PermissionDenied("Viewers cannot declare incidents; ask an SRE lead for access.")
+    require_may_declare_from_chat(command.user)
     _, created = services.chat_command_queue(
         key=key,
         user=command.user,

@@ -33,11 +33,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from incidents.hooks import timeline_recorded
 from incidents.notify import backoff_seconds
+from incidents.ratelimit import client_address, slot_take, wait_text
 from incidents.redaction import Message, incident_message
-from incidents.states import TimelineKind
-from tensafe_ir.ratelimit import client_address, slot_take, wait_text
 
 from .models import Subscriber, SubscriberDelivery, Update
 from .status.selectors import public_updates
@@ -252,9 +250,10 @@ def deliveries_create(update: Update, *, now: datetime) -> list[int]:
     )
 
 
-def on_timeline_recorded(sender, incident, event, **kwargs) -> None:
-    """Receiver of `incidents.hooks.timeline_recorded`: runs inside the posting transaction."""
-    if event.kind != TimelineKind.STATUS_PAGE_POSTED or incident.security or incident.drill:
+def subscribers_on_status_page_posted(incident, event) -> None:
+    """Reaction to a status page post (comms/apps.py, incidents.reactions): runs inside the
+    posting transaction."""
+    if incident.security or incident.drill:
         return
     update = _posted_update(incident, event)
     if update is None:
@@ -402,11 +401,6 @@ def deliveries_requeue_stale(*, now: datetime | None = None, limit: int = 1000) 
         SubscriberDelivery.objects.filter(pk__in=stale).update(next_attempt_at=now)
     deliveries_enqueue(stale)
     return stale
-
-
-def connect_signals() -> None:
-    """Called from CommsConfig.ready()."""
-    timeline_recorded.connect(on_timeline_recorded, dispatch_uid="comms.subscribers.notify")
 
 
 # --- views ------------------------------------------------------------------------------------

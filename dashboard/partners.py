@@ -1,30 +1,22 @@
-"""What the dashboard shows from the apps built beside it (comms, pir). They are developed in
-parallel, so each function here imports exactly what it uses and returns None (or nothing)
-when that is not there; the page then leaves that part out."""
+"""What the dashboard shows from the apps built beside it (comms, pir): the one module of
+`dashboard` that reaches into them, through plain imports so the layering test
+(tests/test_layering.py) sees every dependency. A function returns None only when there is
+nothing to show (no channel this user may post on, no review yet)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from importlib import import_module
 
+from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import Deadline
-from incidents.selectors import deadlines_for_user
+from comms.models import Update
+from comms.permissions import may_post_publicly
+from comms.render import update_draft
+from comms.selectors import incident_conformance, obligations_open, update_list_for_incident
+from comms.services import update_post
 from incidents.states import Severity
-
-
-def _optional(module: str, name: str):
-    """`module.name`, or None while the app does not provide it."""
-    try:
-        return getattr(import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
-def _update_model():
-    return _optional("comms.models", "Update")
-
+from pir.selectors import action_item_metrics, pir_for_incident, pir_list_for_user
 
 CHANNEL_LABELS = {
     "status_page": "Status page",
@@ -39,11 +31,8 @@ def _channel_label(channel: str) -> str:
     return label if channel == "customer_first" else f"{label} update"
 
 
-def _due_from_obligations(incidents) -> dict[int, dict[str, object]] | None:
+def _due_from_obligations(incidents) -> dict[int, dict[str, object]]:
     """Pending communication deadlines per channel, from comms' obligations (6.3)."""
-    obligations_open = _optional("comms.selectors", "obligations_open")
-    if obligations_open is None:
-        return None
     due: dict[int, dict[str, object]] = defaultdict(dict)
     for incident in incidents:
         for obligation in obligations_open(incident):
@@ -51,36 +40,9 @@ def _due_from_obligations(incidents) -> dict[int, dict[str, object]] | None:
     return due
 
 
-def _due_from_updates(user, incident_ids) -> dict[int, dict[str, object]]:
-    """Without comms' obligations: the latest update's `next_update_at` per channel, and any
-    pending deadline rows of kind "comms"."""
-    due: dict[int, dict[str, object]] = defaultdict(dict)
-    Update = _update_model()
-    if Update is not None and incident_ids:
-        latest = (
-            Update.objects.filter(incident_id__in=incident_ids)
-            .order_by("incident_id", "channel", "-posted_at", "-id")
-            .values_list("incident_id", "channel", "next_update_at")
-        )
-        seen = set()
-        for incident_id, channel, next_at in latest:
-            if (incident_id, channel) not in seen and next_at is not None:
-                due[incident_id][channel] = next_at
-            seen.add((incident_id, channel))
-    deadlines = deadlines_for_user(user).filter(
-        incident_id__in=incident_ids, status=Deadline.Status.PENDING, kind="comms"
-    )
-    for deadline in deadlines.order_by("due_at", "id"):
-        channel = deadline.data.get("channel") or deadline.key.split(":")[-1]
-        due[deadline.incident_id].setdefault(channel, deadline.due_at)
-    return due
-
-
 def next_updates(user, incidents) -> dict[int, list[tuple[str, object]]]:
     """incident id -> [(label, due_at)]: when the next communication is due on each channel."""
     due = _due_from_obligations(incidents)
-    if due is None:
-        due = _due_from_updates(user, [i.pk for i in incidents])
     return {
         incident_id: sorted(
             ((_channel_label(channel), at) for channel, at in channels.items()),
@@ -94,12 +56,6 @@ def next_updates(user, incidents) -> dict[int, list[tuple[str, object]]]:
 def _composer(user, incident, channel: str = "", template: str = "") -> dict | None:
     """The 6.2 templates prefilled from the incident (comms' draft), for the channels this
     user may post on; the template matching the incident's status comes first."""
-    Update = _update_model()
-    update_draft = _optional("comms.render", "update_draft")
-    update_post = _optional("comms.services", "update_post")
-    may_post_publicly = _optional("comms.services", "may_post_publicly")
-    if None in (Update, update_draft, update_post, may_post_publicly):
-        return None
     public = (Update.Channel.STATUS_PAGE, Update.Channel.CUSTOMER_EMAIL)
     channels = [
         (value, label)
@@ -127,16 +83,12 @@ def comms_draft(user, incident, channel: str, template: str) -> dict | None:
 
 
 def comms_post(*, actor, incident_id, channel: str, template: str, text: str):
-    update_post = _optional("comms.services", "update_post")
     return update_post(
         actor=actor, incident_id=incident_id, channel=channel, template=template, text=text
     )
 
 
-def _conformance(incident) -> dict | None:
-    incident_conformance = _optional("comms.selectors", "incident_conformance")
-    if incident_conformance is None:
-        return None
+def _conformance(incident) -> dict:
     report = incident_conformance(incident)
     return {
         "summary": report["summary"],
@@ -148,15 +100,8 @@ def _conformance(incident) -> dict | None:
 
 
 def incident_comms(user, incident) -> dict | None:
-    """The communications panel of the incident page, or None without comms."""
-    Update = _update_model()
-    if Update is None:
-        return None
-    updates = (
-        Update.objects.filter(incident=incident)
-        .select_related("posted_by")
-        .order_by("-posted_at", "-id")
-    )
+    """The communications panel of the incident page."""
+    updates = update_list_for_incident(incident).order_by("-posted_at", "-id")
     return {
         "updates": list(updates[:10]),
         "next": next_updates(user, [incident]).get(incident.pk, []),
@@ -174,10 +119,7 @@ def _ratio(part, whole) -> str:
     return "—" if not whole else f"{100 * part / whole:.0f}%"
 
 
-def _comms_report(incidents) -> dict | None:
-    incident_conformance = _optional("comms.selectors", "incident_conformance")
-    if incident_conformance is None:
-        return None
+def _comms_report(incidents) -> dict:
     totals = {s: {"met": 0, "missed": 0, "pending": 0} for s in Severity.values}
     for incident in incidents:
         summary = incident_conformance(incident)["summary"]
@@ -199,10 +141,7 @@ def _comms_report(incidents) -> dict | None:
     }
 
 
-def _pir_report(user) -> dict | None:
-    pir_list_for_user = _optional("pir.selectors", "pir_list_for_user")
-    if pir_list_for_user is None:
-        return None
+def _pir_report(user) -> dict:
     now = timezone.now()
     rows: dict[str, dict] = {s: {"total": 0, "published": 0, "overdue": 0} for s in Severity.values}
     for pir in pir_list_for_user(user).filter(incident__drill=False):
@@ -224,10 +163,7 @@ def _pir_report(user) -> dict | None:
     }
 
 
-def _action_report(user) -> dict | None:
-    action_item_metrics = _optional("pir.selectors", "action_item_metrics")
-    if action_item_metrics is None:
-        return None
+def _action_report(user) -> dict:
     from .templatetags.dashboard_tags import human_duration
 
     metrics = action_item_metrics(user)
@@ -261,27 +197,17 @@ def _action_report(user) -> dict | None:
 
 
 def reports(user, incidents: list) -> list[dict]:
-    """Further reports from comms and pir, each {slug, title, description, columns, rows};
-    only those the apps provide."""
-    found = [_comms_report(incidents), _pir_report(user), _action_report(user)]
-    return [r for r in found if r is not None]
+    """Further reports from comms and pir, each {slug, title, description, columns, rows}."""
+    return [_comms_report(incidents), _pir_report(user), _action_report(user)]
 
 
 def incident_pir(incident) -> dict | None:
-    """The incident's post-incident review (8.1): status, due time and its page, when pir
-    provides them and a review exists."""
-    pir_for_incident = _optional("pir.selectors", "pir_for_incident")
-    if pir_for_incident is None:
-        return None
+    """The incident's post-incident review (8.1): status, due time and its page, when a
+    review exists."""
     pir = pir_for_incident(incident)
     if pir is None:
         return None
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        url = reverse("pir-page", args=[pir.pk])
-    except NoReverseMatch:
-        url = ""
+    url = reverse("pir-page", args=[pir.pk])
     return {
         "status": pir.get_status_display(),
         "published": pir.status == "published",

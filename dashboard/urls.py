@@ -4,7 +4,7 @@ from django.urls import path
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from tensafe_ir.ratelimit import login_rate_limited
+from incidents.ratelimit import login_rate_limited
 
 from .views import board, declare, incident, oncall, reports
 

@@ -79,7 +79,7 @@ def acting_user():
 
 
 def acting_address() -> str | None:
-    from tensafe_ir.ratelimit import client_address
+    from .ratelimit import client_address
 
     request = _request.get()
     return (client_address(request) or None) if request is not None else None

@@ -1,9 +1,8 @@
 """Extension points for the apps built on the core (comms, pir, integrations). The core never
 imports them; they plug in here.
 
-- `timeline_recorded` is sent for every timeline event, inside the transaction that wrote it
-  (receivers may write in the same transaction; anything that leaves the process belongs in
-  `transaction.on_commit`). Receivers filter on `event.kind`.
+- What follows a timeline event is a reaction, registered by kind in `incidents.reactions`
+  (run inside the transaction that wrote the event).
 - Deadline kinds: an app registers a planner (which deadlines of its kind an incident should
   have now) and a firer (what happens when one is due). The timer engine plans, sweeps and
   fires them exactly like the core's escalations: same rows, same sweeper, same guarantees.
@@ -16,14 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.dispatch import Signal
-
 if TYPE_CHECKING:
     from .escalation import Planned, Recipients
     from .models import Deadline, Incident
-
-# kwargs: incident, event
-timeline_recorded = Signal()
 
 
 @dataclass

@@ -135,7 +135,3 @@ def oncall_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Sh
         else:
             shifts.append(Shift(point, until, now.primary, now.backup))
     return shifts
-
-
-def oncall_for_team(team, at: datetime) -> list[tuple[Schedule, OnCall]]:
-    return [(s, oncall_at(s, at)) for s in Schedule.objects.filter(team=team).order_by("id")]

@@ -2,7 +2,7 @@
 (Slack and JSON-webhook contact methods), comms deliveries to team webhooks, outgoing webhook
 subscriptions and chat follow-ups through Slack's `response_url`.
 
-A URL is checked where it is used, by what is used (STYLE.md convention 14):
+A URL is checked where it is used, by what is used (docs/architecture.md, Conventions):
 
 1. Parse it once (`outbound_url_parse`). Refused: a scheme other than http(s), user-info (an
    `@` in the authority), backslashes, whitespace or control characters, a missing or

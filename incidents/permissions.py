@@ -1,4 +1,6 @@
-"""Who may change what. Services call these before they write; views never decide."""
+"""Who may do what in the core: the one module that decides it (docs/architecture.md,
+"Conventions"; each app built on the core has its own `permissions.py`). Services call these
+before they write; views, admin and selectors ask them; nothing else decides."""
 
 from django.core.exceptions import PermissionDenied
 
@@ -131,3 +133,36 @@ def require_can_assign(user, replacing_ic: bool, ic_user_id: int | None) -> None
         raise PermissionDenied(
             "Replacing the Incident Commander takes the IC, an incident commander or an SRE lead."
         )
+
+
+# --- paging, contact methods ------------------------------------------------------------------
+# Paging a person does not grant access to a restricted incident (docs/architecture.md).
+RESTRICTED_ACK_REFUSED = (
+    "This is a restricted security incident and you do not have access to it: being paged "
+    "does not grant access. Ask the security group to add you."
+)
+
+
+def require_may_acknowledge_by_link(incident, user) -> None:
+    """A page's acknowledge link acts for the person paged, only if they may see the incident."""
+    from .redaction import message_withheld  # redaction asks these rules too
+
+    if message_withheld(incident, user):
+        raise PermissionDenied(RESTRICTED_ACK_REFUSED)
+
+
+def may_manage_contact_methods_of(actor, owner_id: int) -> bool:
+    """One's own contact methods, or anyone's for an SRE lead (None: the system)."""
+    return actor is None or actor.pk == owner_id or is_sre_lead(actor)
+
+
+def require_may_manage_contact_methods_of(actor, owner_id: int) -> None:
+    if not may_manage_contact_methods_of(actor, owner_id):
+        raise PermissionDenied("Only SRE leads manage other people's contact methods.")
+
+
+def may_see_contact_target(viewer, owner_id: int | None) -> bool:
+    """A contact target in full: its owner and SRE leads (superusers included)."""
+    if viewer is None or not viewer.is_authenticated:
+        return False
+    return viewer.pk == owner_id or is_sre_lead(viewer)

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.urls import reverse
 
-from .permissions import is_sre_lead
+from .permissions import may_see_contact_target
 from .selectors import incident_is_restricted, incident_visible_to
 
 
@@ -110,8 +110,7 @@ def contact_target_masked(target: str) -> str:
 def contact_target_for(viewer, owner_id: int | None, target: str) -> str:
     """The target as `viewer` may see it: in full for its owner and SRE leads (superusers
     included), masked for everyone else."""
-    mine = viewer is not None and viewer.is_authenticated and viewer.pk == owner_id
-    if mine or (viewer is not None and viewer.is_authenticated and is_sre_lead(viewer)):
+    if may_see_contact_target(viewer, owner_id):
         return target
     return contact_target_masked(target)
 

@@ -15,16 +15,23 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from .models import (
+    ApiToken,
+    AuditEvent,
     ChecklistItem,
+    ContactMethod,
     EscalationContact,
     EscalationRule,
     Incident,
+    PolicyChange,
     PolicySettings,
     RoleAssignment,
+    Schedule,
+    Service,
     SeverityPolicy,
     TimelineEvent,
+    User,
 )
-from .permissions import can_transition
+from .permissions import can_transition, require_sre_lead
 from .states import GroupName, Role, Status
 
 
@@ -222,3 +229,68 @@ def deadline_lateness_stats(user, *, since=None) -> dict:
         "p99_ms": _percentile(values, 0.99),
         "max_ms": values[-1] if values else None,
     }
+
+
+# --- people, catalog, accounts ----------------------------------------------------------------
+def service_list() -> QuerySet[Service]:
+    """The services catalog (9.2), with each owning team."""
+    return Service.objects.select_related("team")
+
+
+def user_list_for(actor) -> QuerySet[User]:
+    """Everyone, by username, for an SRE lead (PermissionDenied for anyone else)."""
+    require_sre_lead(actor)
+    return User.objects.select_related("team").prefetch_related("groups").order_by("username")
+
+
+def user_active_get(user_id) -> User | None:
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+def incident_for_ack_link(incident_id) -> Incident | None:
+    """The incident a signed acknowledge link names (the link itself is the credential; what
+    the page may show of it is decided by `incidents.redaction`)."""
+    return Incident.objects.select_related("acknowledged_by").filter(pk=incident_id).first()
+
+
+def api_token_list_for(user) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user)
+
+
+def audit_event_list() -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.select_related("target_user")
+
+
+def policy_change_recent(limit: int = 20) -> list[PolicyChange]:
+    return list(PolicyChange.objects.select_related("changed_by")[:limit])
+
+
+# --- on-call ----------------------------------------------------------------------------------
+def schedule_list(*, team_slug: str = "") -> QuerySet[Schedule]:
+    schedules = Schedule.objects.select_related("team").prefetch_related("rotations")
+    return schedules.filter(team__slug=team_slug) if team_slug else schedules
+
+
+def schedule_get(slug: str) -> Schedule:
+    schedule = Schedule.objects.filter(slug=slug).select_related("team").first()
+    if schedule is None:
+        raise Http404("No schedule with that slug.")
+    return schedule
+
+
+def schedule_for_feed_token(token: str) -> Schedule:
+    schedule = Schedule.objects.select_related("team").filter(feed_token=token).first()
+    if schedule is None:
+        raise Http404("No schedule with that feed token.")
+    return schedule
+
+
+def contact_method_list_for(user) -> QuerySet[ContactMethod]:
+    return ContactMethod.objects.filter(user=user)
+
+
+def user_for_feed_token(token: str) -> User:
+    user = User.objects.filter(feed_token=token, is_active=True).first()
+    if user is None:
+        raise Http404("No calendar with that feed token.")
+    return user

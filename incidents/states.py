@@ -117,7 +117,8 @@ class TimelineKind(models.TextChoices):
 
 
 class AuditAction(models.TextChoices):
-    """What the audit log records: every change of who may do what (STYLE 16)."""
+    """What the audit log records: every change of who may do what
+    (docs/architecture.md, Conventions)."""
 
     USER_CREATED = "user.created", "User created"
     USER_CHANGED = "user.changed", "User changed"

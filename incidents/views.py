@@ -2,15 +2,20 @@ import logging
 
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
 from .ical import schedule_feed, user_feed
-from .models import Incident, Schedule, User
+from .permissions import RESTRICTED_ACK_REFUSED
 from .redaction import message_withheld, restricted_text
-from .services.incidents import RESTRICTED_ACK_REFUSED
+from .selectors import (
+    incident_for_ack_link,
+    schedule_for_feed_token,
+    user_active_get,
+    user_for_feed_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,8 @@ def _ack_context(token: str):
         return None, None, f"This acknowledge link has expired (links are valid for {hours} hours)."
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None, None, "This acknowledge link is not valid."
-    incident = Incident.objects.select_related("acknowledged_by").filter(pk=incident_id).first()
-    person = User.objects.filter(pk=user_id, is_active=True).first()
+    incident = incident_for_ack_link(incident_id)
+    person = user_active_get(user_id)
     if incident is None or person is None:
         return None, None, "This acknowledge link is not valid any more."
     return incident, person, ""
@@ -71,13 +76,13 @@ def acknowledge_link(request, token):
 
 @require_GET
 def ical_schedule(request, token):
-    schedule = get_object_or_404(Schedule.objects.select_related("team"), feed_token=token)
+    schedule = schedule_for_feed_token(token)
     return _ical_response(schedule_feed(schedule, timezone.now()), schedule.slug)
 
 
 @require_GET
 def ical_user(request, token):
-    user = get_object_or_404(User, feed_token=token, is_active=True)
+    user = user_for_feed_token(token)
     return _ical_response(user_feed(user, timezone.now()), user.username)
 
 

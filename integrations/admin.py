@@ -6,9 +6,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
+from incidents.admin.mixins import ReadOnlyAdminMixin
 from incidents.admin.oncall import VisibleIncidentRowsMixin
 from incidents.audit import acting_user
-from incidents.permissions import is_sre_lead, may_grant_restricted
+from incidents.permissions import may_grant_restricted
 
 from .models import (
     Alert,
@@ -19,6 +20,7 @@ from .models import (
     WebhookSubscription,
     new_secret,
 )
+from .permissions import may_manage_integrations
 from .services.integrations import (
     check_subscription_url,
     integration_rotate_secret,
@@ -30,7 +32,7 @@ from .services.integrations import (
 
 class SreLeadOnly:
     def has_module_permission(self, request):
-        return request.user.is_active and is_sre_lead(request.user)
+        return request.user.is_active and may_manage_integrations(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
@@ -45,15 +47,8 @@ class SreLeadOnly:
         return self.has_module_permission(request)
 
 
-class ReadOnly(SreLeadOnly):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnly(ReadOnlyAdminMixin, SreLeadOnly):
+    """Shown to SRE leads, changed by no one."""
 
 
 class IntegrationForm(forms.ModelForm):
@@ -107,7 +102,7 @@ class IntegrationAdmin(SreLeadOnly, admin.ModelAdmin):
 
     @admin.action(description="Rotate the secret (the old one stops working)")
     def rotate_secret(self, request, queryset):
-        if not is_sre_lead(request.user):
+        if not may_manage_integrations(request.user):
             raise PermissionDenied
         for integration in queryset:
             _, secret = integration_rotate_secret(actor=request.user, integration_id=integration.pk)

@@ -2,8 +2,6 @@
 secrets, rotate the secret) and outgoing webhook subscriptions (create, list, change, see
 deliveries). Writes go through integrations.services."""
 
-import uuid
-
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -12,10 +10,17 @@ from rest_framework.views import APIView
 
 from incidents.api.fields import StrictSerializer
 from incidents.api.schema import FORBIDDEN
-from incidents.permissions import require_sre_lead
 from incidents.states import Severity
 
 from .models import Integration, WebhookDelivery, WebhookSubscription
+from .permissions import require_may_manage_integrations
+from .selectors import (
+    integration_exists,
+    integration_list,
+    webhook_delivery_list_for,
+    webhook_subscription_get,
+    webhook_subscription_list,
+)
 from .services.integrations import (
     integration_create,
     integration_rotate_secret,
@@ -91,8 +96,8 @@ class IntegrationListCreateApi(APIView):
         responses={200: IntegrationOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request):
-        require_sre_lead(request.user)
-        return Response(IntegrationOutputSerializer(Integration.objects.all(), many=True).data)
+        require_may_manage_integrations(request.user)
+        return Response(IntegrationOutputSerializer(integration_list(), many=True).data)
 
     @extend_schema(
         summary="Create an integration (SRE lead) → {id, url, secret}",
@@ -100,7 +105,7 @@ class IntegrationListCreateApi(APIView):
         responses={201: IntegrationSecretOutputSerializer},
     )
     def post(self, request):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         serializer = IntegrationCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         integration, secret = integration_create(actor=request.user, **serializer.validated_data)
@@ -114,12 +119,8 @@ class IntegrationRotateSecretApi(APIView):
         responses=IntegrationSecretOutputSerializer,
     )
     def post(self, request, pk):
-        require_sre_lead(request.user)
-        try:
-            exists = Integration.objects.filter(pk=uuid.UUID(str(pk))).exists()
-        except ValueError:
-            exists = False
-        if not exists:
+        require_may_manage_integrations(request.user)
+        if not integration_exists(pk):
             raise Http404("No such integration.")
         integration, secret = integration_rotate_secret(actor=request.user, integration_id=pk)
         return Response(_with_secret(integration, secret))
@@ -185,23 +186,14 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-def _subscription(pk) -> WebhookSubscription:
-    subscription = WebhookSubscription.objects.filter(pk=pk).first()
-    if subscription is None:
-        raise Http404("No such webhook subscription.")
-    return subscription
-
-
 class SubscriptionListCreateApi(APIView):
     @extend_schema(
         summary="Outgoing webhooks (SRE lead)",
         responses={200: SubscriptionOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request):
-        require_sre_lead(request.user)
-        return Response(
-            SubscriptionOutputSerializer(WebhookSubscription.objects.all(), many=True).data
-        )
+        require_may_manage_integrations(request.user)
+        return Response(SubscriptionOutputSerializer(webhook_subscription_list(), many=True).data)
 
     @extend_schema(
         summary="Subscribe a URL to incident events (SRE lead); the answer holds its secret",
@@ -209,7 +201,7 @@ class SubscriptionListCreateApi(APIView):
         responses={201: SubscriptionSecretOutputSerializer},
     )
     def post(self, request):
-        require_sre_lead(request.user)
+        require_may_manage_integrations(request.user)
         serializer = SubscriptionCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sub = subscription_create(actor=request.user, **serializer.validated_data)
@@ -222,8 +214,8 @@ class SubscriptionDetailApi(APIView):
         responses={200: SubscriptionOutputSerializer, 403: FORBIDDEN},
     )
     def get(self, request, pk):
-        require_sre_lead(request.user)
-        return Response(SubscriptionOutputSerializer(_subscription(pk)).data)
+        require_may_manage_integrations(request.user)
+        return Response(SubscriptionOutputSerializer(webhook_subscription_get(pk)).data)
 
     @extend_schema(
         summary="Change an outgoing webhook; enabled=true re-enables one disabled after failures",
@@ -231,8 +223,8 @@ class SubscriptionDetailApi(APIView):
         responses=SubscriptionOutputSerializer,
     )
     def patch(self, request, pk):
-        require_sre_lead(request.user)
-        _subscription(pk)
+        require_may_manage_integrations(request.user)
+        webhook_subscription_get(pk)
         serializer = SubscriptionUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sub = subscription_update(
@@ -247,7 +239,7 @@ class SubscriptionDeliveriesApi(APIView):
         responses={200: DeliveryOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request, pk):
-        require_sre_lead(request.user)
-        sub = _subscription(pk)
-        rows = WebhookDelivery.objects.filter(subscription=sub).order_by("-id")[:200]
+        require_may_manage_integrations(request.user)
+        sub = webhook_subscription_get(pk)
+        rows = webhook_delivery_list_for(sub)
         return Response(DeliveryOutputSerializer(rows, many=True).data)

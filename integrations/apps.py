@@ -10,6 +10,13 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self):
-        from . import receivers
+        from incidents.reactions import register_reaction
 
-        receivers.connect()
+        from . import receivers
+        from .services.outgoing import KIND_EVENTS
+
+        register_reaction(
+            KIND_EVENTS,
+            receivers.outgoing_webhooks_on_timeline,
+            name="integrations: a delivery row per outgoing webhook subscribed to the event",
+        )

@@ -1,17 +1,9 @@
-"""Listeners on the core's extension points (incidents.hooks), connected in apps.ready()."""
+"""What integrations does when the core records something (registered in
+integrations/apps.py as a reaction, incidents.reactions)."""
 
-from incidents.hooks import timeline_recorded
-
-from .services.outgoing import KIND_EVENTS, webhook_deliveries_create
+from .services.outgoing import webhook_deliveries_create
 
 
-def outgoing_webhooks_on_timeline(sender, incident, event, **kwargs):
+def outgoing_webhooks_on_timeline(incident, event):
     """Runs inside the transaction that wrote the event: the delivery rows commit with it."""
-    if event.kind in KIND_EVENTS:
-        webhook_deliveries_create(incident, event)
-
-
-def connect() -> None:
-    timeline_recorded.connect(
-        outgoing_webhooks_on_timeline, dispatch_uid="integrations.outgoing_webhooks"
-    )
+    webhook_deliveries_create(incident, event)

@@ -1,4 +1,5 @@
-"""Celery tasks: thin, safe to re-run, each calling one service (STYLE.md convention 5)."""
+"""Celery tasks: thin, safe to re-run, each calling one service
+(docs/architecture.md, Conventions)."""
 
 from celery import shared_task
 

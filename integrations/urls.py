@@ -3,7 +3,7 @@ and /metrics for Prometheus."""
 
 from django.urls import path
 
-from tensafe_ir.ratelimit import alerts_rate_limited
+from incidents.ratelimit import alerts_rate_limited
 
 from .metrics import metrics_view
 from .views import integration_receive

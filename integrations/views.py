@@ -25,7 +25,6 @@ import hmac
 import json
 import logging
 import time
-import uuid
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -33,6 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .models import Integration
 from .payloads import PARSERS, PayloadInvalid, new_dedup_key
+from .selectors import integration_enabled_get
 from .services.ingest import inbound_accept, inbound_process
 
 log = logging.getLogger(__name__)
@@ -135,10 +135,7 @@ def integration_receive(request: HttpRequest, integration_id):
         response = _error(405, "POST alerts here.")
         response["Allow"] = "POST"
         return response
-    try:
-        integration = Integration.objects.filter(pk=uuid.UUID(integration_id), enabled=True).first()
-    except ValueError:
-        integration = None
+    integration = integration_enabled_get(integration_id)
     if integration is None:
         return _error(404, "No such integration.")
     token = _bearer(request)

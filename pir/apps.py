@@ -10,7 +10,9 @@ class PirConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from incidents.hooks import register_deadline_kind, timeline_recorded
+        from incidents.hooks import register_deadline_kind
+        from incidents.reactions import register_reaction
+        from incidents.states import TimelineKind
 
         from . import deadlines, receivers
         from .groups import grant_sre_lead_permissions
@@ -18,6 +20,8 @@ class PirConfig(AppConfig):
         post_migrate.connect(grant_sre_lead_permissions, sender=self)
 
         register_deadline_kind(deadlines.KIND, planner=deadlines.pir_plan, firer=deadlines.pir_fire)
-        timeline_recorded.connect(
-            receivers.on_timeline_recorded, dispatch_uid="pir.on_timeline_recorded"
+        register_reaction(
+            TimelineKind.STATUS_CHANGED,
+            receivers.pir_on_status_changed,
+            name="pir: a review for a resolved incident",
         )

@@ -2,7 +2,8 @@
 incident (procedures 2.1, 6.3), its target time, when it was met, met or missed.
 
 `comms` owns the communication deadlines (`comms.selectors.incident_conformance`); the
-review shows its rows, labelled for a reader. pir may import comms (STYLE.md layout)."""
+review shows its rows, labelled for a reader. pir may import comms
+(docs/architecture.md, "Apps")."""
 
 from __future__ import annotations
 

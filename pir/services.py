@@ -1,19 +1,18 @@
-"""Every write to reviews and action items (STYLE.md convention 2): one transaction each,
-which locks the incident (then the review), checks permission and the procedures' rules,
-changes, and writes the incident timeline event in the same transaction. The API, admin,
-the signal receiver and the tasks all call these."""
+"""Every write to reviews and action items (docs/architecture.md, Conventions: "Writes are
+services"): one transaction each, which locks the incident (then the review), checks permission
+and the procedures' rules, changes, and writes the incident timeline event in the same
+transaction. The API, admin, the reaction to a resolution and the tasks all call these."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from incidents.errors import RuleViolation, TransitionRefused
 from incidents.models import Incident, TimelineEvent
-from incidents.permissions import is_sre_lead, require_writer
+from incidents.permissions import require_writer
 from incidents.selectors import incident_get_for_user, incident_ic_id, policy_for
 from incidents.services.timeline import timeline_record
 from incidents.services.timers import deadlines_replan
@@ -26,6 +25,7 @@ from .models import (
     PirTimelineEntry,
     PostIncidentReview,
 )
+from .permissions import require_may_create_review, require_may_publish_review
 from .sections import pir_missing_sections
 from .selectors import action_item_get_for_user, pir_entry_get, pir_get_for_user
 
@@ -79,15 +79,6 @@ def _require_editable(pir: PostIncidentReview) -> None:
             f"{pir.reference} is published and read-only; its action items stay editable.",
             allowed=[],
         )
-
-
-def _may_own_review(actor, incident: Incident, pir: PostIncidentReview | None = None) -> bool:
-    if actor is None or is_sre_lead(actor):
-        return True
-    ids = {incident_ic_id(incident)}
-    if pir is not None:
-        ids.add(pir.author_id)
-    return actor.pk in ids
 
 
 # --- creating ---------------------------------------------------------------------------------
@@ -194,11 +185,7 @@ def pir_create(*, actor, incident_id) -> PostIncidentReview:
                 rule="one post-incident review per incident",
                 field="incident",
             )
-        if not _may_own_review(actor, incident):
-            raise PermissionDenied(
-                "Only the incident's Incident Commander (or an SRE lead) may create its "
-                "post-incident review."
-            )
+        require_may_create_review(actor, incident)
         return _create(
             incident,
             actor=actor,
@@ -249,10 +236,7 @@ def pir_transition(*, actor, pir_id, to: str, at: datetime | None = None) -> Pos
                 allowed=list(available),
             )
         if name == "publish":
-            if not _may_own_review(actor, incident, pir):
-                raise PermissionDenied(
-                    "Only the review's author, the incident's IC or an SRE lead may publish it."
-                )
+            require_may_publish_review(actor, incident, pir)
             missing = pir_missing_sections(pir)
             if missing:
                 raise TransitionRefused(

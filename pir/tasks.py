@@ -1,5 +1,6 @@
-"""Celery tasks: thin, safe to re-run, each calling one service (STYLE.md convention 5). The
-review reminders need no task of their own: they are deadlines the core's sweeper fires."""
+"""Celery tasks: thin, safe to re-run, each calling one service (docs/architecture.md, Conventions:
+"Rows before sends"). The review reminders need no task of their own: they are deadlines the
+core's sweeper fires."""
 
 from celery import shared_task
 

@@ -1,7 +1,12 @@
 """TenSafe IR settings: one module, everything that varies between machines read from the
 environment. With nothing set it runs on SQLite and an embedded (filesystem) Celery broker,
 which is what `make run` on a fresh clone uses; DATABASE_URL and CELERY_BROKER_URL switch it
-to PostgreSQL and Redis."""
+to PostgreSQL and Redis.
+
+Grouped by concern, each group once and each setting assigned once: core Django (with the
+whole INSTALLED_APPS and MIDDLEWARE); database; accounts and sessions; security and HTTPS;
+cache and rate limits; API and tokens; Celery (every periodic task); outbound HTTP and email;
+chat; communications and the status page; integrations; logging."""
 
 import os
 from pathlib import Path
@@ -46,6 +51,7 @@ def env_rate(name: str, default: str) -> tuple[int, int] | None:
     return int(count), int(number) * multiplier
 
 
+# --- Core Django ----------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
 PRODUCTION = env_bool("TENSAFE_PRODUCTION", False)
 # Django's own check (security.W009) flags keys that start with this prefix, so `check
@@ -81,19 +87,33 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # In this order: each app's ready() registers its reactions (incidents/reactions.py), which
+    # run in order of registration.
     "incidents",
     "comms",
     "pir",
     "integrations",
+    # The project package is an app too: it registers the deploy checks and the session clock
+    # (tensafe_ir/apps.py).
+    "tensafe_ir",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
+    # Request counts and latency for /metrics (integrations/metrics.py): first, so it times the
+    # whole request.
+    "integrations.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every HTML response (dashboard/middleware.py), right after
+    # SecurityMiddleware.
+    "dashboard.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The session's idle and absolute limits (tensafe_ir/sessions.py), once the user is known.
+    "tensafe_ir.sessions.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "incidents.audit.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -117,6 +137,22 @@ TEMPLATES = [
         },
     },
 ]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {
@@ -144,29 +180,23 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # did not speed up (bench/load.py, docs/benchmarks.md). Short OLTP queries never gain.
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options["options"] = f"{options.get('options', '')} -c jit=off".strip()
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Accounts and sessions ------------------------------------------------------------------
 AUTH_USER_MODEL = "incidents.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
-
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
-
-STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
-STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-}
+# Sign-in is the dashboard's page (the admin's own sign-in is /admin/login/).
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:board"
+LOGOUT_REDIRECT_URL = "dashboard:login"
+SESSION_COOKIE_HTTPONLY = True
+# A browser session ends TENSAFE_SESSION_SECONDS after sign-in whatever happens, or after
+# TENSAFE_SESSION_IDLE_SECONDS without a request (tensafe_ir/sessions.py; 0: no idle limit).
+SESSION_COOKIE_AGE = int(os.environ.get("TENSAFE_SESSION_SECONDS", str(12 * 3600)))
+TENSAFE_SESSION_IDLE_SECONDS = int(os.environ.get("TENSAFE_SESSION_IDLE_SECONDS", "3600"))
 
 # --- Security (docs/operations.md, "Security") ------------------------------------------------
 # TENSAFE_HTTPS: the site is reached over HTTPS only (the default in production). It turns on
@@ -188,25 +218,16 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TENSAFE_HSTS_INCLUDE_SUBDOMAINS", Tru
 # The `preload` directive only makes the host eligible: nothing is preloaded until someone
 # submits the domain at hstspreload.org (a separate, deliberate step).
 SECURE_HSTS_PRELOAD = env_bool("TENSAFE_HSTS_PRELOAD", True)
-SESSION_COOKIE_HTTPONLY = True
-# A browser session ends TENSAFE_SESSION_SECONDS after sign-in whatever happens, or after
-# TENSAFE_SESSION_IDLE_SECONDS without a request (tensafe_ir/sessions.py; 0: no idle limit).
-SESSION_COOKIE_AGE = int(os.environ.get("TENSAFE_SESSION_SECONDS", str(12 * 3600)))
-TENSAFE_SESSION_IDLE_SECONDS = int(os.environ.get("TENSAFE_SESSION_IDLE_SECONDS", "3600"))
 SESSION_COOKIE_SECURE = env_bool("TENSAFE_SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-    "tensafe_ir.sessions.SessionIdleTimeoutMiddleware",
-)
-# The project package is an app too: it registers the deploy checks and the login-failure
-# receiver of the rate limits (tensafe_ir/apps.py).
-INSTALLED_APPS += ["tensafe_ir"]
+# Swagger UI and Redoc (drf-spectacular's templates) start themselves with an inline <script>,
+# so their two pages go without the Content-Security-Policy header; nothing else is exempt.
+TENSAFE_CSP_EXEMPT_PATHS = ["/api/docs/", "/api/redoc/"]
 
-# --- Rate limits (tensafe_ir/ratelimit.py) -----------------------------------------------------
+# --- Cache and rate limits (incidents/ratelimit.py) -----------------------------------------
 # Counters are shared by every web process: in Redis when TENSAFE_CACHE_URL is set (shared by
 # every machine too; INCR is atomic, one round trip), else in the database (RateLimitCounter,
 # one atomic upsert per count).
@@ -235,13 +256,16 @@ TENSAFE_RATE_LOGIN_USERNAME = env_rate("TENSAFE_RATE_LOGIN_USERNAME", "100/5m")
 # status-page subscriptions (every POST) per client address and per email address;
 TENSAFE_RATE_SUBSCRIBE_ADDRESS = env_rate("TENSAFE_RATE_SUBSCRIBE_ADDRESS", "10/1h")
 TENSAFE_RATE_SUBSCRIBE_EMAIL = env_rate("TENSAFE_RATE_SUBSCRIBE_EMAIL", "3/1h")
-# alert deliveries per integration (storms are legitimate: generous).
+# alert deliveries per integration (storms are legitimate: generous);
 TENSAFE_RATE_ALERTS = env_rate("TENSAFE_RATE_ALERTS", "600/1m")
+# Slack commands per Slack user (workspace and user id), linked or not; over it the user is told
+# to slow down and nothing happens.
+TENSAFE_RATE_CHAT = env_rate("TENSAFE_RATE_CHAT", "20/1m")
 # Proxies in front of the app that append to X-Forwarded-For (a load balancer: 1). The client
 # address is the one that many entries from the right; 0 uses the connection's address.
 TENSAFE_TRUSTED_PROXY_COUNT = int(os.environ.get("TENSAFE_TRUSTED_PROXY_COUNT", "0"))
 
-# --- API -----------------------------------------------------------------------------------
+# --- API and tokens -------------------------------------------------------------------------
 # API tokens expire this many days after sign-in (POST /api/v1/auth/token/).
 try:
     TENSAFE_API_TOKEN_DAYS = float(os.environ.get("TENSAFE_API_TOKEN_DAYS", "30"))
@@ -301,6 +325,11 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "incidents.states.Severity",
         "IntegrationKindEnum": "integrations.models.Integration.Kind",
         "DeliveryStatusEnum": "incidents.models.timers.Page.Status",
+        # One per choice set of the reviews (a review's status and the transition target share
+        # one; an action item's status and priority have their own).
+        "PirStatusEnum": "pir.models.PirStatus",
+        "ActionItemStatusEnum": "pir.models.ActionStatus",
+        "ActionItemPriorityEnum": "pir.models.ActionPriority",
     },
 }
 
@@ -331,6 +360,100 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Deadlines are rows; beat starts a sweep every second on its own queue, served by its own
+# worker so page deliveries never delay an escalation.
+CELERY_TASK_ROUTES = {"incidents.tasks.sweep_timers_task": {"queue": "timers"}}
+# Every periodic task, in one place. Rows are the record everywhere: these entries re-hand
+# what a lost hand-off left behind, or do the periodic work itself.
+CELERY_BEAT_SCHEDULE = {
+    # Timers: escalations, communication deadlines, review reminders (incidents/timers.py).
+    "sweep-timers": {
+        "task": "incidents.tasks.sweep_timers_task",
+        "schedule": 1.0,
+        "options": {"expires": 5, "queue": "timers"},
+    },
+    # Stored alert deliveries are applied by workers: the receiving view wakes one, and beat
+    # sends this every second so nothing waits for a lost or skipped hand-off (rows are the
+    # queue).
+    "apply-inbound": {
+        "task": "integrations.tasks.apply_inbound_task",
+        "schedule": 1.0,
+        "options": {"expires": 2},
+    },
+    # Re-hands outgoing webhook deliveries whose hand-off was lost.
+    "sweep-integrations": {
+        "task": "integrations.tasks.sweep_integrations_task",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+    # The action-item review digests of 8.4 (P1 weekly, P2 every two weeks: the policy's
+    # action_review_every_days) are written once per (severity, period, manager); beat asks
+    # every hour, so a new period's digests go out within the hour and a lost send is retried.
+    # The review reminders need no entry: they are deadlines the timer sweep fires.
+    "pir-action-review-digests": {
+        "task": "pir.tasks.action_review_digests_task",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
+    },
+    # Re-hand customer emails, team-webhook posts and chat commands whose hand-off was lost.
+    "comms-requeue-stale": {
+        "task": "comms.tasks.requeue_stale_comms_task",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+    # Re-hand subscriber emails whose hand-off was lost or whose sender died.
+    "status-subscribers-requeue": {
+        "task": "comms.status.tasks.requeue_status_deliveries_task",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+}
+
+# --- Outbound HTTP (incidents/outbound.py) and email ----------------------------------------
+# Hosts or networks (CIDR) that pages, webhooks and chat follow-ups may reach although they
+# resolve to private, loopback or link-local addresses (everything else non-public is refused).
+TENSAFE_OUTBOUND_ALLOWLIST = env_list("TENSAFE_OUTBOUND_ALLOWLIST")
+# Connect and read timeout of every outgoing request (the body is read within twice this).
+TENSAFE_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("TENSAFE_OUTBOUND_TIMEOUT_SECONDS", "5"))
+# At most this much of an answer is read; the rest is dropped with the connection.
+TENSAFE_OUTBOUND_MAX_RESPONSE_BYTES = int(
+    os.environ.get("TENSAFE_OUTBOUND_MAX_RESPONSE_BYTES", str(64 * 1024))
+)
+# Events of a disabled outgoing webhook are held and sent, in order, when it is enabled again;
+# held longer than this many days they are marked expired instead (old news is not sent).
+TENSAFE_WEBHOOK_HOLD_DAYS = float(os.environ.get("TENSAFE_WEBHOOK_HOLD_DAYS", "7"))
+EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "incidents@tensafe.io")
+
+# --- Chat (comms/chatops.py) ----------------------------------------------------------------
+# Slack slash commands (/chatops/slack/) are verified with this app's signing secret; unset,
+# every command is refused.
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+# How long the one-time link answered to an unlinked Slack user stays valid.
+TENSAFE_CHAT_LINK_MINUTES = int(os.environ.get("TENSAFE_CHAT_LINK_MINUTES", "10"))
+if TENSAFE_CHAT_LINK_MINUTES < 1:
+    raise ImproperlyConfigured("TENSAFE_CHAT_LINK_MINUTES must be at least 1")
+
+# --- Communications and the status page (comms/) --------------------------------------------
+# How long before a communication deadline (2.1, 6.3) its owner is reminded; capped at half
+# the interval, so a short cadence is never reminded of before its previous update is due.
+TENSAFE_COMMS_REMINDER_LEAD_MINUTES = int(
+    os.environ.get("TENSAFE_COMMS_REMINDER_LEAD_MINUTES", "5")
+)
+# How long one process reuses the status page's version before asking the database again
+# (comms/status/caching.py): under load a cached hit then costs no query; 0 asks every time.
+TENSAFE_STATUS_VERSION_TTL_SECONDS = float(
+    os.environ.get("TENSAFE_STATUS_VERSION_TTL_SECONDS", "1")
+)
+
+# --- Integrations (integrations/: alert ingestion, outgoing webhooks, /metrics) -------------
+# /metrics answers 127.0.0.1 and ::1, or anyone sending `Authorization: Bearer <this>`.
+TENSAFE_METRICS_TOKEN = os.environ.get("TENSAFE_METRICS_TOKEN", "")
+# Apply alert deliveries inside the sender's request instead of in a worker (replies are
+# slower, and an alert storm queues behind itself; for setups where no worker runs).
+TENSAFE_INGEST_APPLY_INLINE = env_bool("TENSAFE_INGEST_APPLY_INLINE", False)
 
 # --- Logging -------------------------------------------------------------------------------
 # Every line goes through tensafe_ir.logs.RedactFilter: tokens in our URLs (acknowledge, iCal,
@@ -346,132 +469,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("TENSAFE_LOG_LEVEL", "INFO")},
     # runserver's request lines (Django's own handler for them has no filter).
-    "loggers": {"django.server": {"handlers": ["console"], "propagate": False}},
-}
-
-EMAIL_BACKEND = os.environ.get(
-    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
-)
-DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "incidents@tensafe.io")
-
-# --- Outbound HTTP (incidents/outbound.py) --------------------------------------------------
-# Hosts or networks (CIDR) that pages, webhooks and chat follow-ups may reach although they
-# resolve to private, loopback or link-local addresses (everything else non-public is refused).
-TENSAFE_OUTBOUND_ALLOWLIST = env_list("TENSAFE_OUTBOUND_ALLOWLIST")
-# Connect and read timeout of every outgoing request (the body is read within twice this).
-TENSAFE_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("TENSAFE_OUTBOUND_TIMEOUT_SECONDS", "5"))
-# At most this much of an answer is read; the rest is dropped with the connection.
-TENSAFE_OUTBOUND_MAX_RESPONSE_BYTES = int(
-    os.environ.get("TENSAFE_OUTBOUND_MAX_RESPONSE_BYTES", str(64 * 1024))
-)
-
-# --- Timers ----------------------------------------------------------------------------------
-# Deadlines are rows; beat starts a sweep every second on its own queue, served by its own
-# worker so page deliveries never delay an escalation.
-CELERY_TASK_ROUTES = {"incidents.tasks.sweep_timers_task": {"queue": "timers"}}
-CELERY_BEAT_SCHEDULE = {
-    "sweep-timers": {
-        "task": "incidents.tasks.sweep_timers_task",
-        "schedule": 1.0,
-        "options": {"expires": 5, "queue": "timers"},
+    "loggers": {
+        "django.server": {"handlers": ["console"], "propagate": False},
+        # WeasyPrint logs every step of every PDF at INFO and fontTools every subset: warnings.
+        "weasyprint": {"level": "WARNING"},
+        "weasyprint.progress": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
-
-# --- Integrations (integrations/: alert ingestion, outgoing webhooks, /metrics) ----------------
-# Request counts and latency for /metrics: first, so it times the whole request.
-MIDDLEWARE = ["integrations.metrics.RequestMetricsMiddleware", *MIDDLEWARE]
-# /metrics answers 127.0.0.1 and ::1, or anyone sending `Authorization: Bearer <this>`.
-TENSAFE_METRICS_TOKEN = os.environ.get("TENSAFE_METRICS_TOKEN", "")
-# Stored alert deliveries are applied by workers: the receiving view wakes one, and beat
-# sends this every second so nothing waits for a lost or skipped hand-off (rows are the queue).
-CELERY_BEAT_SCHEDULE["apply-inbound"] = {
-    "task": "integrations.tasks.apply_inbound_task",
-    "schedule": 1.0,
-    "options": {"expires": 2},
-}
-# Events of a disabled outgoing webhook are held and sent, in order, when it is enabled again;
-# held longer than this many days they are marked expired instead (old news is not sent).
-TENSAFE_WEBHOOK_HOLD_DAYS = float(os.environ.get("TENSAFE_WEBHOOK_HOLD_DAYS", "7"))
-# Re-hands outgoing webhook deliveries whose hand-off was lost (rows are the record).
-CELERY_BEAT_SCHEDULE["sweep-integrations"] = {
-    "task": "integrations.tasks.sweep_integrations_task",
-    "schedule": 10.0,
-    "options": {"expires": 10},
-}
-
-# --- Post-incident reviews (pir/: procedures 8) ------------------------------------------------
-# The action-item review digests of 8.4 (P1 weekly, P2 every two weeks: the policy's
-# action_review_every_days) are written once per (severity, period, manager); beat asks every
-# hour, so a new period's digests go out within the hour and a lost send is retried. The
-# review reminders need no entry: they are deadlines the timer sweep above fires.
-CELERY_BEAT_SCHEDULE["pir-action-review-digests"] = {
-    "task": "pir.tasks.action_review_digests_task",
-    "schedule": 3600.0,
-    "options": {"expires": 600},
-}
-# One OpenAPI enum name per choice set of the reviews (a review's status and the transition
-# target share one; an action item's status and priority have their own).
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
-    "PirStatusEnum": "pir.models.PirStatus",
-    "ActionItemStatusEnum": "pir.models.ActionStatus",
-    "ActionItemPriorityEnum": "pir.models.ActionPriority",
-}
-# WeasyPrint logs every step of every PDF at INFO and fontTools every subset: keep warnings.
-LOGGING.setdefault("loggers", {}).update(
-    {name: {"level": "WARNING"} for name in ("weasyprint", "weasyprint.progress", "fontTools")}
-)
-
-# --- Dashboard (dashboard/: the incident commander's pages) ----------------------------------
-INSTALLED_APPS += ["dashboard"]
-LOGIN_URL = "dashboard:login"
-LOGIN_REDIRECT_URL = "dashboard:board"
-LOGOUT_REDIRECT_URL = "dashboard:login"
-# Content-Security-Policy on every HTML response (dashboard/middleware.py), right after
-# SecurityMiddleware. Swagger UI and Redoc (drf-spectacular's templates) start themselves with
-# an inline <script>, so their two pages go without the header; nothing else is exempt.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "dashboard.middleware.ContentSecurityPolicyMiddleware",
-)
-TENSAFE_CSP_EXEMPT_PATHS = ["/api/docs/", "/api/redoc/"]
-
-# --- Communications (comms: updates, cadences, chat commands) ---------------------------------
-# Slack slash commands (/chatops/slack/) are verified with this app's signing secret; unset,
-# every command is refused.
-SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
-# Slack commands per Slack user (workspace and user id), linked or not; over it the user is told
-# to slow down and nothing happens (tensafe_ir/ratelimit.py).
-TENSAFE_RATE_CHAT = env_rate("TENSAFE_RATE_CHAT", "20/1m")
-# How long the one-time link answered to an unlinked Slack user stays valid.
-TENSAFE_CHAT_LINK_MINUTES = int(os.environ.get("TENSAFE_CHAT_LINK_MINUTES", "10"))
-if TENSAFE_CHAT_LINK_MINUTES < 1:
-    raise ImproperlyConfigured("TENSAFE_CHAT_LINK_MINUTES must be at least 1")
-# How long before a communication deadline (2.1, 6.3) its owner is reminded; capped at half
-# the interval, so a short cadence is never reminded of before its previous update is due.
-TENSAFE_COMMS_REMINDER_LEAD_MINUTES = int(
-    os.environ.get("TENSAFE_COMMS_REMINDER_LEAD_MINUTES", "5")
-)
-# Re-hand customer emails, team-webhook posts and chat commands whose hand-off was lost.
-CELERY_BEAT_SCHEDULE["comms-requeue-stale"] = {
-    "task": "comms.tasks.requeue_stale_comms_task",
-    "schedule": 10.0,
-    "options": {"expires": 10},
-}
-
-# --- Status page (comms/status/, comms/subscribers.py) ----------------------------------------
-# How long one process reuses the status page's version before asking the database again
-# (comms/status/caching.py): under load a cached hit then costs no query; 0 asks every time.
-TENSAFE_STATUS_VERSION_TTL_SECONDS = float(
-    os.environ.get("TENSAFE_STATUS_VERSION_TTL_SECONDS", "1")
-)
-# Re-hand subscriber emails whose hand-off was lost or whose sender died.
-CELERY_BEAT_SCHEDULE["status-subscribers-requeue"] = {
-    "task": "comms.status.tasks.requeue_status_deliveries_task",
-    "schedule": 30.0,
-    "options": {"expires": 30},
-}
-
-# --- Alert ingestion ---------------------------------------------------------------------------
-# Apply alert deliveries inside the sender's request instead of in a worker (replies are
-# slower, and an alert storm queues behind itself; for setups where no worker runs).
-TENSAFE_INGEST_APPLY_INLINE = env_bool("TENSAFE_INGEST_APPLY_INLINE", False)

@@ -4,10 +4,10 @@ from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from .ratelimit import login_rate_limited
+from incidents.ratelimit import login_rate_limited
 
 urlpatterns = [
-    # The admin's sign-in, with the limits on failed sign-ins (tensafe_ir/ratelimit.py); the
+    # The admin's sign-in, with the limits on failed sign-ins (incidents/ratelimit.py); the
     # rest of the admin, including reverse("admin:login"), is the admin's own.
     path("admin/login/", login_rate_limited(admin.site.login)),
     path("admin/", admin.site.urls),

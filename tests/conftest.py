@@ -46,7 +46,7 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(settings):
-    """Rate-limit counters (tensafe_ir/ratelimit.py) are rows of the test's database, whatever
+    """Rate-limit counters (incidents/ratelimit.py) are rows of the test's database, whatever
     TENSAFE_CACHE_URL says (a shared Redis is never flushed by tests): every test starts with
     none. Tests of the Redis counters configure their own (tests/security/conftest.py)."""
     settings.CACHES = {

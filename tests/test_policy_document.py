@@ -1,5 +1,5 @@
 """The policy defaults (incidents/policy.py) and the policy seeded into the database are held
-to the procedures document itself (STYLE.md convention 3).
+to the procedures document itself (docs/architecture.md, Conventions).
 
 The document is parsed here, section by section, with small regexes and a markdown-table
 reader; no number of the procedures is written in this file. Where the document's wording has

@@ -1,5 +1,6 @@
 """The public status page's own rows: scheduled maintenance, email subscribers, and one
-delivery row per (status-page update, subscriber), written before any send (STYLE.md 5)."""
+delivery row per (status-page update, subscriber), written before any send
+(docs/architecture.md, Conventions)."""
 
 from django.db import models
 from django.db.models import F, Q

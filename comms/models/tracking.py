@@ -1,7 +1,7 @@
 """What communications owe and what was delivered: one `CommsObligation` per deadline the
 procedures set (2.1, 6.3) with its target, the post that met it and whether it was met; one
 `Delivery` per recipient of an update (a customer contact's email, a team's webhook), written
-before any send with an idempotency key (STYLE.md convention 5)."""
+before any send with an idempotency key (docs/architecture.md, Conventions)."""
 
 from django.db import models
 from django.db.models import Q

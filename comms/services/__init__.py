@@ -1,4 +1,4 @@
-"""Every write of the communications app (STYLE.md: services write, selectors read). Each
+"""Every write of the communications app (docs/architecture.md, Conventions). Each
 service is one transaction that locks the incident, checks the rules, writes its timeline
 event and queues side effects after commit."""
 
@@ -13,7 +13,7 @@ from .identities import (
     chat_link_start,
 )
 from .obligations import obligations_meet, obligations_sync
-from .updates import may_post_publicly, update_post
+from .updates import update_post
 
 __all__ = [
     "ChatLinkError",
@@ -28,7 +28,6 @@ __all__ = [
     "deliveries_build",
     "deliveries_requeue_stale",
     "delivery_deliver",
-    "may_post_publicly",
     "obligations_meet",
     "obligations_sync",
     "update_post",

@@ -1,8 +1,8 @@
-"""Chat commands whose work runs on a worker: `/incident declare` (procedures 9.3). The
-command is a row before it is queued (STYLE.md convention 5); the worker claims it, declares
+"""Chat commands whose work runs on a worker: `/incident declare` (procedures 9.3). The command is
+a row before it is queued (docs/architecture.md, Conventions); the worker claims it, declares
 through the core's service as the person who typed it (permissions apply), and answers in the
-channel through Slack's `response_url`, which passes the outbound-address guard. And the
-record of accepted request signatures that refuses replays."""
+channel through Slack's `response_url`, which passes the outbound-address guard. And the record
+of accepted request signatures that refuses replays."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from incidents.services.audit import audit_record
 
 from ..models import ChatIdentity, ChatLinkToken
+from ..permissions import may_unlink_any_chat_identity
 
 KEEP_SPENT_TOKENS = timedelta(days=1)  # so an old link says "expired", not "not valid"
 
@@ -152,7 +153,7 @@ def chat_identity_unlink(*, actor, identity_id: int, via: str = "account") -> No
     such link to remove."""
     with transaction.atomic():
         rows = ChatIdentity.objects.select_for_update().select_related("user")
-        if via != "admin" or not actor.has_perm("comms.delete_chatidentity"):
+        if not may_unlink_any_chat_identity(actor, via):
             rows = rows.filter(user=actor)
         identity = rows.get(pk=identity_id)
         chat_identity_audit("unlink", actor=actor, identity=identity, via=via)

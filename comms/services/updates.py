@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from incidents.errors import RuleViolation
 from incidents.models import Incident
-from incidents.permissions import is_sre_lead, require_writer
-from incidents.selectors import incident_active_roles, incident_get_for_user, policy_for
+from incidents.permissions import require_writer
+from incidents.selectors import incident_get_for_user, policy_for
 from incidents.services.timeline import timeline_record
 from incidents.services.timers import deadlines_replan
-from incidents.states import Role, Status, TimelineKind
+from incidents.states import Status, TimelineKind
 
 from ..models import CommsObligation, Update
+from ..permissions import require_may_post_publicly
 from ..render import update_draft
 from .deliveries import deliveries_build, deliveries_enqueue
 from .obligations import obligation_pending, obligations_meet
@@ -29,21 +29,6 @@ TIMELINE_KIND = {
     Update.Channel.CUSTOMER_EMAIL: TimelineKind.CUSTOMER_EMAIL_SENT,
 }
 SECURITY_RULE = "Security incidents: never on the status page or in customer email"
-PUBLIC_POSTER_RULE = (
-    "Status page and customer email: the incident's Incident Commander or Communications "
-    "Lead (procedures 3.3), or an SRE lead"
-)
-
-
-def may_post_publicly(user, incident: Incident) -> bool:
-    if user is None or is_sre_lead(user):
-        return True
-    holders = {
-        a.user_id
-        for a in incident_active_roles(incident)
-        if a.role in (Role.INCIDENT_COMMANDER, Role.COMMS_LEAD)
-    }
-    return user.pk in holders
 
 
 def _check_channel_rules(actor, incident: Incident, channel: str) -> None:
@@ -57,12 +42,7 @@ def _check_channel_rules(actor, incident: Incident, channel: str) -> None:
             rule=SECURITY_RULE,
             field="channel",
         )
-    if not may_post_publicly(actor, incident):
-        raise PermissionDenied(
-            f"Only the incident's Incident Commander or Communications Lead (or an SRE lead) "
-            f"may post to the {Update.Channel(channel).label.lower()} (procedures 3.3: the "
-            "Communications Lead owns customer communications and status page updates)."
-        )
+    require_may_post_publicly(actor, incident, Update.Channel(channel).label.lower())
     if channel != Update.Channel.CUSTOMER_EMAIL:
         return
     policy = policy_for(incident.severity)

@@ -61,8 +61,9 @@ def _version_sql() -> str:
     timeline = TimelineEvent._meta.db_table
     maintenance = Maintenance._meta.db_table
     service = Service._meta.db_table
-    # Every change to an incident writes a timeline event in the same transaction (STYLE.md
-    # convention 2) and the timeline is append-only, so its newest id versions every incident
+    # Every change to an incident writes a timeline event in the same transaction
+    # (docs/architecture.md, Conventions: "Writes are services") and the timeline is
+    # append-only, so its newest id versions every incident
     # (and every update posted through comms' service). Newest ids come off the primary keys;
     # maintenance and services are small tables.
     return f"""
@@ -122,7 +123,7 @@ def status_version_recent(now: datetime) -> StatusVersion:
 
 
 def status_version_forget() -> None:
-    """Drop the remembered version (tests, and after a change this process made itself)."""
+    """Drop the remembered version (tests and bench/status_page.py start from a clean one)."""
     _RECENT.forget()
 
 

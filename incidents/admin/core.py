@@ -52,6 +52,7 @@ from ..services import (
     policy_object_update,
 )
 from ..states import GroupName, Role, Status
+from .mixins import ReadOnlyAdminMixin
 
 admin.site.site_header = "TenSafe IR administration"
 admin.site.site_title = "TenSafe IR admin"
@@ -61,7 +62,7 @@ admin.site.index_title = "Incidents, policy and people"
 ADMIN_REASON = "admin"
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     """A history shown beside its incident: nothing here is added, edited or deleted."""
 
     extra = 0
@@ -70,15 +71,6 @@ class ReadOnlyInline(admin.TabularInline):
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TimelineEventInline(ReadOnlyInline):
@@ -339,7 +331,7 @@ class IncidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(admin.ModelAdmin):
+class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the timeline is append-only, and only services append to it."""
 
     list_display = ("occurred_at", "incident", "kind", "actor", "text")
@@ -360,15 +352,6 @@ class TimelineEventAdmin(admin.ModelAdmin):
         if event is None:
             raise Http404("No timeline event with that id.")
         return event
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- the procedures' numbers ----------------------------------------------------------------
@@ -490,7 +473,7 @@ class EscalationRuleAdmin(AuditedPolicyAdmin):
 
 
 @admin.register(PolicyChange)
-class PolicyChangeAdmin(admin.ModelAdmin):
+class PolicyChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit of policy changes: read-only."""
 
     list_display = ("changed_at", "changed_by", "target", "field", "old_value", "new_value")
@@ -499,15 +482,6 @@ class PolicyChangeAdmin(admin.ModelAdmin):
     list_select_related = ("changed_by",)
     fields = ("changed_at", "changed_by", "target", "field", "old_value", "new_value", "reason")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- catalog and people ----------------------------------------------------------------------
@@ -617,7 +591,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit log of users, groups, passwords, tokens and grants: SRE leads read it;
     nobody adds, changes or deletes a row."""
 
@@ -644,12 +618,3 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

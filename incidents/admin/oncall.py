@@ -8,6 +8,7 @@ from django.utils import timezone
 from ..models import ContactMethod, Deadline, Override, Page, Rotation, RotationMember, Schedule
 from ..oncall import oncall_at
 from ..selectors import deadline_lateness_stats, incident_list_for_user
+from .mixins import ReadOnlyAdminMixin
 
 
 class RotationInline(admin.TabularInline):
@@ -84,17 +85,8 @@ class VisibleIncidentRowsMixin:
         )
 
 
-class VisibleIncidentRowsAdmin(VisibleIncidentRowsMixin, admin.ModelAdmin):
+class VisibleIncidentRowsAdmin(ReadOnlyAdminMixin, VisibleIncidentRowsMixin, admin.ModelAdmin):
     """Read-only rows that belong to an incident."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Deadline)

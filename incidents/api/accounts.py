@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from ..models import ApiToken, AuditEvent
 from ..permissions import require_sre_lead
+from ..selectors import api_token_list_for, audit_event_list
 from ..services import api_token_create, api_token_revoke
 from ..states import AuditAction
 from .fields import MAX_ID, StrictSerializer
@@ -117,7 +118,7 @@ class MyTokensApi(APIView):
         responses=TokenOutputSerializer(many=True),
     )
     def get(self, request):
-        tokens = ApiToken.objects.filter(user=request.user)
+        tokens = api_token_list_for(request.user)
         return Response(TokenOutputSerializer(tokens, many=True).data)
 
 
@@ -170,7 +171,9 @@ class AuditEventOutputSerializer(serializers.ModelSerializer):
 class AuditListApi(GenericAPIView):
     serializer_class = AuditEventOutputSerializer
     filterset_class = AuditFilter
-    queryset = AuditEvent.objects.select_related("target_user")
+
+    def get_queryset(self):
+        return audit_event_list()
 
     @extend_schema(
         summary="The audit log of users, groups, passwords, tokens and grants (SRE leads)",

@@ -6,7 +6,8 @@ render the same JSON. So a page's JSON is kept in Django's cache under:
 
 - the **version**: the newest timeline event's id. Every change to an incident — declared,
   status, severity, roles, acknowledgement, services, texts — writes a timeline event in the
-  same transaction (STYLE.md convention 2), so a change gives a new version and the next
+  same transaction (docs/architecture.md, Conventions: "Writes are services"), so a change
+  gives a new version and the next
   request builds the page anew. One query reading the primary key's newest entry; a process
   reuses the version it read for `TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS` (default 1; 0
   asks every time) and forgets it when it records a timeline event itself, so a change made
@@ -35,7 +36,6 @@ from django.db import connection
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
-from ..hooks import timeline_recorded
 from ..models import TimelineEvent
 from ..remembered import Remembered
 from ..selectors import sees_every_incident
@@ -59,14 +59,12 @@ def incidents_version() -> int:
     return _VERSION.get(_read_version)
 
 
-def incidents_version_forget(**_signal) -> None:
-    """Drop the remembered version when this process records a timeline event (no on_commit
-    hook: a request of this process that reads the version while the change is still
-    uncommitted remembers the old one, for at most the TTL)."""
+def incidents_version_forget(incident=None, event=None) -> None:
+    """Reaction to every timeline event (incidents/apps.py): drop the remembered version when
+    this process records one (no on_commit hook: a request of this process that reads the
+    version while the change is still uncommitted remembers the old one, for at most the
+    TTL)."""
     _VERSION.forget()
-
-
-timeline_recorded.connect(incidents_version_forget, dispatch_uid="incidents.api.list_cache")
 
 
 def incident_list_json(request: Request, build: Callable[[], dict]) -> bytes:

@@ -1,5 +1,5 @@
 """The incident list's rows, built from `.values()` instead of model instances and DRF
-serializers (STYLE.md 7: where serializers cost too much).
+serializers (docs/architecture.md, Conventions: hot lists).
 
 `IncidentOutputSerializer` stays the description of a row (the OpenAPI schema, the detail
 view) and the reference: `tests/api/test_list_rows.py` holds this module to the same JSON for

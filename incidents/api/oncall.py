@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 from .. import services
 from ..errors import RuleViolation
 from ..escalation import TARGET_LABELS, Recipients
-from ..models import ContactMethod, Schedule
+from ..models import ContactMethod
 from ..oncall import oncall_at, oncall_shifts
-from ..selectors import policy_document
+from ..selectors import contact_method_list_for, policy_document, schedule_get, schedule_list
 from .fields import (
     ID_SCHEMA,
     AwareDateTimeField,
@@ -112,9 +112,7 @@ class OnCallNowApi(APIView):
     )
     def get(self, request):
         at = _when(request, "at", timezone.now())
-        schedules = Schedule.objects.select_related("team").prefetch_related("rotations")
-        if team := query_text(request, "team"):
-            schedules = schedules.filter(team__slug=team)
+        schedules = schedule_list(team_slug=query_text(request, "team"))
         out = []
         for schedule in schedules:
             now = oncall_at(schedule, at)
@@ -145,11 +143,7 @@ class ScheduleShiftsApi(APIView):
         responses=ScheduleShiftsOutputSerializer,
     )
     def get(self, request, slug):
-        schedule = Schedule.objects.filter(slug=slug).select_related("team").first()
-        if schedule is None:
-            from django.http import Http404
-
-            raise Http404("No schedule with that slug.")
+        schedule = schedule_get(slug)
         start = _when(request, "start", timezone.now())
         end = _when(request, "end", start + timedelta(days=14))
         if not start < end <= start + MAX_SHIFT_RANGE:
@@ -223,7 +217,7 @@ class ContactMethodInputSerializer(StrictSerializer):
 class MyContactMethodsApi(APIView):
     @extend_schema(summary="How you are paged", responses=ContactMethodSerializer(many=True))
     def get(self, request):
-        methods = ContactMethod.objects.filter(user=request.user)
+        methods = contact_method_list_for(request.user)
         return Response(ContactMethodSerializer(methods, many=True).data)
 
     @extend_schema(
@@ -243,6 +237,6 @@ class MyContactMethodsApi(APIView):
 class MyContactMethodApi(APIView):
     @extend_schema(summary="Remove one of your contact methods", responses={204: None})
     def delete(self, request, method_id):
-        method = get_object_or_404(ContactMethod, pk=method_id, user=request.user)
+        method = get_object_or_404(contact_method_list_for(request.user), pk=method_id)
         services.contact_method_delete(actor=request.user, method=method)
         return Response(status=204)

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from .. import services
 from ..models import EscalationContact, EscalationRule, PolicyChange, PolicySettings, SeverityPolicy
 from ..permissions import require_sre_lead
-from ..selectors import policy_document
+from ..selectors import policy_change_recent, policy_document
 from ..states import Rank, Severity
 from .fields import StrictInputMixin, StrictSerializer
 
@@ -97,9 +97,7 @@ def _policy_output() -> dict:
         "escalation_contacts": EscalationContactSerializer(
             doc["escalation_contacts"], many=True
         ).data,
-        "recent_changes": PolicyChangeSerializer(
-            PolicyChange.objects.select_related("changed_by")[:20], many=True
-        ).data,
+        "recent_changes": PolicyChangeSerializer(policy_change_recent(20), many=True).data,
     }
 
 

@@ -78,7 +78,7 @@ UNAUTHENTICATED = OpenApiResponse(
 TOO_MANY_REQUESTS = OpenApiResponse(
     RateLimitedOutputSerializer,
     description="Too many failed sign-ins for this username or from this address "
-    "(tensafe_ir/ratelimit.py); the `Retry-After` header says when to try again.",
+    "(incidents/ratelimit.py); the `Retry-After` header says when to try again.",
 )
 UNSUPPORTED_MEDIA_TYPE = OpenApiResponse(
     ErrorOutputSerializer, description="The body is not in a media type this operation takes."

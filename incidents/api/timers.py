@@ -105,7 +105,9 @@ class PageUserInputSerializer(StrictSerializer):
 
 class DeadlineListApi(GenericAPIView):
     serializer_class = DeadlineOutputSerializer
-    queryset = Deadline.objects.none()  # the schema's model; get() reads deadlines_for_user
+
+    def get_queryset(self):
+        return deadlines_for_user(self.request.user).order_by("due_at", "id")
 
     @extend_schema(
         summary="Deadlines (escalation timers), soonest first",
@@ -116,7 +118,7 @@ class DeadlineListApi(GenericAPIView):
         responses={200: DeadlineOutputSerializer(many=True), 404: NOT_FOUND},
     )
     def get(self, request):
-        qs = deadlines_for_user(request.user).order_by("due_at", "id")
+        qs = self.get_queryset()
         if (incident := incident_from_query(request)) is not None:
             qs = qs.filter(incident=incident)
         if (state := request.query_params.get("status")) is not None:

@@ -1,7 +1,6 @@
 from django.urls import path
 
-from tensafe_ir.ratelimit import login_rate_limited
-
+from ..ratelimit import login_rate_limited
 from . import accounts, oncall, policy, timers, views
 
 urlpatterns = [

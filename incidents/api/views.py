@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 
 from .. import services
 from ..errors import RuleViolation
-from ..models import Service, User
 from ..permissions import require_sre_lead
 from ..selectors import (
     incident_checklist,
@@ -18,6 +17,8 @@ from ..selectors import (
     incident_get_for_user,
     incident_list_for_user,
     incident_timeline,
+    service_list,
+    user_list_for,
 )
 from ..triage import MissingAnswer, triage
 from .fields import MAX_ID
@@ -209,9 +210,7 @@ class ServiceListApi(APIView):
         summary="Services catalog (procedures 9.2)", responses=ServiceOutputSerializer(many=True)
     )
     def get(self, request):
-        return Response(
-            ServiceOutputSerializer(Service.objects.select_related("team"), many=True).data
-        )
+        return Response(ServiceOutputSerializer(service_list(), many=True).data)
 
 
 class UserListCreateApi(APIView):
@@ -220,8 +219,7 @@ class UserListCreateApi(APIView):
         responses={200: UserOutputSerializer(many=True), 403: FORBIDDEN},
     )
     def get(self, request):
-        require_sre_lead(request.user)
-        users = User.objects.select_related("team").prefetch_related("groups").order_by("username")
+        users = user_list_for(request.user)
         return Response(UserOutputSerializer(users, many=True).data)
 
     @extend_schema(

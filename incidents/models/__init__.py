@@ -4,6 +4,7 @@ from .incident import ChecklistItem, Incident, RoleAssignment
 from .oncall import ContactMethod, Override, Rotation, RotationMember, Schedule
 from .people import User
 from .policy import EscalationContact, EscalationRule, PolicyChange, PolicySettings, SeverityPolicy
+from .ratelimit import RateLimitCounter
 from .timeline import TimelineEvent
 from .timers import Deadline, Page
 
@@ -20,6 +21,7 @@ __all__ = [
     "Page",
     "PolicyChange",
     "PolicySettings",
+    "RateLimitCounter",
     "RoleAssignment",
     "Rotation",
     "RotationMember",

@@ -1,7 +1,8 @@
-"""Timers are rows (STYLE.md convention 4). A deadline is a `Deadline` row with `due_at`; the
-sweeper claims due rows with a conditional UPDATE and fires each in one transaction with the
-pages it sends and the timeline event it writes. A page is a `Page` row written before any send,
-with an idempotency key per (incident, rule, recipient, contact method)."""
+"""Timers are rows (docs/architecture.md, Conventions). A deadline is a `Deadline` row with
+`due_at`; the sweeper claims due rows with a conditional UPDATE and fires each in one
+transaction with the pages it sends and the timeline event it writes. A page is a `Page` row
+written before any send, with an idempotency key per (incident, rule, recipient, contact
+method)."""
 
 from django.conf import settings
 from django.db import models

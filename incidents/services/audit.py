@@ -1,5 +1,6 @@
-"""The one writer of the audit log (STYLE 16): every change of users, groups, passwords,
-tokens and grants calls `audit_record` inside the transaction that makes the change."""
+"""The one writer of the audit log (docs/architecture.md, Conventions): every change of users,
+groups, passwords, tokens and grants calls `audit_record` inside the transaction that makes the
+change."""
 
 from __future__ import annotations
 

@@ -1,15 +1,18 @@
 import uuid
 from datetime import datetime, timedelta
 
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..errors import RuleViolation, TransitionRefused
 from ..models import ChecklistItem, Incident, Service, User
-from ..permissions import require_can_change_severity, require_can_transition, require_writer
+from ..permissions import (
+    require_can_change_severity,
+    require_can_transition,
+    require_may_acknowledge_by_link,
+    require_writer,
+)
 from ..policy import CHECKLIST_DEFAULTS
-from ..redaction import message_withheld
 from ..rules import channel_name_for, check_severity_reason, resolution_blockers, role_warnings
 from ..selectors import (
     incident_active_roles,
@@ -23,12 +26,6 @@ from ..selectors import (
 from ..states import Checklist, Role, Severity, Status, TimelineKind
 from .timeline import checklist_auto_tick, timeline_record
 from .timers import deadlines_replan
-
-# Paging a person does not grant access to a restricted incident (docs/architecture.md).
-RESTRICTED_ACK_REFUSED = (
-    "This is a restricted security incident and you do not have access to it: being paged "
-    "does not grant access. Ask the security group to add you."
-)
 
 # Clocks of senders and browsers drift; a "detected at" this far ahead of ours is still "now".
 CLOCK_SKEW = timedelta(seconds=5)
@@ -182,8 +179,7 @@ def incident_acknowledge_by_link(*, token: str, at: datetime | None = None) -> I
     with transaction.atomic():
         incident = incident_get_for_user(None, incident_id, for_update=True)
         user = User.objects.get(pk=user_id, is_active=True)
-        if message_withheld(incident, user):
-            raise PermissionDenied(RESTRICTED_ACK_REFUSED)
+        require_may_acknowledge_by_link(incident, user)
         return _acknowledge(incident, user, at or timezone.now(), "page link")
 
 

@@ -103,10 +103,6 @@ def _methods_of(users) -> dict[int, list[tuple[str, str, str, str]]]:
     return found
 
 
-def _methods(user: User) -> list[tuple[str, str, str, str]]:
-    return _methods_of([user])[user.pk]
-
-
 @dataclass
 class PageRequest:
     """The pages one deadline (or one manual page) asks for."""

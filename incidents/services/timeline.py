@@ -2,9 +2,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from ..hooks import timeline_recorded
 from ..models import ChecklistItem, Incident, TimelineEvent
 from ..policy import AUTO_TICKS
+from ..reactions import reactions_run
 
 
 def timeline_record(
@@ -27,7 +27,7 @@ def timeline_record(
         text=text,
         data=data or {},
     )
-    timeline_recorded.send(sender=TimelineEvent, incident=incident, event=event)
+    reactions_run(incident, event)
     return event
 
 

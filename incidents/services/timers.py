@@ -16,8 +16,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..escalation import TARGET_LABELS, Recipients, deadline_still_applies, plan_deadlines
-from ..hooks import DEADLINE_KINDS, Fired, timeline_recorded
+from ..hooks import DEADLINE_KINDS, Fired
 from ..models import Deadline, EscalationRule, Incident, TimelineEvent
+from ..reactions import reactions_run
 from ..selectors import policy_for
 from ..states import TimelineKind
 from .paging import PageRequest, pages_build_many, pages_enqueue
@@ -158,7 +159,7 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
         if cancelled:
             Deadline.objects.filter(pk__in=cancelled).update(status=CANCELLED, updated_at=now)
         for event in TimelineEvent.objects.bulk_create(events):
-            timeline_recorded.send(sender=TimelineEvent, incident=event.incident, event=event)
+            reactions_run(event.incident, event)
         transaction.on_commit(lambda: pages_enqueue(fired_pages))
     return count
 

@@ -1,14 +1,14 @@
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..audit import acting_as
 from ..errors import RuleViolation
 from ..models import ContactMethod, Team, User
 from ..permissions import (
-    is_sre_lead,
     require_may_grant_security,
+    require_may_manage_contact_methods_of,
     require_may_set_password,
     require_may_set_rank,
     require_sre_lead,
@@ -86,8 +86,7 @@ def user_password_set(*, actor, user: User, password: str) -> None:
 def contact_method_create(*, actor, user: User, kind: str, target: str, secret: str = ""):
     """Add a way to page `user` (their own, or anyone's for an SRE lead). Validated before
     saving: a well-formed address or URL, and a secret for signed webhooks."""
-    if actor is not None and actor.pk != user.pk and not is_sre_lead(actor):
-        raise PermissionDenied("Only SRE leads manage other people's contact methods.")
+    require_may_manage_contact_methods_of(actor, user.pk)
     method = ContactMethod(user=user, kind=kind, target=target.strip(), secret=secret)
     method.full_clean()
     method.save()
@@ -95,6 +94,5 @@ def contact_method_create(*, actor, user: User, kind: str, target: str, secret: 
 
 
 def contact_method_delete(*, actor, method) -> None:
-    if actor is not None and actor.pk != method.user_id and not is_sre_lead(actor):
-        raise PermissionDenied("Only SRE leads manage other people's contact methods.")
+    require_may_manage_contact_methods_of(actor, method.user_id)
     method.delete()

@@ -10,11 +10,12 @@ from django.utils import timezone
 
 from incidents.errors import RuleViolation
 from incidents.outbound import OutboundRefused, check_outbound_url
-from incidents.permissions import require_may_allow_restricted, require_sre_lead
+from incidents.permissions import require_may_allow_restricted
 from incidents.services.audit import audit_record
 from incidents.states import AuditAction
 
 from ..models import Integration, WebhookSubscription, new_secret
+from ..permissions import require_may_manage_integrations
 
 
 def integration_url(integration: Integration) -> str:
@@ -24,7 +25,7 @@ def integration_url(integration: Integration) -> str:
 def integration_create(*, actor, kind: str, name: str, **options) -> tuple[Integration, str]:
     """Returns the integration and its secret (the only time the secret is seen)."""
     if actor is not None:
-        require_sre_lead(actor)
+        require_may_manage_integrations(actor)
     if Integration.objects.filter(name=name).exists():
         raise RuleViolation(
             "An integration with this name exists.", rule="unique name", field="name"
@@ -39,7 +40,7 @@ def integration_create(*, actor, kind: str, name: str, **options) -> tuple[Integ
 def integration_rotate_secret(*, actor, integration_id) -> tuple[Integration, str]:
     """A new secret replaces the old at once (the old one stops working)."""
     if actor is not None:
-        require_sre_lead(actor)
+        require_may_manage_integrations(actor)
     with transaction.atomic():
         integration = Integration.objects.select_for_update().get(pk=integration_id)
         secret = new_secret()
@@ -80,7 +81,7 @@ def subscription_create(
     """SRE leads subscribe URLs; allow_restricted takes the security lead or a superuser.
     `options`: other fields (enabled, secret) the admin form sets."""
     if actor is not None:
-        require_sre_lead(actor)
+        require_may_manage_integrations(actor)
     if allow_restricted:
         require_may_allow_restricted(actor)
     check_subscription_url(url)
@@ -111,7 +112,7 @@ def subscription_update(*, actor, subscription_id, **changes) -> WebhookSubscrip
     from .outgoing import webhooks_enqueue_outstanding, webhooks_hold, webhooks_release
 
     if actor is not None:
-        require_sre_lead(actor)
+        require_may_manage_integrations(actor)
     if "url" in changes:
         check_subscription_url(changes["url"])
     with transaction.atomic():

@@ -1,4 +1,5 @@
-"""The incident list costs a fixed number of queries, whatever the page size (STYLE 7)."""
+"""The incident list costs a fixed number of queries, whatever the page size
+(docs/architecture.md, Conventions: hot lists)."""
 
 import pytest
 from django.db import connection

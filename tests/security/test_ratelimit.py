@@ -1,4 +1,4 @@
-"""Rate limits (tensafe_ir/ratelimit.py): failed sign-ins per username and per address on the
+"""Rate limits (incidents/ratelimit.py): failed sign-ins per username and per address on the
 dashboard, the admin and the API token endpoint; alert deliveries per integration. Over a
 limit: 429, Retry-After, a sentence naming the limit, and nothing else happens. Parallel
 requests: exactly `limit` go through (PostgreSQL, and the Redis counters)."""
@@ -12,10 +12,10 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
+from incidents.models import RateLimitCounter
+from incidents.ratelimit import client_address, slot_give_back, slot_take
 from integrations.models import InboundDelivery
 from integrations.services.integrations import integration_create
-from tensafe_ir.models import RateLimitCounter
-from tensafe_ir.ratelimit import client_address, slot_give_back, slot_take
 from tensafe_ir.settings import env_rate
 from tests.factories import UserFactory
 
