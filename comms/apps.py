@@ -16,8 +16,9 @@ class CommsConfig(AppConfig):
         # Communication deadlines and cadences (2.1, 6.3) run on the core's timer engine.
         register_deadline_kind(deadlines.KIND, planner=deadlines.plan, firer=deadlines.fire)
 
-        # Status page: tell subscribers of public updates, and register the delivery tasks.
+        # Status page: subscriber emails are outbox rows written for each public update; the
+        # notice task answering a subscription request is registered with the workers.
+        from . import subscribers
         from .status import tasks as status_tasks  # noqa: F401
-        from .subscribers import connect_signals
 
-        connect_signals()
+        subscribers.register()

@@ -171,6 +171,8 @@ class ActionDigestDeliveryAdmin(admin.ModelAdmin):
         "body",
         "status",
         "attempts",
+        "next_attempt_at",
+        "lease_until",
         "last_error",
         "created_at",
         "sent_at",

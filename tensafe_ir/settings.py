@@ -376,6 +376,13 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 5, "queue": "timers"},
     },
 }
+# The delivery outbox (incidents/outbox.py): every 10 s, rows whose worker died (lease run out)
+# or whose hand-off was lost (each kind's grace period passed) are handed over again.
+CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
+    "task": "incidents.tasks.outbox_sweep_task",
+    "schedule": 10.0,
+    "options": {"expires": 10},
+}
 
 # --- Integrations (integrations/: alert ingestion, outgoing webhooks, /metrics) ----------------
 # Request counts and latency for /metrics: first, so it times the whole request.
@@ -464,12 +471,6 @@ CELERY_BEAT_SCHEDULE["comms-requeue-stale"] = {
 TENSAFE_STATUS_VERSION_TTL_SECONDS = float(
     os.environ.get("TENSAFE_STATUS_VERSION_TTL_SECONDS", "1")
 )
-# Re-hand subscriber emails whose hand-off was lost or whose sender died.
-CELERY_BEAT_SCHEDULE["status-subscribers-requeue"] = {
-    "task": "comms.status.tasks.requeue_status_deliveries_task",
-    "schedule": 30.0,
-    "options": {"expires": 30},
-}
 
 # --- Alert ingestion ---------------------------------------------------------------------------
 # Apply alert deliveries inside the sender's request instead of in a worker (replies are
