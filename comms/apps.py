@@ -12,9 +12,12 @@ class CommsConfig(AppConfig):
         from incidents.hooks import register_deadline_kind
 
         from . import deadlines
+        from .services import deliveries
 
         # Communication deadlines and cadences (2.1, 6.3) run on the core's timer engine.
         register_deadline_kind(deadlines.KIND, planner=deadlines.plan, firer=deadlines.fire)
+        # Customer emails and team-webhook posts of updates are outbox rows.
+        deliveries.register()
 
         # Status page: subscriber emails are outbox rows written for each public update; the
         # notice task answering a subscription request is registered with the workers.

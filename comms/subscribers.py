@@ -50,9 +50,9 @@ CONFIRM_SALT = "tensafe.status.confirm"
 UNSUBSCRIBE_SALT = "tensafe.status.unsubscribe"
 KIND = "status-subscriber"
 # 6 tries, 30 s apart at first and at most an hour; a send taking longer than 2 minutes is
-# presumed dead, and a hand-off not taken within a minute lost.
+# presumed dead, and a hand-off not taken within 15 s lost.
 POLICY = RetryPolicy(
-    attempts=6, base_seconds=30, cap_seconds=3600, lease_seconds=120, requeue_grace_seconds=60
+    attempts=6, base_seconds=30, cap_seconds=3600, lease_seconds=120, requeue_grace_seconds=15
 )
 
 

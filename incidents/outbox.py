@@ -55,7 +55,8 @@ class OutboxRow(models.Model):
     whatever writes rows writes nothing new) and travels with the message, so a receiver can
     drop a repeat. `payload` holds what the sender needs beyond the kind's own columns.
     `lease_until` is the claim's token: set, to the microsecond, by the claim that owns the
-    row, and checked by the record of its outcome."""
+    row, and checked by the record of its outcome. `response_code` is the receiver's answer
+    to the last try (an HTTP status, an SMTP reply code), when it gave one."""
 
     Status = OutboxStatus
 
@@ -68,6 +69,7 @@ class OutboxRow(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     lease_until = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -184,7 +186,7 @@ def outbox_deliver(kind: str, row_id: int) -> str:
        not send a row the sweep may already have handed to another). Otherwise skip.
     3. Ask the sender whether the row is cancelled meanwhile (e.g. the subscriber left); if
        so, record that instead of sending.
-    4. Send, outside any transaction.
+    4. Send, outside any transaction (a sender that raises counts as a failed try).
     5. Record the outcome in one transaction that locks the row and returns early unless it is
        still `sending` under this lease (`lease_lost`): a late worker never overwrites. Sent;
        or pending again after a backoff when the policy retries it and attempts remain; or
@@ -215,11 +217,22 @@ def outbox_deliver(kind: str, row_id: int) -> str:
     reason = getattr(spec.sender, "cancelled", lambda row: None)(row)
     if reason:
         return on_fresh_connection(_record_cancelled, spec, row, lease, reason)
-    outcome = spec.sender.send(row)
+    outcome = _send(spec, row)
     status = on_fresh_connection(_record, spec, row, outcome, lease)
     if status == OutboxStatus.PENDING:
         _schedule_retry(kind, row.pk, row.next_attempt_at)
     return status
+
+
+def _send(spec: OutboxKind, row: OutboxRow) -> Outcome:
+    """The sender's try. Senders report a failed send as an Outcome; one that raises (its
+    database connection dropped while it composed the message, a bug) did not get the message
+    out and is recorded as a failed try worth another."""
+    try:
+        return spec.sender.send(row)
+    except Exception as exc:
+        log.warning("outbox %s %s: the sender raised", spec.kind, row.pk, exc_info=True)
+        return Outcome(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}"[:500])
 
 
 def _still_ours(row: OutboxRow, lease: datetime) -> bool:
@@ -235,6 +248,7 @@ def _record(spec: OutboxKind, row: OutboxRow, outcome: Outcome, lease: datetime)
             return status
         now = timezone.now()
         row.lease_until, row.last_error = None, outcome.error[:500]
+        row.response_code = outcome.code
         if outcome.ok:
             row.status, row.sent_at = OutboxStatus.SENT, now
         else:
@@ -249,7 +263,14 @@ def _record(spec: OutboxKind, row: OutboxRow, outcome: Outcome, lease: datetime)
                 row.status = OutboxStatus.FAILED
                 _final_failure(spec, row, outcome)
         row.save(
-            update_fields=["status", "sent_at", "next_attempt_at", "lease_until", "last_error"]
+            update_fields=[
+                "status",
+                "sent_at",
+                "next_attempt_at",
+                "lease_until",
+                "response_code",
+                "last_error",
+            ]
         )
     return row.status
 

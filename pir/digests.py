@@ -37,7 +37,7 @@ KIND = "pir-digest"
 # 5 tries an hour apart (a digest is a weekly read: no hurry, and no point hammering a mail
 # server that is down).
 POLICY = RetryPolicy(
-    attempts=5, base_seconds=3600, cap_seconds=3600, lease_seconds=120, requeue_grace_seconds=60
+    attempts=5, base_seconds=3600, cap_seconds=3600, lease_seconds=120, requeue_grace_seconds=15
 )
 Delivery = ActionDigestDelivery
 

@@ -353,6 +353,10 @@ EMAIL_BACKEND = os.environ.get(
     "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "incidents@tensafe.io")
+# Seconds an SMTP connection may stay silent before the send fails (Django waits forever by
+# default): a send must end well within the outbox's lease (120 s, incidents/outbox.py), or a
+# hung mail server would have the row sent again by another worker.
+EMAIL_TIMEOUT = float(os.environ.get("DJANGO_EMAIL_TIMEOUT", "30"))
 
 # --- Outbound HTTP (incidents/outbound.py) --------------------------------------------------
 # Hosts or networks (CIDR) that pages, webhooks and chat follow-ups may reach although they
@@ -458,7 +462,7 @@ if TENSAFE_CHAT_LINK_MINUTES < 1:
 TENSAFE_COMMS_REMINDER_LEAD_MINUTES = int(
     os.environ.get("TENSAFE_COMMS_REMINDER_LEAD_MINUTES", "5")
 )
-# Re-hand customer emails, team-webhook posts and chat commands whose hand-off was lost.
+# Re-hand chat commands whose hand-off was lost (update deliveries are outbox rows).
 CELERY_BEAT_SCHEDULE["comms-requeue-stale"] = {
     "task": "comms.tasks.requeue_stale_comms_task",
     "schedule": 10.0,

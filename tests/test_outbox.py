@@ -139,7 +139,7 @@ def test_a_digest_left_sending_by_a_dead_worker_is_sent_once_after_its_lease(
     assert row.status == "sending" and row.lease_until is not None
     assert outbox_requeue_stale(digests.KIND) == []  # its lease has not run out: hands off
     time_machine.move_to(timezone.now() + timedelta(seconds=digests.POLICY.lease_seconds + 1))
-    assert outbox_sweep() == {digests.KIND: 1, subscribers.KIND: 0}
+    assert outbox_sweep() == {digests.KIND: 1, subscribers.KIND: 0, "comms-delivery": 0}
     assert no_hand_offs[-1] == (digests.KIND, row.pk)
     assert outbox_deliver(digests.KIND, row.pk) == "sent"
     assert outbox_deliver(digests.KIND, row.pk) == "skipped"
@@ -239,3 +239,18 @@ def test_digests_left_sending_by_the_old_code_become_due_again():
     assert not new.objects.filter(next_attempt_at__gt=timezone.now()).exists()
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_a_sender_that_raises_is_a_failed_try_worth_another(monkeypatch, no_hand_offs, caplog):
+    """E.g. its database connection dropped while it composed the message: nothing went out,
+    and the row is not left `sending` until its lease runs out."""
+    delivery = subscriber_delivery()
+
+    def broken_compose(delivery):
+        raise RuntimeError("connection lost while composing")
+
+    monkeypatch.setattr("comms.subscribers._compose", broken_compose)
+    assert outbox_deliver(subscribers.KIND, delivery.pk) == "pending"
+    delivery.refresh_from_db()
+    assert delivery.lease_until is None and "connection lost" in delivery.last_error
+    assert mail.outbox == [] and "the sender raised" in caplog.text

@@ -1,17 +1,17 @@
-"""The ActionDigestDelivery rows become rows of the core outbox (incidents/outbox.py)."""
+"""The delivery rows of the review digests become rows of the core outbox (incidents/outbox.py)."""
 
 import django.utils.timezone
 from django.db import migrations, models
 
 
 def stuck_rows_due_again(apps, schema_editor):
-    """Rows the old sender left `sending` without a lease (its worker died, and nothing would
-    ever have picked them up again) become pending and due now; every other row keeps its
-    status."""
-    rows = apps.get_model("pir", "ActionDigestDelivery").objects
-    rows.filter(status="sending", lease_until__isnull=True).update(
-        status="pending", next_attempt_at=django.utils.timezone.now()
-    )
+    """Rows the old senders left `sending` without a lease (their worker died, and nothing
+    would ever have picked them up again) become pending and due now; every other row keeps
+    its status."""
+    for name in ("ActionDigestDelivery",):
+        apps.get_model("pir", name).objects.filter(
+            status="sending", lease_until__isnull=True
+        ).update(status="pending", next_attempt_at=django.utils.timezone.now())
 
 
 class Migration(migrations.Migration):
@@ -34,6 +34,11 @@ class Migration(migrations.Migration):
             model_name="actiondigestdelivery",
             name="payload",
             field=models.JSONField(blank=True, default=dict),
+        ),
+        migrations.AddField(
+            model_name="actiondigestdelivery",
+            name="response_code",
+            field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AlterField(
             model_name="actiondigestdelivery",
