@@ -4,6 +4,8 @@
 from django.contrib import admin
 from django.utils import timezone
 
+from incidents.admin.outbox import OutboxRowAdminMixin
+
 from .models import Maintenance, Subscriber, SubscriberDelivery
 from .subscribers import subscribers_unsubscribe
 
@@ -43,7 +45,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubscriberDelivery)
-class SubscriberDeliveryAdmin(admin.ModelAdmin):
+class SubscriberDeliveryAdmin(OutboxRowAdminMixin, admin.ModelAdmin):
     list_display = ("idempotency_key", "subscriber", "status", "attempts", "created_at", "sent_at")
     list_filter = ("status",)
     list_select_related = ("subscriber",)

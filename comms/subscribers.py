@@ -337,6 +337,7 @@ def register() -> None:
         sender=SubscriberEmailSender(),
         policy=POLICY,
         select_related=("update__incident", "subscriber"),
+        incident_path="update__incident",
     )
     timeline_recorded.connect(on_timeline_recorded, dispatch_uid="comms.subscribers.notify")
 

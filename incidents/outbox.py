@@ -117,11 +117,18 @@ class Sender(Protocol):
 
 @dataclass(frozen=True)
 class OutboxKind:
+    """A registered kind. `incident_path` leads from a row to the incident(s) it is about
+    (`many_incidents` when it crosses a many-to-many), for the operators' list: its filter by
+    incident, and its visibility rule (a row about an incident the reader may not see is not
+    shown)."""
+
     kind: str
     model: type[OutboxRow]
     sender: Any
     policy: RetryPolicy
     select_related: tuple[str, ...] = ()
+    incident_path: str | None = None
+    many_incidents: bool = False
 
 
 OUTBOX_KINDS: dict[str, OutboxKind] = {}
@@ -134,13 +141,17 @@ def register_outbox_kind(
     sender: Sender,
     policy: RetryPolicy,
     select_related: tuple[str, ...] = (),
+    incident_path: str | None = None,
+    many_incidents: bool = False,
 ) -> None:
     """Called from an app's `AppConfig.ready()`."""
     if not issubclass(model, OutboxRow):
         raise TypeError(f"{model.__name__} must be a concrete subclass of OutboxRow")
     if not callable(getattr(sender, "send", None)):
         raise TypeError(f"the sender of outbox kind {kind!r} has no send(row)")
-    OUTBOX_KINDS[kind] = OutboxKind(kind, model, sender, policy, tuple(select_related))
+    OUTBOX_KINDS[kind] = OutboxKind(
+        kind, model, sender, policy, tuple(select_related), incident_path, many_incidents
+    )
 
 
 def outbox_kind(kind: str) -> OutboxKind:

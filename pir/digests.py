@@ -146,5 +146,10 @@ class DigestEmailSender:
 def register() -> None:
     """Called from PirConfig.ready()."""
     register_outbox_kind(
-        KIND, model=ActionDigestDelivery, sender=DigestEmailSender(), policy=POLICY
+        KIND,
+        model=ActionDigestDelivery,
+        sender=DigestEmailSender(),
+        policy=POLICY,
+        incident_path="action_items__incident",
+        many_incidents=True,
     )

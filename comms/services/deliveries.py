@@ -143,5 +143,10 @@ class DeliverySender:
 def register() -> None:
     """Called from CommsConfig.ready()."""
     register_outbox_kind(
-        KIND, model=Delivery, sender=DeliverySender(), policy=POLICY, select_related=("incident",)
+        KIND,
+        model=Delivery,
+        sender=DeliverySender(),
+        policy=POLICY,
+        select_related=("incident",),
+        incident_path="incident",
     )
