@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db import models
 
 from incidents.admin.oncall import VisibleIncidentRowsAdmin
+from incidents.admin.outbox import OutboxRowAdminMixin
 
 from .models import (
     ChatCommand,
@@ -83,7 +84,7 @@ class CommsObligationAdmin(VisibleIncidentRowsAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(VisibleIncidentRowsAdmin):
+class DeliveryAdmin(OutboxRowAdminMixin, VisibleIncidentRowsAdmin):
     list_display = ("incident", "update", "channel", "target", "status", "attempts", "sent_at")
     list_filter = ("status", "channel")
     search_fields = ("target", "idempotency_key")

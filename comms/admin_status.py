@@ -4,7 +4,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from incidents.admin.mixins import ReadOnlyAdminMixin
+from incidents.admin.outbox import OutboxRowAdminMixin
 
 from .models import Maintenance, Subscriber, SubscriberDelivery
 from .subscribers import subscribers_unsubscribe
@@ -45,7 +45,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubscriberDelivery)
-class SubscriberDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SubscriberDeliveryAdmin(OutboxRowAdminMixin, admin.ModelAdmin):
     list_display = ("idempotency_key", "subscriber", "status", "attempts", "created_at", "sent_at")
     list_filter = ("status",)
     list_select_related = ("subscriber",)

@@ -14,11 +14,16 @@ class CommsConfig(AppConfig):
         from incidents.states import TimelineKind
 
         from . import deadlines
+        from .services import deliveries
 
         # Communication deadlines and cadences (2.1, 6.3) run on the core's timer engine.
         register_deadline_kind(deadlines.KIND, planner=deadlines.plan, firer=deadlines.fire)
+        # Customer emails and team-webhook posts of updates are outbox rows.
+        deliveries.register()
 
-        # Status page: tell subscribers of public updates, and register the delivery tasks.
+        # Status page: subscriber emails are outbox rows written for each public update; the
+        # notice task answering a subscription request is registered with the workers.
+        from . import subscribers
         from .status import tasks as status_tasks  # noqa: F401
         from .subscribers import subscribers_on_status_page_posted
 
@@ -27,3 +32,5 @@ class CommsConfig(AppConfig):
             subscribers_on_status_page_posted,
             name="comms: a delivery row per confirmed status page subscriber",
         )
+
+        subscribers.register()

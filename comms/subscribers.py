@@ -9,15 +9,16 @@ nothing.
 
 Each public status-page update (the `status_page_posted` timeline event of a public incident)
 writes one `SubscriberDelivery` per confirmed subscriber in the posting transaction, keyed by
-(update, subscriber); after commit the rows are handed to the workers, which claim, send and
-retry them like pages (incidents/services/paging.py), and a periodic task re-hands the lost.
+(update, subscriber); they are rows of the core's outbox (incidents/outbox.py, kind
+"status-subscriber"), which claims, sends, retries and re-hands them; this module only says how
+one is composed and sent (`SubscriberEmailSender`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
@@ -25,7 +26,6 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -33,7 +33,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from incidents.notify import backoff_seconds
+from incidents.notify import Outcome, email_send
+from incidents.outbox import RetryPolicy, outbox_enqueue, register_outbox_kind
 from incidents.ratelimit import client_address, slot_take, wait_text
 from incidents.redaction import Message, incident_message
 
@@ -45,11 +46,12 @@ log = logging.getLogger(__name__)
 CONFIRM_VALID_HOURS = 48
 CONFIRM_SALT = "tensafe.status.confirm"
 UNSUBSCRIBE_SALT = "tensafe.status.unsubscribe"
-MAX_ATTEMPTS = 6
-BACKOFF_BASE_SECONDS = 30
-BACKOFF_CAP_SECONDS = 3600
-LEASE_SECONDS = 120  # a send that takes longer is presumed dead and retried
-REQUEUE_GRACE_SECONDS = 60  # time the broker gets to deliver a hand-off before the sweep resends
+KIND = "status-subscriber"
+# 6 tries, 30 s apart at first and at most an hour; a send taking longer than 2 minutes is
+# presumed dead, and a hand-off not taken within 15 s lost.
+POLICY = RetryPolicy(
+    attempts=6, base_seconds=30, cap_seconds=3600, lease_seconds=120, requeue_grace_seconds=15
+)
 
 
 class SubscriptionError(Exception):
@@ -260,20 +262,7 @@ def subscribers_on_status_page_posted(incident, event) -> None:
         return
     ids = deliveries_create(update, now=timezone.now())
     if ids:
-        transaction.on_commit(lambda: deliveries_enqueue(ids))
-
-
-def deliveries_enqueue(delivery_ids: list[int]) -> None:
-    """Hand deliveries to the workers (after commit). With the broker down they stay pending
-    and `deliveries_requeue_stale` hands them over again."""
-    from .status.tasks import deliver_status_update_task
-
-    for delivery_id in delivery_ids:
-        try:
-            deliver_status_update_task.delay(delivery_id)
-        except Exception:
-            log.warning("could not enqueue delivery %s; the sweep will retry", delivery_id)
-            return
+        transaction.on_commit(lambda: outbox_enqueue(KIND, ids))
 
 
 @dataclass(frozen=True)
@@ -316,91 +305,39 @@ def _compose(delivery: SubscriberDelivery) -> _Email:
     )
 
 
-def _backoff(attempts: int) -> float:
-    return backoff_seconds(attempts, None, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
+class SubscriberEmailSender:
+    """How the outbox sends a status-subscriber row: one email with the unsubscribe headers
+    and the idempotency key, unless the subscriber has left meanwhile."""
 
+    def cancelled(self, delivery: SubscriberDelivery) -> str | None:
+        if delivery.subscriber.status != Subscriber.Status.CONFIRMED:
+            return "unsubscribed before sending"
+        return None
 
-def delivery_send(delivery_id: int) -> str:
-    """Send one delivery.
-
-    1. Claim it: a conditional UPDATE pending→sending (attempts+1, lease) that exactly one
-       worker wins; anything sent, failed, cancelled or being sent is left alone.
-    2. If the subscriber has unsubscribed meanwhile, cancel instead of sending.
-    3. Send (outside any transaction) and record the outcome: sent; pending again after an
-       exponential backoff while attempts remain; failed after the last.
-    Returns the resulting status."""
-    now = timezone.now()
-    claimed = SubscriberDelivery.objects.filter(
-        pk=delivery_id, status=SubscriberDelivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(
-        status=SubscriberDelivery.Status.SENDING,
-        attempts=F("attempts") + 1,
-        lease_until=now + timedelta(seconds=LEASE_SECONDS),
-    )
-    if not claimed:
-        return "skipped"
-    delivery = SubscriberDelivery.objects.select_related("update__incident", "subscriber").get(
-        pk=delivery_id
-    )
-    if delivery.subscriber.status != Subscriber.Status.CONFIRMED:
-        delivery.status, delivery.lease_until = SubscriberDelivery.Status.CANCELLED, None
-        delivery.save(update_fields=["status", "lease_until"])
-        return delivery.status
-    email = _compose(delivery)
-    try:
-        EmailMessage(
-            subject=email.subject,
-            body=email.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[delivery.subscriber.email],
-            headers=email.headers,
-        ).send()
-        error = ""
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
-    now = timezone.now()
-    delivery.lease_until, delivery.last_error = None, error
-    if not error:
-        delivery.status, delivery.sent_at = SubscriberDelivery.Status.SENT, now
-    elif delivery.attempts < MAX_ATTEMPTS:
-        delivery.status = SubscriberDelivery.Status.PENDING
-        delivery.next_attempt_at = now + timedelta(seconds=_backoff(delivery.attempts))
-    else:
-        delivery.status = SubscriberDelivery.Status.FAILED
-    delivery.save(
-        update_fields=["status", "sent_at", "next_attempt_at", "lease_until", "last_error"]
-    )
-    if delivery.status == SubscriberDelivery.Status.PENDING:
-        from .status.tasks import deliver_status_update_task
-
-        try:
-            deliver_status_update_task.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
-        except Exception:
-            log.warning("could not schedule retry of delivery %s", delivery.pk, exc_info=True)
-    return delivery.status
-
-
-def deliveries_requeue_stale(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    """Deliveries a worker should have handled by now: pending and due for longer than the
-    grace period (their hand-off was lost), or stuck sending past their lease (the worker
-    died mid-send). Returns the ids handed to the workers again."""
-    now = now or timezone.now()
-    grace = now - timedelta(seconds=REQUEUE_GRACE_SECONDS)
-    with transaction.atomic():
-        SubscriberDelivery.objects.filter(
-            status=SubscriberDelivery.Status.SENDING, lease_until__lt=now
-        ).update(status=SubscriberDelivery.Status.PENDING, lease_until=None)
-        stale = list(
-            SubscriberDelivery.objects.filter(
-                status=SubscriberDelivery.Status.PENDING, next_attempt_at__lte=grace
+    def send(self, delivery: SubscriberDelivery) -> Outcome:
+        email = _compose(delivery)
+        return email_send(
+            EmailMessage(
+                subject=email.subject,
+                body=email.body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[delivery.subscriber.email],
+                headers=email.headers,
             )
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
         )
-        # Pushed forward so each is re-handed once per grace period, not on every sweep.
-        SubscriberDelivery.objects.filter(pk__in=stale).update(next_attempt_at=now)
-    deliveries_enqueue(stale)
-    return stale
+
+
+def register() -> None:
+    """Called from CommsConfig.ready(): subscriber emails are the outbox's "status-subscriber"
+    rows (the reaction that writes them is registered beside this call)."""
+    register_outbox_kind(
+        KIND,
+        model=SubscriberDelivery,
+        sender=SubscriberEmailSender(),
+        policy=POLICY,
+        select_related=("update__incident", "subscriber"),
+        incident_path="update__incident",
+    )
 
 
 # --- views ------------------------------------------------------------------------------------

@@ -3,12 +3,6 @@
 from celery import shared_task
 
 from .services import chat as chat_services
-from .services import deliveries as delivery_services
-
-
-@shared_task(ignore_result=True, acks_late=True)
-def deliver_comms_task(delivery_id: int) -> str:
-    return delivery_services.delivery_deliver(delivery_id)
 
 
 @shared_task(ignore_result=True, acks_late=True)
@@ -18,7 +12,6 @@ def chat_command_task(command_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def requeue_stale_comms_task() -> int:
-    """Re-hand deliveries and chat commands whose hand-off was lost or whose worker died."""
-    stale = delivery_services.deliveries_requeue_stale()
-    stale += chat_services.chat_commands_requeue_stale()
-    return len(stale)
+    """Re-hand chat commands whose hand-off was lost or whose worker died (deliveries of updates
+    are outbox rows: the core's outbox sweep re-hands them)."""
+    return len(chat_services.chat_commands_requeue_stale())

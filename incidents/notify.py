@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import smtplib
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -85,20 +86,41 @@ def post_json(url: str, body: bytes, headers: dict) -> Outcome:
     )
 
 
-def send_email(page) -> Outcome:
+def email_send(message: EmailMessage) -> Outcome:
+    """Send one email through Django's email backend; never raises. The mail server refusing
+    the recipient or the message for good (an SMTP 5xx reply) is final; anything else
+    (connection refused, timeouts, a 4xx "try later") is worth another try."""
     try:
+        message.send()
+    except Exception as exc:
+        code = _smtp_code(exc)
+        return Outcome(
+            ok=False,
+            retryable=code is None or code < 500,
+            code=code,
+            error=f"email failed: {type(exc).__name__}: {exc}"[:500],
+        )
+    return Outcome(ok=True)
+
+
+def _smtp_code(exc: Exception) -> int | None:
+    """The SMTP reply code an exception carries (for refused recipients, the highest)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        return max(code for code, _message in exc.recipients.values())
+    code = getattr(exc, "smtp_code", None)
+    return code if isinstance(code, int) else None
+
+
+def send_email(page) -> Outcome:
+    return email_send(
         EmailMessage(
             subject=page.subject,
             body=page.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[page.target],
             headers={"X-TenSafe-Idempotency-Key": page.idempotency_key},
-        ).send()
-    except Exception as exc:
-        return Outcome(
-            ok=False, retryable=True, error=f"email failed: {type(exc).__name__}: {exc}"[:500]
         )
-    return Outcome(ok=True)
+    )
 
 
 def send_slack(page) -> Outcome:

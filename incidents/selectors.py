@@ -294,3 +294,106 @@ def user_for_feed_token(token: str) -> User:
     if user is None:
         raise Http404("No calendar with that feed token.")
     return user
+
+
+# --- the delivery outbox (incidents/outbox.py) -----------------------------------------------
+OUTBOX_COLUMNS = (
+    "pk",
+    "idempotency_key",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "lease_until",
+    "last_error",
+    "response_code",
+    "created_at",
+    "sent_at",
+)
+
+
+def outbox_rows_of_kind(user, kind: str, *, for_update: bool = False) -> QuerySet:
+    """The rows of outbox `kind` that `user` may see: none about an incident they may not
+    open (a row about several incidents, such as a review digest, only if they may open
+    every one). Raises LookupError for a kind not registered."""
+    from .outbox import outbox_kind
+
+    spec = outbox_kind(kind)
+    rows = spec.model.objects.all()
+    if for_update:
+        rows = rows.select_for_update(of=("self",))
+    if spec.incident_path and not sees_every_incident(user):
+        hidden = Incident.objects.exclude(pk__in=incident_list_for_user(user).values("pk"))
+        rows = rows.exclude(**{f"{spec.incident_path}__in": hidden})
+    return rows
+
+
+class OutboxListing:
+    """The rows of several outbox kinds as one list, newest first, for a paginator: its length
+    is the sum of the kinds' counts, and a slice reads at most its end's number of rows from
+    each kind (a page never reads a whole table)."""
+
+    def __init__(self, querysets: dict):
+        self.querysets = querysets
+
+    def __len__(self) -> int:
+        return sum(qs.count() for qs in self.querysets.values())
+
+    def count(self) -> int:
+        return len(self)
+
+    def __getitem__(self, window: slice) -> list[dict]:
+        end = window.stop
+        rows = []
+        for kind, qs in self.querysets.items():
+            for row in qs.order_by("-created_at", "-pk")[:end]:
+                rows.append(_outbox_row(kind, row))
+        rows.sort(key=lambda r: (r["created_at"], r["kind"], r["pk"]), reverse=True)
+        return rows[window]
+
+
+def _outbox_values(spec, rows) -> QuerySet:
+    """`rows` as dicts of OUTBOX_COLUMNS and `outbox_incident`: the incident a row is about,
+    None for a row about several (or none)."""
+    from django.db.models import F, IntegerField, Value
+
+    single = spec.incident_path and not spec.many_incidents
+    incident = F(spec.incident_path) if single else Value(None, output_field=IntegerField())
+    return rows.annotate(outbox_incident=incident).values(*OUTBOX_COLUMNS, "outbox_incident")
+
+
+def _outbox_row(kind: str, values: dict) -> dict:
+    row = {"kind": kind, **values}
+    row["incident"] = row.pop("outbox_incident")
+    return row
+
+
+def outbox_list_for_user(
+    user, *, kind: str | None = None, status: str | None = None, incident_id: int | None = None
+) -> OutboxListing:
+    """The outbox rows `user` may see (outbox_rows_of_kind), of one kind or all, optionally in
+    one status and about one incident."""
+    from .outbox import OUTBOX_KINDS
+
+    querysets = {}
+    for name in [kind] if kind else sorted(OUTBOX_KINDS):
+        spec = OUTBOX_KINDS[name]
+        rows = outbox_rows_of_kind(user, name)
+        if status:
+            rows = rows.filter(status=status)
+        if incident_id is not None:
+            if not spec.incident_path:
+                continue
+            rows = rows.filter(**{spec.incident_path: incident_id}).distinct()
+        querysets[name] = _outbox_values(spec, rows)
+    return OutboxListing(querysets)
+
+
+def outbox_row_for_user(user, kind: str, row_id: int) -> dict:
+    """One row as the list shows it (Http404 if not one `user` may see)."""
+    from .outbox import outbox_kind
+
+    row = _outbox_values(outbox_kind(kind), outbox_rows_of_kind(user, kind).filter(pk=row_id))
+    found = row.first()
+    if found is None:
+        raise Http404("No such delivery in this outbox kind.")
+    return _outbox_row(kind, found)

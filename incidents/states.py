@@ -132,3 +132,5 @@ class AuditAction(models.TextChoices):
     TOKEN_REVOKED = "token.revoked", "API token revoked"
     GRANT_ON = "grant.on", "Grant given"
     GRANT_OFF = "grant.off", "Grant withdrawn"
+    OUTBOX_RETRIED = "outbox.retried", "Delivery retried now"
+    OUTBOX_GIVEN_UP = "outbox.given_up", "Delivery given up"

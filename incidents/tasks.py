@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError, close_old_connections
 
 from .db import connection_replaced, on_fresh_connection, opened_connection
+from .outbox import outbox_deliver, outbox_sweep
 from .services.paging import REQUEUE_GRACE_SECONDS, page_deliver, pages_requeue_stale
 from .services.timers import deadlines_fire_due
 
@@ -70,3 +71,15 @@ def deliver_page_task(page_id: int) -> str:
 def requeue_stale_pages_task() -> int:
     """Re-hand pages whose hand-off was lost or whose sender died (runs on the page workers)."""
     return len(on_fresh_connection(pages_requeue_stale))
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def outbox_deliver_task(kind: str, row_id: int) -> str:
+    """Send one outbox row of a registered kind (incidents.outbox)."""
+    return outbox_deliver(kind, row_id)
+
+
+@shared_task(ignore_result=True)
+def outbox_sweep_task() -> dict:
+    """Beat: hand over again every outbox row whose worker died or whose hand-off was lost."""
+    return outbox_sweep()

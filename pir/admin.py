@@ -8,6 +8,7 @@ from django.http import Http404
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from incidents.admin.core import ReadOnlyInline
+from incidents.admin.outbox import OutboxRowAdminMixin
 from incidents.errors import DomainError
 from incidents.selectors import incident_list_for_user
 
@@ -155,7 +156,7 @@ class ActionItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActionDigestDelivery)
-class ActionDigestDeliveryAdmin(admin.ModelAdmin):
+class ActionDigestDeliveryAdmin(OutboxRowAdminMixin, admin.ModelAdmin):
     """Read-only record of what was mailed to whom."""
 
     list_display = ("period_start", "severity", "manager", "status", "sent_at")
@@ -171,6 +172,8 @@ class ActionDigestDeliveryAdmin(admin.ModelAdmin):
         "body",
         "status",
         "attempts",
+        "next_attempt_at",
+        "lease_until",
         "last_error",
         "created_at",
         "sent_at",

@@ -14,12 +14,13 @@ class PirConfig(AppConfig):
         from incidents.reactions import register_reaction
         from incidents.states import TimelineKind
 
-        from . import deadlines, receivers
+        from . import deadlines, digests, receivers
         from .groups import grant_sre_lead_permissions
 
         post_migrate.connect(grant_sre_lead_permissions, sender=self)
 
         register_deadline_kind(deadlines.KIND, planner=deadlines.pir_plan, firer=deadlines.pir_fire)
+        digests.register()  # the review digests are outbox rows
         register_reaction(
             TimelineKind.STATUS_CHANGED,
             receivers.pir_on_status_changed,

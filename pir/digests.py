@@ -5,8 +5,9 @@ teams, once per period.
 
 A delivery row is written before any send, with an idempotency key per (severity, period,
 manager) that is unique in the database, so re-running the beat task, or two of them at
-once, never mails anyone twice. The send happens after commit, claimed with a conditional
-UPDATE like a page."""
+once, never writes a second digest. The rows are the core outbox's "pir-digest" kind
+(incidents/outbox.py): it claims them under a lease, sends, retries and re-hands them; this
+module only plans them and says how one is sent (`DigestEmailSender`)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from incidents.escalation import Recipients
 from incidents.models import SeverityPolicy
+from incidents.notify import Outcome, email_send
+from incidents.outbox import RetryPolicy, outbox_enqueue, register_outbox_kind
 from incidents.selectors import incident_list_for_user, policy_for
 
 from .models import OPEN_ACTION_STATUSES, ActionDigestDelivery, ActionItem
@@ -31,7 +33,12 @@ log = logging.getLogger(__name__)
 # Periods are counted from a Monday, so weekly digests cover Monday-Sunday weeks and two-weekly
 # ones a fixed pair of them.
 PERIOD_ANCHOR = date(2024, 1, 1)
-MAX_ATTEMPTS = 5
+KIND = "pir-digest"
+# 5 tries an hour apart (a digest is a weekly read: no hurry, and no point hammering a mail
+# server that is down).
+POLICY = RetryPolicy(
+    attempts=5, base_seconds=3600, cap_seconds=3600, lease_seconds=120, requeue_grace_seconds=15
+)
 Delivery = ActionDigestDelivery
 
 
@@ -116,51 +123,33 @@ def action_digests_plan(*, now: datetime | None = None) -> list[int]:
                 continue  # another run wrote it first: the key is the guarantee
             new_ids.append(delivery.pk)
     if new_ids:
-        transaction.on_commit(lambda: digests_enqueue(new_ids))
+        transaction.on_commit(lambda: outbox_enqueue(KIND, new_ids))
     return new_ids
 
 
-def digests_enqueue(delivery_ids: list[int]) -> None:
-    from .tasks import deliver_action_digest_task
+class DigestEmailSender:
+    """How the outbox sends a "pir-digest" row: the planned email, with its idempotency key.
+    A final failure stays visible in the admin's list of digests (status "failed", with the
+    error) besides the outbox's WARNING log line."""
 
-    for delivery_id in delivery_ids:
-        try:
-            deliver_action_digest_task.delay(delivery_id)
-        except Exception:
-            log.warning("could not enqueue digest %s; the next run retries", delivery_id)
-            return
-
-
-def action_digest_deliver(delivery_id: int) -> str:
-    """1. Claim the row (pending -> sending, attempts+1); a row already sent or being sent is
-    left alone. 2. Send it through Django's email backend. 3. Record sent, or pending again
-    (failed after the last attempt)."""
-    claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
-        status=Delivery.Status.SENDING, attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return "skipped"
-    delivery = Delivery.objects.get(pk=delivery_id)
-    message = EmailMessage(
-        subject=delivery.subject,
-        body=delivery.body,
-        to=[delivery.to_address],
-        headers={"X-Idempotency-Key": delivery.idempotency_key},
-    )
-    try:
-        message.send()
-    except Exception as exc:  # any transport error: keep the row and retry on the next run
-        delivery.last_error = str(exc)[:500]
-        delivery.status = (
-            Delivery.Status.FAILED if delivery.attempts >= MAX_ATTEMPTS else Delivery.Status.PENDING
+    def send(self, delivery: ActionDigestDelivery) -> Outcome:
+        return email_send(
+            EmailMessage(
+                subject=delivery.subject,
+                body=delivery.body,
+                to=[delivery.to_address],
+                headers={"X-Idempotency-Key": delivery.idempotency_key},
+            )
         )
-    else:
-        delivery.status, delivery.sent_at = Delivery.Status.SENT, timezone.now()
-    delivery.save(update_fields=["status", "sent_at", "last_error"])
-    return delivery.status
 
 
-def action_digests_pending() -> list[int]:
-    return list(
-        Delivery.objects.filter(status=Delivery.Status.PENDING).values_list("pk", flat=True)
+def register() -> None:
+    """Called from PirConfig.ready()."""
+    register_outbox_kind(
+        KIND,
+        model=ActionDigestDelivery,
+        sender=DigestEmailSender(),
+        policy=POLICY,
+        incident_path="action_items__incident",
+        many_incidents=True,
     )

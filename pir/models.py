@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from incidents.outbox import OutboxRow
+
 JIRA_LABEL = "incident-action"  # procedures 8.4: "tracked in Jira with `incident-action` label"
 
 
@@ -182,15 +184,10 @@ class ActionItem(models.Model):
         return f"[{self.priority}] {self.action}"
 
 
-class ActionDigestDelivery(models.Model):
-    """One review digest (8.4) to one Engineering Manager for one period. Written before the
-    send; the idempotency key (severity, period, manager) makes a second send impossible."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+class ActionDigestDelivery(OutboxRow):
+    """One review digest (8.4) to one Engineering Manager for one period: a row of the core's
+    outbox (kind "pir-digest", pir/digests.py). Written before the send; the idempotency key
+    (severity, period, manager) makes a second row impossible."""
 
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -198,16 +195,10 @@ class ActionDigestDelivery(models.Model):
     severity = models.CharField(max_length=2)
     period_start = models.DateField()
     period_end = models.DateField()
-    idempotency_key = models.CharField(max_length=120, unique=True)
     to_address = models.EmailField()
     subject = models.CharField(max_length=300)
     body = models.TextField()
     action_items = models.ManyToManyField(ActionItem, related_name="+", blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-period_start", "severity", "id"]

@@ -395,17 +395,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 600},
     },
-    # Re-hand customer emails, team-webhook posts and chat commands whose hand-off was lost.
+    # Re-hand chat commands whose hand-off was lost (update deliveries are outbox rows).
     "comms-requeue-stale": {
         "task": "comms.tasks.requeue_stale_comms_task",
         "schedule": 10.0,
         "options": {"expires": 10},
     },
-    # Re-hand subscriber emails whose hand-off was lost or whose sender died.
-    "status-subscribers-requeue": {
-        "task": "comms.status.tasks.requeue_status_deliveries_task",
-        "schedule": 30.0,
-        "options": {"expires": 30},
+    # The delivery outbox (incidents/outbox.py): rows whose worker died (lease run out) or
+    # whose hand-off was lost (each kind's grace period passed) are handed over again.
+    "sweep-outbox": {
+        "task": "incidents.tasks.outbox_sweep_task",
+        "schedule": 10.0,
+        "options": {"expires": 10},
     },
 }
 
@@ -426,6 +427,10 @@ EMAIL_BACKEND = os.environ.get(
     "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "incidents@tensafe.io")
+# Seconds an SMTP connection may stay silent before the send fails (Django waits forever by
+# default): a send must end well within the outbox's lease (120 s, incidents/outbox.py), or a
+# hung mail server would have the row sent again by another worker.
+EMAIL_TIMEOUT = float(os.environ.get("DJANGO_EMAIL_TIMEOUT", "30"))
 
 # --- Chat (comms/chatops.py) ----------------------------------------------------------------
 # Slack slash commands (/chatops/slack/) are verified with this app's signing secret; unset,

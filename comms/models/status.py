@@ -5,6 +5,8 @@ delivery row per (status-page update, subscriber), written before any send
 from django.db import models
 from django.db.models import F, Q
 
+from incidents.outbox import OutboxRow
+
 
 class Maintenance(models.Model):
     """Scheduled maintenance shown on the status page while upcoming or in progress.
@@ -55,27 +57,14 @@ class Subscriber(models.Model):
         return f"{self.email} ({self.status})"
 
 
-class SubscriberDelivery(models.Model):
-    """One status-page update emailed to one subscriber. Exists before the send; the unique
-    (update, subscriber) pair is the idempotency key, so a re-run never mails twice."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled (unsubscribed before sending)"
+class SubscriberDelivery(OutboxRow):
+    """One status-page update emailed to one subscriber: a row of the core's outbox (kind
+    "status-subscriber", comms/subscribers.py). Exists before the send; the unique (update,
+    subscriber) pair gives the idempotency key, so a re-run never mails twice. `cancelled`
+    means the subscriber left before it was sent."""
 
     update = models.ForeignKey("comms.Update", on_delete=models.CASCADE, related_name="+")
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
-    idempotency_key = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    lease_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

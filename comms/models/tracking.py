@@ -6,6 +6,8 @@ before any send with an idempotency key (docs/architecture.md, Conventions)."""
 from django.db import models
 from django.db.models import Q
 
+from incidents.outbox import OutboxRow
+
 
 class CommsObligation(models.Model):
     """One communication deadline of one incident: the first status-page update within N
@@ -73,17 +75,20 @@ class CommsObligation(models.Model):
         return f"{self.get_channel_display()} #{self.sequence} due {due} ({self.status})"
 
 
-class Delivery(models.Model):
-    """One update to one recipient: a customer contact's email or a team's webhook. Exists
-    before the send and holds the outcome; the idempotency key (incident, update, recipient)
-    is unique, so a re-run never sends twice. Has the attributes `incidents.notify`'s
-    transports read (channel, target, subject, body, idempotency_key)."""
+class Delivery(OutboxRow):
+    """One update to one recipient: a customer contact's email or a team's webhook, a row of
+    the core's outbox (kind "comms-delivery", comms/services/deliveries.py). Exists before
+    the send and holds the outcome; the idempotency key (incident, update, recipient) is
+    unique, so a re-run never sends twice. Has the attributes `incidents.notify`'s transports
+    read (channel, target, subject, body, idempotency_key). A drill's rows are written
+    `suppressed` and never sent."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
         SUPPRESSED = "suppressed", "Suppressed (drill)"
 
     CHANNELS = [("email", "Email"), ("slack", "Slack-compatible webhook")]
@@ -108,13 +113,6 @@ class Delivery(models.Model):
     body = models.TextField()
     idempotency_key = models.CharField(max_length=200, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    lease_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

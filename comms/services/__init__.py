@@ -3,7 +3,7 @@ service is one transaction that locks the incident, checks the rules, writes its
 event and queues side effects after commit."""
 
 from .chat import chat_command_declare, chat_command_queue, chat_request_claim
-from .deliveries import deliveries_build, deliveries_requeue_stale, delivery_deliver
+from .deliveries import deliveries_build
 from .identities import (
     ChatLinkError,
     chat_identity_audit,
@@ -26,8 +26,6 @@ __all__ = [
     "chat_link_start",
     "chat_request_claim",
     "deliveries_build",
-    "deliveries_requeue_stale",
-    "delivery_deliver",
     "obligations_meet",
     "obligations_sync",
     "update_post",

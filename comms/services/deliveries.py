@@ -1,39 +1,37 @@
 """Deliveries of an update: one row per recipient (a customer contact's email, a team's
 webhook), written in the posting transaction before any send, with an idempotency key per
-(incident, update, recipient) that is unique in the database. The same machinery as pages
-(`incidents.services.paging`): handed to a worker after commit, claimed with a conditional
-UPDATE, retried with exponential backoff on timeouts, 5xx and 429, re-handed by the sweeper
-when the hand-off was lost or the sender died. Sent through `incidents.notify`'s transports,
-so webhooks pass the same outbound-address guard."""
+(incident, update, recipient) that is unique in the database. The rows are the core outbox's
+kind "comms-delivery" (incidents/outbox.py), which claims, sends, retries and re-hands them;
+this module builds them and says how one is sent (`DeliverySender`): through
+`incidents.notify`'s transports, so webhooks pass the same outbound-address guard."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from incidents.db import claim_row, lease_lost, on_fresh_connection
-from incidents.notify import TRANSPORTS
+from incidents.notify import TRANSPORTS, Outcome
+from incidents.outbox import RetryPolicy, register_outbox_kind
 from incidents.redaction import (
     Message,
     contact_target_masked,
     incident_message,
     text_without_target,
 )
-from incidents.services.paging import (
-    LEASE_SECONDS,
-    MAX_ATTEMPTS,
-    REQUEUE_GRACE_SECONDS,
-    _backoff,
-)
 from incidents.services.timeline import timeline_record
 from incidents.states import TimelineKind
 
 from ..models import CustomerContact, Delivery, TeamWebhook, Update
 from ..render import CUSTOMER_PLACEHOLDER
+
+KIND = "comms-delivery"
+# As pages: 6 tries, 2 s doubling to 5 min, on timeouts, connection failures, 5xx and 429; a
+# send taking longer than a minute is presumed dead, a hand-off not taken in 10 s lost.
+POLICY = RetryPolicy(
+    attempts=6, base_seconds=2, cap_seconds=300, lease_seconds=60, requeue_grace_seconds=10
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,118 +119,34 @@ def deliveries_build(update: Update, *, at: datetime) -> tuple[list[int], int]:
     return ids, len(rows)
 
 
-def deliveries_enqueue(delivery_ids: list[int]) -> None:
-    """Hand deliveries to the workers (after commit). If the broker is down they stay pending
-    and the sweeper hands them over again."""
-    if not delivery_ids:
-        return
-    from ..tasks import deliver_comms_task
+class DeliverySender:
+    """How the outbox sends a "comms-delivery" row, and what a final failure leaves: a note on
+    the incident's timeline, with the address or webhook URL (a credential) masked, since
+    everyone who may open the incident reads it."""
 
-    for delivery_id in delivery_ids:
-        try:
-            deliver_comms_task.delay(delivery_id)
-        except Exception:
-            log.warning("could not enqueue delivery %s; the sweeper will retry", delivery_id)
-            return
+    def send(self, delivery: Delivery) -> Outcome:
+        return TRANSPORTS[delivery.channel](delivery)
+
+    def final_failure(self, delivery: Delivery, outcome: Outcome) -> None:
+        what = "Customer email" if delivery.channel == "email" else "Team webhook post"
+        error = text_without_target(outcome.error, delivery.target)
+        timeline_record(
+            delivery.incident,
+            TimelineKind.NOTE,
+            f"{what} to {contact_target_masked(delivery.target)} failed after "
+            f"{delivery.attempts} attempt(s): {error}",
+            occurred_at=timezone.now(),
+            data={"delivery": delivery.pk, "error": error, "code": outcome.code},
+        )
 
 
-def delivery_deliver(delivery_id: int) -> str:
-    """Send one delivery.
-
-    1. Claim it: a conditional UPDATE pending→sending (attempts+1, lease) that exactly one
-       worker wins; a delivery already sent, failed or being sent is left alone.
-    2. Send through its transport (outside any transaction).
-    3. Record the outcome (`_delivery_record`): sent; pending again after a backoff when
-       retryable and attempts remain; or failed, noted on the incident's timeline.
-    A database connection lost on the way is replaced and the step tried again
-    (incidents.db), as for pages. Returns the resulting status."""
-    now = timezone.now()
-    lease = now + timedelta(seconds=LEASE_SECONDS)
-    claimed = claim_row(
-        Delivery,
-        delivery_id,
-        where={"status": Delivery.Status.PENDING, "next_attempt_at__lte": now},
-        changes={
-            "status": Delivery.Status.SENDING,
-            "attempts": F("attempts") + 1,
-            "lease_until": lease,
-        },
+def register() -> None:
+    """Called from CommsConfig.ready()."""
+    register_outbox_kind(
+        KIND,
+        model=Delivery,
+        sender=DeliverySender(),
+        policy=POLICY,
+        select_related=("incident",),
+        incident_path="incident",
     )
-    if not claimed:
-        return "skipped"
-    delivery = on_fresh_connection(Delivery.objects.select_related("incident").get, pk=delivery_id)
-    outcome = TRANSPORTS[delivery.channel](delivery)
-    status = on_fresh_connection(_delivery_record, delivery, outcome, lease)
-    if status == Delivery.Status.PENDING:
-        from ..tasks import deliver_comms_task
-
-        try:
-            deliver_comms_task.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
-        except Exception:
-            log.warning("could not schedule retry of delivery %s", delivery.pk, exc_info=True)
-    return status
-
-
-def _delivery_record(delivery: Delivery, outcome, lease: datetime) -> str:
-    """Record a send's outcome, unless the delivery is no longer this send's (`lease` ran out
-    and another worker has it, or an earlier try committed before the connection dropped)."""
-    with transaction.atomic():
-        if (status := lease_lost(Delivery, delivery.pk, lease)) is not None:
-            return status
-        now = timezone.now()
-        delivery.response_code = outcome.code
-        delivery.last_error = outcome.error[:500]
-        delivery.lease_until = None
-        if outcome.ok:
-            delivery.status, delivery.sent_at = Delivery.Status.SENT, now
-        elif outcome.retryable and delivery.attempts < MAX_ATTEMPTS:
-            delivery.status = Delivery.Status.PENDING
-            delivery.next_attempt_at = now + timedelta(
-                seconds=_backoff(delivery.attempts, outcome.retry_after)
-            )
-        else:
-            delivery.status = Delivery.Status.FAILED
-            what = "Customer email" if delivery.channel == "email" else "Team webhook post"
-            # Everyone who may open the incident reads its timeline: the address or webhook
-            # URL (a credential) is masked there.
-            error = text_without_target(outcome.error, delivery.target)
-            timeline_record(
-                delivery.incident,
-                TimelineKind.NOTE,
-                f"{what} to {contact_target_masked(delivery.target)} failed after "
-                f"{delivery.attempts} attempt(s): {error}",
-                occurred_at=now,
-                data={"delivery": delivery.pk, "error": error, "code": outcome.code},
-            )
-        delivery.save(
-            update_fields=[
-                "status",
-                "sent_at",
-                "next_attempt_at",
-                "lease_until",
-                "response_code",
-                "last_error",
-            ]
-        )
-    return delivery.status
-
-
-def deliveries_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Deliveries a worker should have handled by now: pending past the grace period (the
-    hand-off was lost) or sending past their lease (the worker died mid-send). Returns the
-    ids handed to the workers again."""
-    now = now or timezone.now()
-    grace = now - timedelta(seconds=REQUEUE_GRACE_SECONDS)
-    with transaction.atomic():
-        Delivery.objects.filter(status=Delivery.Status.SENDING, lease_until__lt=now).update(
-            status=Delivery.Status.PENDING, lease_until=None
-        )
-        stale = list(
-            Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=grace)
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        # Push them forward so each is re-sent once per grace period, not on every sweep.
-        Delivery.objects.filter(pk__in=stale).update(next_attempt_at=now)
-    deliveries_enqueue(stale)
-    return stale

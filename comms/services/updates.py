@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from incidents.errors import RuleViolation
 from incidents.models import Incident
+from incidents.outbox import outbox_enqueue
 from incidents.permissions import require_writer
 from incidents.selectors import incident_get_for_user, policy_for
 from incidents.services.timeline import timeline_record
@@ -19,7 +20,8 @@ from incidents.states import Status, TimelineKind
 from ..models import CommsObligation, Update
 from ..permissions import require_may_post_publicly
 from ..render import update_draft
-from .deliveries import deliveries_build, deliveries_enqueue
+from .deliveries import KIND as DELIVERY_KIND
+from .deliveries import deliveries_build
 from .obligations import obligation_pending, obligations_meet
 
 PUBLIC_CHANNELS = (Update.Channel.STATUS_PAGE, Update.Channel.CUSTOMER_EMAIL)
@@ -163,5 +165,5 @@ def update_post(
                 else None,
             },
         )
-        transaction.on_commit(lambda: deliveries_enqueue(delivery_ids))
+        transaction.on_commit(lambda: outbox_enqueue(DELIVERY_KIND, delivery_ids))
     return update

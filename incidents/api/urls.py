@@ -1,7 +1,7 @@
 from django.urls import path
 
 from ..ratelimit import login_rate_limited
-from . import accounts, oncall, policy, timers, views
+from . import accounts, oncall, outbox, policy, timers, views
 
 urlpatterns = [
     path(
@@ -62,6 +62,17 @@ urlpatterns = [
     ),
     path(
         "escalation-contacts/", oncall.EscalationContactsApi.as_view(), name="escalation-contacts"
+    ),
+    path("outbox/", outbox.OutboxListApi.as_view(), name="outbox-list"),
+    path(
+        "outbox/<slug:kind>/<int:row_id>/retry/",
+        outbox.OutboxRetryApi.as_view(),
+        name="outbox-retry",
+    ),
+    path(
+        "outbox/<slug:kind>/<int:row_id>/give-up/",
+        outbox.OutboxGiveUpApi.as_view(),
+        name="outbox-give-up",
     ),
     path("triage/", views.TriageApi.as_view(), name="triage"),
     path("policy/", policy.PolicyApi.as_view(), name="policy"),

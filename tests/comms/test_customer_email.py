@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from comms.models import Customer, CustomerContact, Delivery
-from comms.services import deliveries_build, deliveries_requeue_stale, delivery_deliver, update_post
+from comms.services import deliveries_build, update_post
+from comms.services.deliveries import KIND as DELIVERY_KIND
+from comms.services.deliveries import POLICY as DELIVERY_POLICY
 from incidents import services
 from incidents.models import Service, TimelineEvent
-from incidents.services.paging import MAX_ATTEMPTS
+from incidents.outbox import outbox_deliver, outbox_requeue_stale
 from incidents.states import Role, TimelineKind
 from tests.factories import UserFactory, declare, drive_to
 
@@ -116,8 +118,8 @@ def test_deliveries_are_idempotent(ic, customers, clock, mailoutbox):
     assert deliveries_build(update, at=T0) == ([], 3)  # a re-run writes nothing new
     assert Delivery.objects.count() == 3
     delivery = Delivery.objects.first()
-    assert delivery_deliver(delivery.pk) == "sent"
-    assert delivery_deliver(delivery.pk) == "skipped"
+    assert outbox_deliver(DELIVERY_KIND, delivery.pk) == "sent"
+    assert outbox_deliver(DELIVERY_KIND, delivery.pk) == "skipped"
     assert len(mailoutbox) == 1
     # A second customer email is a new update: new keys, new emails.
     second = update_post(actor=ic, incident_id=incident.pk, channel="customer_email")
@@ -154,19 +156,19 @@ def test_failed_sends_are_retried_with_backoff_then_recorded(ic, customers, cloc
     update = update_post(actor=ic, incident_id=incident.pk, channel="customer_email")
     delivery = Delivery.objects.filter(update=update).first()
 
-    assert delivery_deliver(delivery.pk) == "pending"
+    assert outbox_deliver(DELIVERY_KIND, delivery.pk) == "pending"
     delivery.refresh_from_db()
     assert delivery.attempts == 1
     assert delivery.next_attempt_at == T0 + timedelta(seconds=2)
     assert "email failed" in delivery.last_error
-    assert delivery_deliver(delivery.pk) == "skipped"  # not before its backoff
+    assert outbox_deliver(DELIVERY_KIND, delivery.pk) == "skipped"  # not before its backoff
 
     waits = []
-    for _ in range(MAX_ATTEMPTS - 1):
+    for _ in range(DELIVERY_POLICY.attempts - 1):
         delivery.refresh_from_db()
         waits.append((delivery.next_attempt_at - datetime.now(UTC)).total_seconds())
         clock.move_to(delivery.next_attempt_at, tick=False)
-        status = delivery_deliver(delivery.pk)
+        status = outbox_deliver(DELIVERY_KIND, delivery.pk)
     assert waits == [2, 4, 8, 16, 32]
     assert status == "failed"
     (note,) = TimelineEvent.objects.filter(incident=incident, kind=TimelineKind.NOTE)
@@ -182,9 +184,13 @@ def test_lost_hand_offs_and_dead_senders_are_handed_over_again(ic, customers, cl
     Delivery.objects.filter(pk=second.pk).update(
         status="sending", lease_until=T0 + timedelta(seconds=30)
     )
-    assert deliveries_requeue_stale(now=T0 + timedelta(seconds=5)) == []  # within the grace
+    assert (
+        outbox_requeue_stale(DELIVERY_KIND, now=T0 + timedelta(seconds=5)) == []
+    )  # within the grace
     later = T0 + timedelta(minutes=2)
-    assert sorted(deliveries_requeue_stale(now=later)) == sorted([first.pk, second.pk, third.pk])
+    assert sorted(outbox_requeue_stale(DELIVERY_KIND, now=later)) == sorted(
+        [first.pk, second.pk, third.pk]
+    )
     assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
 
 

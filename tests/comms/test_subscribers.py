@@ -12,12 +12,8 @@ from django.utils import timezone
 
 from comms import subscribers
 from comms.models import Subscriber, SubscriberDelivery, Update
-from comms.subscribers import (
-    confirm_url,
-    deliveries_requeue_stale,
-    delivery_send,
-    unsubscribe_url,
-)
+from comms.subscribers import confirm_url, unsubscribe_url
+from incidents.outbox import outbox_deliver, outbox_requeue_stale
 from tests.comms.test_status_page import incident, post
 from tests.factories import ServiceFactory
 
@@ -277,22 +273,18 @@ def test_failed_send_is_retried_with_backoff_then_fails(monkeypatch, time_machin
         raise ConnectionRefusedError("smtp down")
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", broken)
-    monkeypatch.setattr(
-        "comms.status.tasks.deliver_status_update_task.apply_async", lambda *a, **k: None
-    )
-    assert delivery_send(delivery.pk) == "pending"
+    monkeypatch.setattr("incidents.tasks.outbox_deliver_task.apply_async", lambda *a, **k: None)
+    assert outbox_deliver(subscribers.KIND, delivery.pk) == "pending"
     delivery.refresh_from_db()
     assert delivery.attempts == 1 and "smtp down" in delivery.last_error
     assert delivery.next_attempt_at > timezone.now()
-    assert delivery_send(delivery.pk) == "skipped"  # not due yet
-    for _ in range(subscribers.MAX_ATTEMPTS - 1):
-        time_machine.move_to(
-            timezone.now() + timedelta(seconds=subscribers.BACKOFF_CAP_SECONDS + 1)
-        )
-        status = delivery_send(delivery.pk)
+    assert outbox_deliver(subscribers.KIND, delivery.pk) == "skipped"  # not due yet
+    for _ in range(subscribers.POLICY.attempts - 1):
+        time_machine.move_to(timezone.now() + timedelta(seconds=subscribers.POLICY.cap_seconds + 1))
+        status = outbox_deliver(subscribers.KIND, delivery.pk)
     assert status == "failed"
     delivery.refresh_from_db()
-    assert delivery.attempts == subscribers.MAX_ATTEMPTS and mail.outbox == []
+    assert delivery.attempts == subscribers.POLICY.attempts and mail.outbox == []
 
 
 def test_lost_hand_offs_and_dead_senders_are_requeued(time_machine, eager_tasks):
@@ -300,9 +292,11 @@ def test_lost_hand_offs_and_dead_senders_are_requeued(time_machine, eager_tasks)
     inc = incident("P2", [ServiceFactory(slug="api", name="API")])
     update = post(inc, "Investigating.")  # on_commit never runs here: the hand-off is "lost"
     delivery = SubscriberDelivery.objects.get(update=update, subscriber=subscriber)
-    assert deliveries_requeue_stale() == []  # still within the grace period
-    time_machine.move_to(timezone.now() + timedelta(seconds=subscribers.REQUEUE_GRACE_SECONDS + 1))
-    assert deliveries_requeue_stale() == [delivery.pk]
+    assert outbox_requeue_stale(subscribers.KIND) == []  # still within the grace period
+    time_machine.move_to(
+        timezone.now() + timedelta(seconds=subscribers.POLICY.requeue_grace_seconds + 1)
+    )
+    assert outbox_requeue_stale(subscribers.KIND) == [delivery.pk]
     delivery.refresh_from_db()
     assert delivery.status == "sent" and len(mail.outbox) == 1
 
@@ -313,7 +307,7 @@ def test_lost_hand_offs_and_dead_senders_are_requeued(time_machine, eager_tasks)
         lease_until=timezone.now() - timedelta(seconds=1),
         next_attempt_at=timezone.now() - timedelta(hours=1),
     )
-    assert deliveries_requeue_stale() == [delivery.pk]
+    assert outbox_requeue_stale(subscribers.KIND) == [delivery.pk]
     assert len(mail.outbox) == 2
     assert mail.outbox[1].extra_headers["X-TenSafe-Idempotency-Key"] == delivery.idempotency_key
 
@@ -326,7 +320,7 @@ def test_unsubscribing_cancels_unsent_deliveries():
     subscribers.subscriber_unsubscribe(token=token)
     delivery = SubscriberDelivery.objects.get(update=update)
     assert delivery.status == "cancelled"
-    assert delivery_send(delivery.pk) == "skipped" and mail.outbox == []
+    assert outbox_deliver(subscribers.KIND, delivery.pk) == "skipped" and mail.outbox == []
 
 
 def test_subscribe_form_is_on_the_cached_status_page_without_a_csrf_token(client, settings):

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from comms.models import Delivery, TeamWebhook
-from comms.services import delivery_deliver, update_post
+from comms.services import update_post
+from comms.services.deliveries import KIND as DELIVERY_KIND
 from incidents.models import Service, Team, TimelineEvent
+from incidents.outbox import outbox_deliver
 from incidents.states import TimelineKind
 from tests.factories import UserFactory, declare
 
@@ -76,7 +78,7 @@ def test_server_errors_are_retried(incident, http_target, allow_local):
     update_post(actor=None, incident_id=incident.pk, channel="internal")
     http_target.respond(503)
     delivery = Delivery.objects.get()
-    assert delivery_deliver(delivery.pk) == "pending"
+    assert outbox_deliver(DELIVERY_KIND, delivery.pk) == "pending"
     delivery.refresh_from_db()
     assert (delivery.response_code, delivery.attempts) == (503, 1)
 
@@ -86,7 +88,7 @@ def test_private_addresses_are_refused_unless_allow_listed(incident, http_target
     hook("platform", http_target.url)
     update_post(actor=None, incident_id=incident.pk, channel="internal")
     delivery = Delivery.objects.get()
-    assert delivery_deliver(delivery.pk) == "failed"
+    assert outbox_deliver(DELIVERY_KIND, delivery.pk) == "failed"
     assert http_target.received == []
     delivery.refresh_from_db()
     assert "non-public address" in delivery.last_error
@@ -103,7 +105,7 @@ def test_a_failed_team_post_is_on_the_timeline_without_the_webhook_url(
     responder = UserFactory(groups=["responder"])
     update = update_post(actor=responder, incident_id=incident.pk, channel="internal")
     (delivery,) = Delivery.objects.filter(update=update)
-    assert delivery_deliver(delivery.pk) == "failed"
+    assert outbox_deliver(DELIVERY_KIND, delivery.pk) == "failed"
     note = TimelineEvent.objects.filter(incident=incident, data__delivery=delivery.pk).get()
     assert note.text.startswith("Team webhook post to ftp://chat.example/… failed")
     viewer = UserFactory(groups=["viewer"])
@@ -121,7 +123,7 @@ def test_a_backslash_webhook_saved_before_the_check_is_refused_at_send_time(
     hook("platform", f"http://127.0.0.1:{port}\\@1.1.1.1/x")
     update_post(actor=None, incident_id=incident.pk, channel="internal")
     delivery = Delivery.objects.get()
-    assert delivery_deliver(delivery.pk) == "failed"
+    assert outbox_deliver(DELIVERY_KIND, delivery.pk) == "failed"
     delivery.refresh_from_db()
     assert "backslash" in delivery.last_error
     assert http_target.received == []

@@ -18,8 +18,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from comms.models import Delivery, Update
+from comms.services import deliveries
 from incidents.models import ContactMethod, Deadline, Incident, Page, Team
-from incidents.services import paging
 from integrations.models import WebhookDelivery, WebhookSubscription
 
 from .conftest import (
@@ -39,10 +39,10 @@ MODES = ("500", "429", "slow", "hang")
 
 def _team_posts(incidents: list[Incident], url: str) -> None:
     """An internal update per incident with one team webhook post each, written as
-    comms.services.updates writes them and left for the comms sweep to hand over (the test
+    comms.services.updates writes them and left for the outbox sweep to hand over (the test
     process has no broker of the worker's to hand them to)."""
     team = Team.objects.get_or_create(slug="faults", defaults={"name": "Faults"})[0]
-    past = timezone.now() - timedelta(seconds=paging.REQUEUE_GRACE_SECONDS + 1)
+    past = timezone.now() - timedelta(seconds=deliveries.POLICY.requeue_grace_seconds + 1)
     for incident in incidents:
         update = Update.objects.create(
             incident=incident, channel="internal", text="Still investigating.", posted_at=past
@@ -94,7 +94,7 @@ def test_failing_targets_get_everything_once_they_recover(
     )
     started = time.monotonic()
     sweeps(broker, every=1.0)
-    sweeps(broker, every=2.0, entry="comms-requeue-stale")
+    sweeps(broker, every=2.0, entry="sweep-outbox")
 
     def everything_sent():
         rows = (

@@ -23,10 +23,12 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.models import ChecklistItem, ContactMethod, Incident, Schedule
+from incidents.outbox import OUTBOX_KINDS
 from incidents.services import api_token_create
 from integrations.models import Integration, WebhookSubscription
 from integrations.services.integrations import integration_create, subscription_create
 from pir import services as pir_services
+from pir.digests import action_digests_plan
 from pir.models import ActionItem, PirTimelineEntry, PostIncidentReview
 from tests.factories import UserFactory
 
@@ -87,6 +89,7 @@ def _seed() -> FuzzData:
     pir_services.pir_entry_add(
         actor=lead, pir_id=pir.pk, occurred_at=pir.incident.detected_at, text="Edited by hand."
     )
+    action_digests_plan()  # outbox rows for /api/v1/outbox/
     integration_create(actor=lead, kind="alertmanager", name="Fuzz Alertmanager")
     subscription_create(
         actor=lead,
@@ -134,6 +137,11 @@ def _path_parameters(lead) -> dict[str, list[dict]]:
             for pk in ContactMethod.objects.filter(user=lead)
             .order_by("pk")
             .values_list("pk", flat=True)
+        ],
+        "/api/v1/outbox/{kind}/{row_id}/": [
+            {"kind": kind, "row_id": pk}
+            for kind, spec in sorted(OUTBOX_KINDS.items())
+            for pk in spec.model.objects.order_by("pk").values_list("pk", flat=True)[:5]
         ],
         "/api/v1/schedules/{slug}/": [
             {"slug": slug}

@@ -7,9 +7,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from incidents.outbox import outbox_deliver
 from incidents.selectors import policy_for
-from pir import services
-from pir.digests import action_digest_deliver, action_digests_plan, digest_period
+from pir import digests, services
+from pir.digests import action_digests_plan, digest_period
 from pir.models import ActionDigestDelivery
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 
@@ -64,8 +65,8 @@ def test_one_digest_per_severity_period_and_manager(
     assert "Done already" not in deliveries[0].body
     assert action_digests_plan() == []  # same period: nothing new
     for delivery in deliveries:
-        assert action_digest_deliver(delivery.pk) == "sent"
-        assert action_digest_deliver(delivery.pk) == "skipped"
+        assert outbox_deliver(digests.KIND, delivery.pk) == "sent"
+        assert outbox_deliver(digests.KIND, delivery.pk) == "skipped"
     assert len(mailoutbox) == 2
     assert mailoutbox[0].to == ["em@t.test"]
     assert "Fix pool" in mailoutbox[0].body

@@ -101,6 +101,13 @@ RULES: dict[str, Rule] = {
     "api/v1/auth/tokens/": Rule(api()),  # one's own tokens only (tests/api/test_tokens.py)
     "api/v1/auth/tokens/<int:token_id>/": Rule(api(405), lambda w, v: {"token_id": MISSING}),
     "api/v1/audit/": Rule(api_sre()),
+    "api/v1/outbox/": Rule(api_sre()),
+    "api/v1/outbox/<slug:kind>/<int:row_id>/retry/": Rule(
+        api(405), lambda w, v: {"kind": "pir-digest", "row_id": MISSING}
+    ),
+    "api/v1/outbox/<slug:kind>/<int:row_id>/give-up/": Rule(
+        api(405), lambda w, v: {"kind": "pir-digest", "row_id": MISSING}
+    ),
     "api/v1/incidents/": Rule(api()),
     "api/v1/incidents/<int:pk>/": Rule(api(), inc, incident=True),
     "api/v1/incidents/<int:pk>/acknowledge/": Rule(api(405), inc, incident=True, missing=405),

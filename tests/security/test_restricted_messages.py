@@ -15,9 +15,11 @@ from django.core import mail
 from django.utils import timezone
 
 from comms.models import Delivery, TeamWebhook
-from comms.services import delivery_deliver, update_post
+from comms.services import update_post
+from comms.services.deliveries import KIND as DELIVERY_KIND
 from incidents import services
 from incidents.models import ContactMethod, Page, Service, Team
+from incidents.outbox import outbox_deliver
 from incidents.services.paging import ack_token, page_deliver
 from incidents.services.timers import deadlines_fire_due
 from integrations.models import WebhookDelivery, WebhookSubscription
@@ -183,7 +185,7 @@ def test_internal_update_reaches_team_channels_redacted(
     (delivery,) = Delivery.objects.filter(update=update)
     assert delivery.subject == f"Restricted security incident INC-{restricted.pk}"
     assert delivery.body == redacted(restricted)
-    assert delivery_deliver(delivery.pk) == "sent"
+    assert outbox_deliver(DELIVERY_KIND, delivery.pk) == "sent"
     (received,) = http_target.received
     assert_no_secrets(received.body.decode())
     assert redacted(restricted) in json.loads(received.body)["text"]

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("incidents", "0006_accounts_tokens_audit"),
-        ("tensafe_ir", "0002_house_ratelimit_counter_moved"),
+        ("tensafe_ir", "0002_ratelimit_counter_moved"),
     ]
 
     operations = [

@@ -1,0 +1,345 @@
+"""The delivery outbox: every message the platform sends is a row written before the send,
+then claimed under a lease, sent, and its outcome recorded (STYLE.md convention 13).
+
+An app keeps only how it builds its rows and how it sends one. It declares a concrete model on
+`OutboxRow` and registers its kind (in `AppConfig.ready()`, like deadline kinds):
+
+    register_outbox_kind("status-subscriber", model=SubscriberDelivery,
+                         sender=SubscriberEmailSender(), policy=RetryPolicy(...))
+
+The core then owns the rest, the same for every kind:
+- one claim (`outbox_deliver`): a conditional UPDATE pending→sending with a lease that exactly
+  one worker wins, safe over a lost database connection (incidents.db);
+- one task (`incidents.tasks.outbox_deliver_task(kind, pk)`) that runs it;
+- one place that records outcomes (`_record`), guarded by the lease, so a worker whose lease
+  ran out never overwrites the outcome of the one that took the row over;
+- one beat sweep (`outbox_sweep`, `incidents.tasks.outbox_sweep_task`) that makes rows whose
+  worker died due again and re-hands rows whose hand-off was lost (Redis restarted).
+
+What "at least once" means: a row is sent until its outcome is recorded. A worker killed
+after the send and before the record leaves the row `sending`; once its lease has run out the
+sweep hands it over again and the receiver sees the same idempotency key a second time. Every
+kind's sender puts the key on the message, so the receiver can drop the repeat.
+
+The core never imports the apps that register kinds (tests/test_layering.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .db import claim_row, lease_lost, on_fresh_connection
+from .notify import Outcome, backoff_seconds
+
+log = logging.getLogger(__name__)
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class OutboxRow(models.Model):
+    """One message to send, written before the send. `idempotency_key` is unique (a re-run of
+    whatever writes rows writes nothing new) and travels with the message, so a receiver can
+    drop a repeat. `payload` holds what the sender needs beyond the kind's own columns.
+    `lease_until` is the claim's token: set, to the microsecond, by the claim that owns the
+    row, and checked by the record of its outcome. `response_code` is the receiver's answer
+    to the last try (an HTTP status, an SMTP reply code), when it gave one."""
+
+    Status = OutboxStatus
+
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a kind retries: `attempts` tries in all, waiting `backoff_seconds` (base, 2 x base,
+    ... up to cap; never sooner than a receiver's Retry-After) between them. `retry_on` says
+    which failed outcomes are worth another try (by default the transport's own verdict:
+    timeouts, connection failures, 5xx and 429). A send that takes longer than `lease_seconds`
+    is presumed dead; a pending row due for longer than `requeue_grace_seconds` is presumed
+    lost in the broker."""
+
+    attempts: int
+    base_seconds: float
+    cap_seconds: float
+    lease_seconds: float = 60
+    requeue_grace_seconds: float = 10
+    retry_on: Callable[[Outcome], bool] = field(default=lambda outcome: outcome.retryable)
+
+    def delay_after(self, attempts: int, outcome: Outcome) -> float:
+        return backoff_seconds(
+            attempts, outcome.retry_after, base=self.base_seconds, cap=self.cap_seconds
+        )
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """How one kind sends a row. Only `send` is required; the other hooks are looked up with
+    getattr and may be left out:
+
+    - `cancelled(row) -> str | None`: a reason not to send any more (the row becomes
+      `cancelled`), checked after the claim, before the send;
+    - `failed(row, outcome)`: failure accounting, called in the record's transaction after
+      every failed try;
+    - `final_failure(row, outcome)`: what else a final failure leaves behind (a timeline
+      event, a note), in the record's transaction. The core always logs it at WARNING.
+    """
+
+    def send(self, row) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class OutboxKind:
+    """A registered kind. `incident_path` leads from a row to the incident(s) it is about
+    (`many_incidents` when it crosses a many-to-many), for the operators' list: its filter by
+    incident, and its visibility rule (a row about an incident the reader may not see is not
+    shown)."""
+
+    kind: str
+    model: type[OutboxRow]
+    sender: Any
+    policy: RetryPolicy
+    select_related: tuple[str, ...] = ()
+    incident_path: str | None = None
+    many_incidents: bool = False
+
+
+OUTBOX_KINDS: dict[str, OutboxKind] = {}
+
+
+def register_outbox_kind(
+    kind: str,
+    *,
+    model: type[OutboxRow],
+    sender: Sender,
+    policy: RetryPolicy,
+    select_related: tuple[str, ...] = (),
+    incident_path: str | None = None,
+    many_incidents: bool = False,
+) -> None:
+    """Called from an app's `AppConfig.ready()`."""
+    if not issubclass(model, OutboxRow):
+        raise TypeError(f"{model.__name__} must be a concrete subclass of OutboxRow")
+    if not callable(getattr(sender, "send", None)):
+        raise TypeError(f"the sender of outbox kind {kind!r} has no send(row)")
+    OUTBOX_KINDS[kind] = OutboxKind(
+        kind, model, sender, policy, tuple(select_related), incident_path, many_incidents
+    )
+
+
+def outbox_kind(kind: str) -> OutboxKind:
+    try:
+        return OUTBOX_KINDS[kind]
+    except KeyError:
+        raise LookupError(f"no outbox kind {kind!r} is registered") from None
+
+
+# --- hand-off -------------------------------------------------------------------------------
+def outbox_enqueue(kind: str, row_ids: list[int]) -> None:
+    """Hand rows to the workers (after commit). With the broker down they stay pending and the
+    sweep hands them over again once their grace period has passed."""
+    from .tasks import outbox_deliver_task
+
+    for row_id in row_ids:
+        try:
+            outbox_deliver_task.delay(kind, row_id)
+        except Exception:
+            log.warning("could not enqueue %s %s; the sweep will retry", kind, row_id)
+            return
+
+
+def _schedule_retry(kind: str, row_id: int, at: datetime) -> None:
+    from .tasks import outbox_deliver_task
+
+    try:
+        outbox_deliver_task.apply_async((kind, row_id), eta=at)
+    except Exception:  # the sweep hands it over once it is due
+        log.warning("could not schedule the retry of %s %s", kind, row_id, exc_info=True)
+
+
+# --- claim, send, record ----------------------------------------------------------------------
+def outbox_deliver(kind: str, row_id: int) -> str:
+    """Send one row of `kind`. Returns its resulting status, or "skipped".
+
+    1. Claim it: a conditional UPDATE pending and due → sending, attempts+1, lease_until =
+       now + the policy's lease (unique to the microsecond: this claim's token). Exactly one
+       worker wins; a row sent, failed, cancelled, not yet due or being sent is left alone. If
+       the connection drops, `claim_row` finds out whether the UPDATE committed.
+    2. Load the row, and check before sending that it is still ours: sending, under this
+       lease, and the lease not run out (a worker that stalled between claim and send must
+       not send a row the sweep may already have handed to another). Otherwise skip.
+    3. Ask the sender whether the row is cancelled meanwhile (e.g. the subscriber left); if
+       so, record that instead of sending.
+    4. Send, outside any transaction (a sender that raises counts as a failed try).
+    5. Record the outcome in one transaction that locks the row and returns early unless it is
+       still `sending` under this lease (`lease_lost`): a late worker never overwrites. Sent;
+       or pending again after a backoff when the policy retries it and attempts remain; or
+       failed (logged at WARNING, plus the sender's `final_failure`).
+    Steps 2 and 5 run on a fresh connection if the old one dropped (incidents.db).
+    """
+    spec = outbox_kind(kind)
+    model = spec.model
+    now = timezone.now()
+    lease = now + timedelta(seconds=spec.policy.lease_seconds)
+    claimed = claim_row(
+        model,
+        row_id,
+        where={"status": OutboxStatus.PENDING, "next_attempt_at__lte": now},
+        changes={
+            "status": OutboxStatus.SENDING,
+            "attempts": F("attempts") + 1,
+            "lease_until": lease,
+        },
+    )
+    if not claimed:
+        return "skipped"
+    row = on_fresh_connection(
+        model.objects.select_related(*spec.select_related).filter(pk=row_id).first
+    )
+    if row is None or not _still_ours(row, lease):
+        return "skipped"
+    reason = getattr(spec.sender, "cancelled", lambda row: None)(row)
+    if reason:
+        return on_fresh_connection(_record_cancelled, spec, row, lease, reason)
+    outcome = _send(spec, row)
+    status = on_fresh_connection(_record, spec, row, outcome, lease)
+    if status == OutboxStatus.PENDING:
+        _schedule_retry(kind, row.pk, row.next_attempt_at)
+    return status
+
+
+def _send(spec: OutboxKind, row: OutboxRow) -> Outcome:
+    """The sender's try. Senders report a failed send as an Outcome; one that raises (its
+    database connection dropped while it composed the message, a bug) did not get the message
+    out and is recorded as a failed try worth another."""
+    try:
+        return spec.sender.send(row)
+    except Exception as exc:
+        log.warning("outbox %s %s: the sender raised", spec.kind, row.pk, exc_info=True)
+        return Outcome(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _still_ours(row: OutboxRow, lease: datetime) -> bool:
+    return (
+        row.status == OutboxStatus.SENDING and row.lease_until == lease and timezone.now() < lease
+    )
+
+
+def _record(spec: OutboxKind, row: OutboxRow, outcome: Outcome, lease: datetime) -> str:
+    """The one place an outcome is written (step 5 of `outbox_deliver`)."""
+    with transaction.atomic():
+        if (status := lease_lost(spec.model, row.pk, lease)) is not None:
+            return status
+        now = timezone.now()
+        row.lease_until, row.last_error = None, outcome.error[:500]
+        row.response_code = outcome.code
+        if outcome.ok:
+            row.status, row.sent_at = OutboxStatus.SENT, now
+        else:
+            if (failed := getattr(spec.sender, "failed", None)) is not None:
+                failed(row, outcome)
+            if spec.policy.retry_on(outcome) and row.attempts < spec.policy.attempts:
+                row.status = OutboxStatus.PENDING
+                row.next_attempt_at = now + timedelta(
+                    seconds=spec.policy.delay_after(row.attempts, outcome)
+                )
+            else:
+                row.status = OutboxStatus.FAILED
+                _final_failure(spec, row, outcome)
+        row.save(
+            update_fields=[
+                "status",
+                "sent_at",
+                "next_attempt_at",
+                "lease_until",
+                "response_code",
+                "last_error",
+            ]
+        )
+    return row.status
+
+
+def _final_failure(spec: OutboxKind, row: OutboxRow, outcome: Outcome) -> None:
+    log.warning(
+        "outbox %s %s (%s) failed after %s attempt(s): %s",
+        spec.kind,
+        row.pk,
+        row.idempotency_key,
+        row.attempts,
+        outcome.error or "no error given",
+    )
+    if (hook := getattr(spec.sender, "final_failure", None)) is not None:
+        hook(row, outcome)
+
+
+def _record_cancelled(spec: OutboxKind, row: OutboxRow, lease: datetime, reason: str) -> str:
+    with transaction.atomic():
+        if (status := lease_lost(spec.model, row.pk, lease)) is not None:
+            return status
+        row.status, row.lease_until, row.last_error = OutboxStatus.CANCELLED, None, reason[:500]
+        row.save(update_fields=["status", "lease_until", "last_error"])
+    return row.status
+
+
+# --- the sweep --------------------------------------------------------------------------------
+def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Rows of `kind` a worker should have handled by now, handed over again:
+
+    1. Rows `sending` past their lease (the worker died mid-send), or `sending` with no lease
+       at all (left by code from before the outbox), become pending again, due at once.
+    2. Pending rows due for longer than the grace period (their hand-off was lost) are taken,
+       oldest first, and pushed to `now`, so each is re-handed once per grace period rather
+       than on every sweep.
+    Both in one transaction; the hand-off follows it. Returns the ids handed over."""
+    spec = outbox_kind(kind)
+    model = spec.model
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=spec.policy.requeue_grace_seconds)
+    with transaction.atomic():
+        dead = models.Q(lease_until__lt=now) | models.Q(lease_until__isnull=True)
+        model.objects.filter(dead, status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=grace
+        )
+        stale = list(
+            model.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=grace)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        model.objects.filter(pk__in=stale).update(next_attempt_at=now)
+    outbox_enqueue(kind, stale)
+    return stale
+
+
+def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Every registered kind's stale rows handed over again: {kind: rows handed over}."""
+    return {
+        kind: len(on_fresh_connection(outbox_requeue_stale, kind, now=now))
+        for kind in sorted(OUTBOX_KINDS)
+    }

@@ -1,0 +1,167 @@
+"""The outbox for SRE leads (GET /api/v1/outbox/, POST …/{kind}/{id}/retry/ and /give-up/):
+one list of every kind's deliveries, filtered by kind, status and incident; retry-now and
+give-up, audited; nobody else gets in, and nobody sees a row about an incident hidden from
+them."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from comms import subscribers
+from comms.models import SubscriberDelivery
+from incidents.models import AuditEvent
+from pir import digests
+from tests.comms.test_status_page import incident, post
+from tests.comms.test_subscribers import confirmed
+from tests.factories import ServiceFactory, UserFactory
+from tests.test_outbox import digest
+
+pytestmark = pytest.mark.django_db
+
+
+def outbox_audit():
+    return AuditEvent.objects.filter(action__startswith="outbox.")
+
+
+@pytest.fixture
+def rows(no_hand_offs):
+    """A status-subscriber delivery about a normal incident, one about a restricted (security)
+    incident, and a failed digest."""
+    subscriber = confirmed()
+    api_service = ServiceFactory(slug="api", name="API")
+    normal = incident("P2", [api_service])
+    update = post(normal, "Investigating.")
+    secret = incident("P1", [api_service], security=True, title="Quartzite exfiltration")
+    hidden_update = post(secret, "Investigating.")
+    SubscriberDelivery.objects.create(
+        update=hidden_update,
+        subscriber=subscriber,
+        idempotency_key="hidden",
+        created_at=hidden_update.posted_at,
+    )
+    failed = digest(status="failed", attempts=5, last_error="smtp down")
+    return {
+        "normal": normal,
+        "secret": secret,
+        "delivery": SubscriberDelivery.objects.get(update=update),
+        "digest": failed,
+    }
+
+
+@pytest.fixture
+def no_hand_offs(monkeypatch):
+    handed = []
+    monkeypatch.setattr(
+        "incidents.tasks.outbox_deliver_task.delay", lambda *args: handed.append(args)
+    )
+    return handed
+
+
+def test_sre_leads_list_every_kind_and_filter(api, sre_lead, rows):
+    client = api(sre_lead)
+    body = client.get("/api/v1/outbox/").json()
+    listed = {(r["kind"], r["id"]) for r in body["results"]}
+    assert listed == {
+        (subscribers.KIND, rows["delivery"].pk),
+        (digests.KIND, rows["digest"].pk),
+    }, "the row about the restricted incident is not listed"
+    by_kind = client.get("/api/v1/outbox/", {"kind": digests.KIND}).json()["results"]
+    assert [(r["id"], r["status"], r["incident"]) for r in by_kind] == [
+        (rows["digest"].pk, "failed", None)
+    ]
+    failed = client.get("/api/v1/outbox/", {"status": "failed"}).json()["results"]
+    assert [r["kind"] for r in failed] == [digests.KIND]
+    about = client.get("/api/v1/outbox/", {"incident": rows["normal"].pk}).json()["results"]
+    assert [(r["kind"], r["incident"]) for r in about] == [(subscribers.KIND, rows["normal"].pk)]
+    assert client.get("/api/v1/outbox/", {"incident": rows["secret"].pk}).status_code == 404
+    assert client.get("/api/v1/outbox/", {"kind": "carrier-pigeon"}).status_code == 400
+    assert client.get("/api/v1/outbox/", {"status": "lost"}).status_code == 400
+
+
+def test_the_security_group_sees_the_restricted_row(api, rows):
+    security_lead = UserFactory(groups=["sre_lead", "security"])
+    results = api(security_lead).get("/api/v1/outbox/").json()["results"]
+    assert "hidden" in {r["idempotency_key"] for r in results}
+
+
+@pytest.mark.parametrize("groups", [[], ["viewer"], ["responder"], ["incident_commander"]])
+def test_nobody_but_sre_leads_gets_in(api, rows, groups):
+    client = api(UserFactory(groups=groups))
+    assert client.get("/api/v1/outbox/").status_code == 403
+    for action in ("retry", "give-up"):
+        url = f"/api/v1/outbox/{digests.KIND}/{rows['digest'].pk}/{action}/"
+        assert client.post(url).status_code == 403
+    rows["digest"].refresh_from_db()
+    assert rows["digest"].status == "failed" and not outbox_audit().exists()
+    assert api(None).get("/api/v1/outbox/").status_code == 401
+
+
+def test_retry_now_sends_a_failed_digest_again_and_is_audited(
+    api, sre_lead, rows, no_hand_offs, django_capture_on_commit_callbacks
+):
+    row = rows["digest"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(sre_lead).post(f"/api/v1/outbox/{digests.KIND}/{row.pk}/retry/")
+    assert response.status_code == 200, response.content
+    assert (response.json()["status"], response.json()["attempts"]) == ("pending", 0)
+    assert no_hand_offs == [(digests.KIND, row.pk)]
+    event = outbox_audit().get()
+    assert (event.action, event.actor, event.target_id) == ("outbox.retried", sre_lead, str(row.pk))
+    assert event.details == {"kind": digests.KIND, "key": row.idempotency_key, "was": "failed"}
+    from incidents.outbox import outbox_deliver
+
+    assert outbox_deliver(digests.KIND, row.pk) == "sent" and len(mail.outbox) == 1
+
+
+def test_give_up_stops_a_waiting_delivery_and_is_audited(api, sre_lead, rows):
+    row = rows["delivery"]
+    client = api(sre_lead)
+    response = client.post(f"/api/v1/outbox/{subscribers.KIND}/{row.pk}/give-up/")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["incident"] == rows["normal"].pk
+    assert f"Given up by {sre_lead.username}" in response.json()["last_error"]
+    assert outbox_audit().get().action == "outbox.given_up"
+    # Settled: giving up again, or giving up a failed row, is refused and changes nothing.
+    again = client.post(f"/api/v1/outbox/{subscribers.KIND}/{row.pk}/give-up/")
+    assert again.status_code == 409 and again.json()["allowed"] == ["pending"]
+    refused = client.post(f"/api/v1/outbox/{digests.KIND}/{rows['digest'].pk}/give-up/")
+    assert refused.status_code == 409
+    assert outbox_audit().count() == 1
+
+
+def test_rows_hidden_from_the_lead_and_unknown_kinds_are_404(api, sre_lead, rows):
+    hidden = SubscriberDelivery.objects.get(idempotency_key="hidden")
+    client = api(sre_lead)
+    assert client.post(f"/api/v1/outbox/{subscribers.KIND}/{hidden.pk}/retry/").status_code == 404
+    assert client.post(f"/api/v1/outbox/carrier-pigeon/{hidden.pk}/retry/").status_code == 404
+    hidden.refresh_from_db()
+    assert hidden.status == "pending" and not outbox_audit().exists()
+
+
+def test_the_admin_lists_offer_the_same_two_actions(client, sre_lead, rows, no_hand_offs):
+    """The admin's list of each kind's rows: retry-now and give-up through the same services,
+    audited; an SRE lead's only."""
+    client.force_login(sre_lead)
+    url = "/admin/pir/actiondigestdelivery/"
+    row = rows["digest"]
+    response = client.post(
+        url, {"action": "outbox_retry_now", "_selected_action": [row.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert "1 delivery(ies) handed to the workers again" in response.content.decode()
+    row.refresh_from_db()
+    assert row.status == "pending" and outbox_audit().get().action == "outbox.retried"
+
+    response = client.post(url, {"action": "outbox_give_up", "_selected_action": [row.pk]})
+    row.refresh_from_db()
+    assert row.status == "cancelled" and outbox_audit().count() == 2
+    row.status = "pending"
+    row.save(update_fields=["status"])
+
+    staff = UserFactory(groups=["incident_commander"], is_staff=True)
+    client.force_login(staff)
+    client.post(url, {"action": "outbox_give_up", "_selected_action": [row.pk]}, follow=True)
+    row.refresh_from_db()
+    assert row.status == "pending" and outbox_audit().count() == 2

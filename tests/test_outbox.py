@@ -1,0 +1,256 @@
+"""The delivery outbox (incidents/outbox.py), through the kinds registered on it: a late worker
+never overwrites the outcome of the one that took its row over, and never sends once its lease
+has run out; a row a dead worker left `sending` is sent again, once; final failures are
+logged; permanent refusals are not retried."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from comms import subscribers
+from comms.models import SubscriberDelivery
+from incidents.outbox import (
+    OUTBOX_KINDS,
+    RetryPolicy,
+    outbox_deliver,
+    outbox_requeue_stale,
+    outbox_sweep,
+    register_outbox_kind,
+)
+from pir import digests
+from pir.models import ActionDigestDelivery
+from tests.comms.test_status_page import incident, post
+from tests.comms.test_subscribers import confirmed
+from tests.factories import ServiceFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def no_hand_offs(monkeypatch):
+    """Hand-offs to the workers are recorded, not sent: the test runs each step itself."""
+    handed: list[tuple] = []
+    monkeypatch.setattr(
+        "incidents.tasks.outbox_deliver_task.delay", lambda *args: handed.append(args)
+    )
+    monkeypatch.setattr(
+        "incidents.tasks.outbox_deliver_task.apply_async",
+        lambda args, **kwargs: handed.append(tuple(args)),
+    )
+    return handed
+
+
+def subscriber_delivery() -> SubscriberDelivery:
+    subscriber = confirmed()
+    update = post(incident("P2", [ServiceFactory(slug="api", name="API")]), "Investigating.")
+    return SubscriberDelivery.objects.get(update=update, subscriber=subscriber)
+
+
+def digest(**fields) -> ActionDigestDelivery:
+    manager = UserFactory(rank="engineering_manager", email="em@t.test")
+    today = timezone.now().date()
+    return ActionDigestDelivery.objects.create(
+        manager=manager,
+        severity="P1",
+        period_start=today,
+        period_end=today + timedelta(days=6),
+        idempotency_key=f"pir-digest:P1:{today}:u{manager.pk}",
+        to_address=manager.email,
+        subject="P1 action items to review",
+        body="- Fix pool",
+        created_at=timezone.now(),
+        **fields,
+    )
+
+
+def test_a_late_worker_never_overwrites_the_outcome_of_the_one_that_took_over(
+    monkeypatch, time_machine, no_hand_offs
+):
+    """Worker A's send outlives its lease; the sweep hands the row to worker B, whose try fails
+    and is recorded (pending, attempt 2). A's late "sent" must not overwrite B's record."""
+    delivery = subscriber_delivery()
+    calls = []
+
+    def send(message, *args, **kwargs):
+        calls.append(message.to)
+        if len(calls) == 1:  # worker A, mid-send: its lease runs out and B takes over
+            time_machine.move_to(
+                timezone.now() + timedelta(seconds=subscribers.POLICY.lease_seconds + 1)
+            )
+            assert outbox_requeue_stale(subscribers.KIND) == [delivery.pk]
+            assert outbox_deliver(subscribers.KIND, delivery.pk) == "pending"
+            return 1
+        raise ConnectionRefusedError("smtp down")  # worker B's try
+
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", send)
+    assert outbox_deliver(subscribers.KIND, delivery.pk) == "pending"  # A's outcome: not its own
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.sent_at) == ("pending", 2, None)
+    assert "smtp down" in delivery.last_error and delivery.lease_until is None
+
+
+def test_a_worker_whose_lease_ran_out_before_the_send_does_not_send(time_machine, no_hand_offs):
+    """A worker that stalls between its claim and its send (here: the clock passes the lease
+    right after the claim's UPDATE) leaves the row to the sweep instead of sending it."""
+    delivery = subscriber_delivery()
+    table = SubscriberDelivery._meta.db_table
+
+    def stall_after_claim(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.lstrip().upper().startswith("UPDATE") and table in sql:
+            time_machine.move_to(
+                timezone.now() + timedelta(seconds=subscribers.POLICY.lease_seconds + 1)
+            )
+        return result
+
+    with connection.execute_wrapper(stall_after_claim):
+        assert outbox_deliver(subscribers.KIND, delivery.pk) == "skipped"
+    assert mail.outbox == []
+    delivery.refresh_from_db()
+    assert delivery.status == "sending" and delivery.attempts == 1
+    # The sweep makes it due again and the next worker sends it, once.
+    assert outbox_requeue_stale(subscribers.KIND) == [delivery.pk]
+    assert outbox_deliver(subscribers.KIND, delivery.pk) == "sent"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].extra_headers["X-TenSafe-Idempotency-Key"] == delivery.idempotency_key
+
+
+def test_a_digest_left_sending_by_a_dead_worker_is_sent_once_after_its_lease(
+    monkeypatch, time_machine, no_hand_offs
+):
+    row = digest()
+
+    def killed(self, *args, **kwargs):
+        raise SystemExit("worker killed mid-send")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("django.core.mail.EmailMessage.send", killed)
+        with pytest.raises(SystemExit):
+            outbox_deliver(digests.KIND, row.pk)
+    row.refresh_from_db()
+    assert row.status == "sending" and row.lease_until is not None
+    assert outbox_requeue_stale(digests.KIND) == []  # its lease has not run out: hands off
+    time_machine.move_to(timezone.now() + timedelta(seconds=digests.POLICY.lease_seconds + 1))
+    assert outbox_sweep() == {digests.KIND: 1, subscribers.KIND: 0, "comms-delivery": 0}
+    assert no_hand_offs[-1] == (digests.KIND, row.pk)
+    assert outbox_deliver(digests.KIND, row.pk) == "sent"
+    assert outbox_deliver(digests.KIND, row.pk) == "skipped"
+    assert [m.extra_headers["X-Idempotency-Key"] for m in mail.outbox] == [row.idempotency_key]
+
+
+def test_a_digest_failing_every_try_ends_failed_and_says_so(
+    monkeypatch, time_machine, no_hand_offs, caplog
+):
+    row = digest()
+
+    def broken(self, *args, **kwargs):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", broken)
+    statuses = []
+    for _ in range(digests.POLICY.attempts):
+        with caplog.at_level(logging.WARNING, logger="incidents.outbox"):
+            statuses.append(outbox_deliver(digests.KIND, row.pk))
+        time_machine.move_to(timezone.now() + timedelta(seconds=digests.POLICY.cap_seconds))
+    assert statuses == ["pending"] * (digests.POLICY.attempts - 1) + ["failed"]
+    row.refresh_from_db()
+    assert row.attempts == digests.POLICY.attempts and "smtp down" in row.last_error
+    [line] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"outbox {digests.KIND} {row.pk}" in line.getMessage()
+    assert "failed after 5 attempt(s)" in line.getMessage()
+
+
+@pytest.mark.parametrize(("code", "expected"), [(550, "failed"), (451, "pending")])
+def test_a_mail_server_refusing_for_good_is_not_asked_again(
+    monkeypatch, no_hand_offs, code, expected
+):
+    delivery = subscriber_delivery()
+
+    def refused(self, *args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({"reader@example.com": (code, b"no such user")})
+
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", refused)
+    assert outbox_deliver(subscribers.KIND, delivery.pk) == expected
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1 and "SMTPRecipientsRefused" in delivery.last_error
+
+
+def test_only_outbox_rows_with_a_sender_can_be_registered():
+    policy = RetryPolicy(attempts=1, base_seconds=1, cap_seconds=1)
+    with pytest.raises(TypeError, match="subclass of OutboxRow"):
+        register_outbox_kind("x", model=UserFactory._meta.model, sender=object(), policy=policy)
+    with pytest.raises(TypeError, match="no send"):
+        register_outbox_kind("x", model=SubscriberDelivery, sender=object(), policy=policy)
+    assert "x" not in OUTBOX_KINDS
+    assert set(OUTBOX_KINDS) >= {subscribers.KIND, digests.KIND}
+
+
+def test_beat_runs_the_one_sweep():
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-outbox"]
+    assert entry["task"] == "incidents.tasks.outbox_sweep_task"
+    tasks = {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "comms.status.tasks.requeue_status_deliveries_task" not in tasks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_digests_left_sending_by_the_old_code_become_due_again():
+    """Migration pir 0002: a digest the old sender left `sending` (no lease, never picked up
+    again) becomes pending and due; every other row keeps its status."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = ("pir", "0001_reviews_action_items"), ("pir", "0002_outbox_digest_rows")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    manager = old.get_model("incidents", "User").objects.create(username="em-old")
+    rows = old.get_model("pir", "ActionDigestDelivery").objects
+    today = timezone.now().date()
+    for status in ("sending", "sent", "failed", "pending"):
+        rows.create(
+            manager=manager,
+            severity="P1",
+            period_start=today,
+            period_end=today,
+            idempotency_key=f"k-{status}",
+            to_address="em@t.test",
+            subject="s",
+            body="b",
+            status=status,
+            created_at=timezone.now(),
+        )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([after])
+    new = executor.loader.project_state([after]).apps.get_model("pir", "ActionDigestDelivery")
+    assert dict(new.objects.values_list("idempotency_key", "status")) == {
+        "k-sending": "pending",
+        "k-sent": "sent",
+        "k-failed": "failed",
+        "k-pending": "pending",
+    }
+    assert not new.objects.filter(next_attempt_at__gt=timezone.now()).exists()
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_a_sender_that_raises_is_a_failed_try_worth_another(monkeypatch, no_hand_offs, caplog):
+    """E.g. its database connection dropped while it composed the message: nothing went out,
+    and the row is not left `sending` until its lease runs out."""
+    delivery = subscriber_delivery()
+
+    def broken_compose(delivery):
+        raise RuntimeError("connection lost while composing")
+
+    monkeypatch.setattr("comms.subscribers._compose", broken_compose)
+    assert outbox_deliver(subscribers.KIND, delivery.pk) == "pending"
+    delivery.refresh_from_db()
+    assert delivery.lease_until is None and "connection lost" in delivery.last_error
+    assert mail.outbox == [] and "the sender raised" in caplog.text
