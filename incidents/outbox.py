@@ -1,5 +1,6 @@
 """The delivery outbox: every message the platform sends is a row written before the send,
-then claimed under a lease, sent, and its outcome recorded (STYLE.md convention 13).
+then claimed under a lease, sent, and its outcome recorded (docs/architecture.md,
+Conventions: "Rows before sends").
 
 An app keeps only how it builds its rows and how it sends one. It declares a concrete model on
 `OutboxRow` and registers its kind (in `AppConfig.ready()`, like deadline kinds):
