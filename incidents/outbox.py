@@ -15,7 +15,11 @@ The core then owns the rest, the same for every kind:
 - one place that records outcomes (`_record`), guarded by the lease, so a worker whose lease
   ran out never overwrites the outcome of the one that took the row over;
 - one beat sweep (`outbox_sweep`, `incidents.tasks.outbox_sweep_task`) that makes rows whose
-  worker died due again and re-hands rows whose hand-off was lost (Redis restarted).
+  worker died due again and re-hands rows whose hand-off was lost (Redis restarted);
+- an optional ordering key (`ordering_key`, columns of the row): a row is not claimed while an
+  earlier row (lower id) with the same key is still outstanding, and each row done hands over
+  the next one of its key, so a receiver gets them in the order they were written (outgoing
+  webhooks: per subscription and incident).
 
 What "at least once" means: a row is sent until its outcome is recorded. A worker killed
 after the send and before the record leaves the row `sending`; once its lease has run out the
@@ -110,7 +114,15 @@ class Sender(Protocol):
     - `failed(row, outcome)`: failure accounting, called in the record's transaction after
       every failed try;
     - `final_failure(row, outcome)`: what else a final failure leaves behind (a timeline
-      event, a note), in the record's transaction. The core always logs it at WARNING.
+      event, a note), in the record's transaction. The core always logs it at WARNING;
+    - `lock(row)`: called first in the record's transaction, before the row itself is locked,
+      to lock what the hooks below change in the order the kind's other writers lock it in;
+    - `sent(row)`: success accounting, in the record's transaction;
+    - `held(row) -> bool`: whether a row due for another try waits in the kind's
+      `held_status` instead of pending (in the record's transaction, after `failed`);
+    - `settle(now)`: in the sweep's transaction, after rows whose worker died are pending again
+      and before stale rows are picked: the kind's own housekeeping of rows the core does not
+      claim (release, hold or expire held rows).
     """
 
     def send(self, row) -> Outcome: ...
@@ -121,7 +133,13 @@ class OutboxKind:
     """A registered kind. `incident_path` leads from a row to the incident(s) it is about
     (`many_incidents` when it crosses a many-to-many), for the operators' list: its filter by
     incident, and its visibility rule (a row about an incident the reader may not see is not
-    shown)."""
+    shown).
+
+    `ordering_key` (columns of the row) orders the rows sharing its values: see
+    `outbox_deliver`. `claim_where` adds conditions a row must meet to be claimed or re-handed
+    (e.g. its subscription enabled). `held_status` is a status of the kind's own for rows that
+    wait outside the outbox until the kind releases them: they count as outstanding for the
+    ordering, and a retry goes there when the sender's `held(row)` says so."""
 
     kind: str
     model: type[OutboxRow]
@@ -130,6 +148,14 @@ class OutboxKind:
     select_related: tuple[str, ...] = ()
     incident_path: str | None = None
     many_incidents: bool = False
+    ordering_key: tuple[str, ...] = ()
+    claim_where: dict = field(default_factory=dict)
+    held_status: str | None = None
+
+    def outstanding(self) -> tuple[str, ...]:
+        """The statuses of a row that keeps the later ones of its ordering key waiting."""
+        held = (self.held_status,) if self.held_status else ()
+        return (OutboxStatus.PENDING, OutboxStatus.SENDING, *held)
 
 
 OUTBOX_KINDS: dict[str, OutboxKind] = {}
@@ -144,14 +170,31 @@ def register_outbox_kind(
     select_related: tuple[str, ...] = (),
     incident_path: str | None = None,
     many_incidents: bool = False,
+    ordering_key: tuple[str, ...] = (),
+    claim_where: dict | None = None,
+    held_status: str | None = None,
 ) -> None:
     """Called from an app's `AppConfig.ready()`."""
     if not issubclass(model, OutboxRow):
         raise TypeError(f"{model.__name__} must be a concrete subclass of OutboxRow")
     if not callable(getattr(sender, "send", None)):
         raise TypeError(f"the sender of outbox kind {kind!r} has no send(row)")
+    columns = {f.attname for f in model._meta.concrete_fields}
+    if missing := [c for c in ordering_key if c not in columns]:
+        raise TypeError(f"outbox kind {kind!r}: no column {', '.join(missing)} to order by")
+    if held_status is not None and held_status not in {v for v, _ in model.Status.choices}:
+        raise TypeError(f"outbox kind {kind!r}: {held_status!r} is not a status of its rows")
     OUTBOX_KINDS[kind] = OutboxKind(
-        kind, model, sender, policy, tuple(select_related), incident_path, many_incidents
+        kind,
+        model,
+        sender,
+        policy,
+        tuple(select_related),
+        incident_path,
+        many_incidents,
+        tuple(ordering_key),
+        dict(claim_where or {}),
+        held_status,
     )
 
 
@@ -187,11 +230,14 @@ def _schedule_retry(kind: str, row_id: int, at: datetime) -> None:
 
 # --- claim, send, record ----------------------------------------------------------------------
 def outbox_deliver(kind: str, row_id: int) -> str:
-    """Send one row of `kind`. Returns its resulting status, or "skipped".
+    """Send one row of `kind`. Returns its resulting status, "waiting" or "skipped".
 
+    0. With an ordering key: a pending row waits ("waiting") while an earlier row of its key
+       is outstanding (pending, sending or held); that one hands this one over when it is done.
     1. Claim it: a conditional UPDATE pending and due → sending, attempts+1, lease_until =
        now + the policy's lease (unique to the microsecond: this claim's token). Exactly one
-       worker wins; a row sent, failed, cancelled, not yet due or being sent is left alone. If
+       worker wins; a row sent, failed, cancelled, not yet due, being sent or not meeting the
+       kind's `claim_where` is left alone. If
        the connection drops, `claim_row` finds out whether the UPDATE committed.
     2. Load the row, and check before sending that it is still ours: sending, under this
        lease, and the lease not run out (a worker that stalled between claim and send must
@@ -202,17 +248,21 @@ def outbox_deliver(kind: str, row_id: int) -> str:
     5. Record the outcome in one transaction that locks the row and returns early unless it is
        still `sending` under this lease (`lease_lost`): a late worker never overwrites. Sent;
        or pending again after a backoff when the policy retries it and attempts remain; or
-       failed (logged at WARNING, plus the sender's `final_failure`).
-    Steps 2 and 5 run on a fresh connection if the old one dropped (incidents.db).
+       failed (logged at WARNING, plus the sender's `final_failure`); or held when the sender's
+       `held(row)` says so.
+    6. Schedule the retry; or, with an ordering key, hand over the next row of the key.
+    Steps 0, 2, 5 and 6 run on a fresh connection if the old one dropped (incidents.db).
     """
     spec = outbox_kind(kind)
     model = spec.model
+    if spec.ordering_key and on_fresh_connection(_waits_its_turn, spec, row_id):
+        return "waiting"
     now = timezone.now()
     lease = now + timedelta(seconds=spec.policy.lease_seconds)
     claimed = claim_row(
         model,
         row_id,
-        where={"status": OutboxStatus.PENDING, "next_attempt_at__lte": now},
+        where={"status": OutboxStatus.PENDING, "next_attempt_at__lte": now, **spec.claim_where},
         changes={
             "status": OutboxStatus.SENDING,
             "attempts": F("attempts") + 1,
@@ -228,12 +278,42 @@ def outbox_deliver(kind: str, row_id: int) -> str:
         return "skipped"
     reason = getattr(spec.sender, "cancelled", lambda row: None)(row)
     if reason:
-        return on_fresh_connection(_record_cancelled, spec, row, lease, reason)
-    outcome = _send(spec, row)
-    status = on_fresh_connection(_record, spec, row, outcome, lease)
+        status = on_fresh_connection(_record_cancelled, spec, row, lease, reason)
+    else:
+        outcome = _send(spec, row)
+        status = on_fresh_connection(_record, spec, row, outcome, lease)
     if status == OutboxStatus.PENDING:
         _schedule_retry(kind, row.pk, row.next_attempt_at)
+    elif spec.ordering_key and status != OutboxStatus.SENDING:
+        on_fresh_connection(_hand_next, spec, row)
     return status
+
+
+def _same_key(spec: OutboxKind, row) -> models.QuerySet:
+    """The rows of `row`'s ordering key (`row` a model instance or a dict of its columns)."""
+    get = row.get if isinstance(row, dict) else lambda column: getattr(row, column)
+    return spec.model.objects.filter(**{column: get(column) for column in spec.ordering_key})
+
+
+def _waits_its_turn(spec: OutboxKind, row_id: int) -> bool:
+    """Step 0 of `outbox_deliver`: a pending row with an earlier outstanding row of its key."""
+    row = spec.model.objects.filter(pk=row_id).values("status", *spec.ordering_key).first()
+    if row is None or row["status"] != OutboxStatus.PENDING:
+        return False
+    return _same_key(spec, row).filter(pk__lt=row_id, status__in=spec.outstanding()).exists()
+
+
+def _hand_next(spec: OutboxKind, row: OutboxRow) -> None:
+    """Step 6 of `outbox_deliver`: the next pending row of the key goes to a worker."""
+    following = (
+        _same_key(spec, row)
+        .filter(pk__gt=row.pk, status=OutboxStatus.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if following is not None:
+        outbox_enqueue(spec.kind, [following])
 
 
 def _send(spec: OutboxKind, row: OutboxRow) -> Outcome:
@@ -255,7 +335,10 @@ def _still_ours(row: OutboxRow, lease: datetime) -> bool:
 
 def _record(spec: OutboxKind, row: OutboxRow, outcome: Outcome, lease: datetime) -> str:
     """The one place an outcome is written (step 5 of `outbox_deliver`)."""
+    sender = spec.sender
     with transaction.atomic():
+        if (lock := getattr(sender, "lock", None)) is not None:
+            lock(row)
         if (status := lease_lost(spec.model, row.pk, lease)) is not None:
             return status
         now = timezone.now()
@@ -263,11 +346,18 @@ def _record(spec: OutboxKind, row: OutboxRow, outcome: Outcome, lease: datetime)
         row.response_code = outcome.code
         if outcome.ok:
             row.status, row.sent_at = OutboxStatus.SENT, now
+            if (sent := getattr(sender, "sent", None)) is not None:
+                sent(row)
         else:
-            if (failed := getattr(spec.sender, "failed", None)) is not None:
+            if (failed := getattr(sender, "failed", None)) is not None:
                 failed(row, outcome)
             if spec.policy.retry_on(outcome) and row.attempts < spec.policy.attempts:
-                row.status = OutboxStatus.PENDING
+                held = getattr(sender, "held", None)
+                row.status = (
+                    spec.held_status
+                    if spec.held_status and held is not None and held(row)
+                    else OutboxStatus.PENDING
+                )
                 row.next_attempt_at = now + timedelta(
                     seconds=spec.policy.delay_after(row.attempts, outcome)
                 )
@@ -315,10 +405,11 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
 
     1. Rows `sending` past their lease (the worker died mid-send), or `sending` with no lease
        at all (left by code from before the outbox), become pending again, due at once.
-    2. Pending rows due for longer than the grace period (their hand-off was lost) are taken,
-       oldest first, and pushed to `now`, so each is re-handed once per grace period rather
-       than on every sweep.
-    Both in one transaction; the hand-off follows it. Returns the ids handed over."""
+    2. The sender's `settle(now)`, if it has one (the kind's held rows).
+    3. Pending rows due for longer than the grace period (their hand-off was lost) and meeting
+       the kind's `claim_where` are taken, oldest first, and pushed to `now`, so each is
+       re-handed once per grace period rather than on every sweep.
+    All in one transaction; the hand-off follows it. Returns the ids handed over."""
     spec = outbox_kind(kind)
     model = spec.model
     now = now or timezone.now()
@@ -328,8 +419,12 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
         model.objects.filter(dead, status=OutboxStatus.SENDING).update(
             status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=grace
         )
+        if (settle := getattr(spec.sender, "settle", None)) is not None:
+            settle(now)
         stale = list(
-            model.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=grace)
+            model.objects.filter(
+                status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where
+            )
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 
 from incidents.admin.mixins import ReadOnlyAdminMixin
 from incidents.admin.oncall import VisibleIncidentRowsMixin
+from incidents.admin.outbox import OutboxRowAdminMixin
 from incidents.audit import acting_user
 from incidents.permissions import may_grant_restricted
 
@@ -217,7 +218,12 @@ class WebhookSubscriptionAdmin(SreLeadOnly, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(VisibleIncidentRowsMixin, ReadOnly, admin.ModelAdmin):
+class WebhookDeliveryAdmin(
+    OutboxRowAdminMixin, VisibleIncidentRowsMixin, ReadOnly, admin.ModelAdmin
+):
+    """Rows of the outbox's "outgoing-webhook" kind: read-only, with its two actions (send
+    again now, give up) for SRE leads."""
+
     list_display = ["id", "subscription", "incident", "event", "status", "attempts", "last_error"]
     list_filter = ["status", "event", "subscription"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]

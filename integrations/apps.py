@@ -13,6 +13,7 @@ class IntegrationsConfig(AppConfig):
         from incidents.reactions import register_reaction
 
         from . import receivers
+        from .services import outgoing
         from .services.outgoing import KIND_EVENTS
 
         register_reaction(
@@ -20,3 +21,5 @@ class IntegrationsConfig(AppConfig):
             receivers.outgoing_webhooks_on_timeline,
             name="integrations: a delivery row per outgoing webhook subscribed to the event",
         )
+        # Outgoing webhook deliveries are outbox rows, in order per subscription and incident.
+        outgoing.register()

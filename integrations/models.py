@@ -22,6 +22,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from incidents.outbox import OutboxRow
+
 DEFAULT_SEVERITY_MAP = {
     "critical": "P1",
     "error": "P2",
@@ -257,17 +259,20 @@ class WebhookSubscription(models.Model):
         return self.name
 
 
-class WebhookDelivery(models.Model):
-    """One event to one subscription: exists before the send, holds the outcome. Ids grow in
+class WebhookDelivery(OutboxRow):
+    """One event to one subscription, a row of the core's outbox (kind "outgoing-webhook",
+    integrations/services/outgoing.py): exists before the send, holds the outcome. Ids grow in
     commit order per incident (events of an incident are written under its row lock), which is
-    the order deliveries go out in. While the subscription is disabled its rows are `held`;
-    enabling it releases them (pending, in order), or marks those held too long `expired`."""
+    the order deliveries go out in: (subscription, incident) is the kind's ordering key. While
+    the subscription is disabled its rows are `held`; enabling it releases them (pending, in
+    order), or marks those held too long `expired`."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
         SUPPRESSED = "suppressed", "Suppressed (drill)"
         HELD = "held", "Held (subscription disabled)"
         EXPIRED = "expired", "Expired (held longer than TENSAFE_WEBHOOK_HOLD_DAYS)"
@@ -280,16 +285,7 @@ class WebhookDelivery(models.Model):
         "incidents.TimelineEvent", on_delete=models.PROTECT, related_name="+"
     )
     event = models.CharField(max_length=32)
-    payload = models.JSONField()
-    idempotency_key = models.CharField(max_length=100, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    lease_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -380,12 +380,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1.0,
         "options": {"expires": 2},
     },
-    # Re-hands outgoing webhook deliveries whose hand-off was lost.
-    "sweep-integrations": {
-        "task": "integrations.tasks.sweep_integrations_task",
-        "schedule": 10.0,
-        "options": {"expires": 10},
-    },
     # The action-item review digests of 8.4 (P1 weekly, P2 every two weeks: the policy's
     # action_review_every_days) are written once per (severity, period, manager); beat asks
     # every hour, so a new period's digests go out within the hour and a lost send is retried.

@@ -139,7 +139,12 @@ def test_a_digest_left_sending_by_a_dead_worker_is_sent_once_after_its_lease(
     assert row.status == "sending" and row.lease_until is not None
     assert outbox_requeue_stale(digests.KIND) == []  # its lease has not run out: hands off
     time_machine.move_to(timezone.now() + timedelta(seconds=digests.POLICY.lease_seconds + 1))
-    assert outbox_sweep() == {digests.KIND: 1, subscribers.KIND: 0, "comms-delivery": 0}
+    assert outbox_sweep() == {
+        digests.KIND: 1,
+        subscribers.KIND: 0,
+        "comms-delivery": 0,
+        "outgoing-webhook": 0,
+    }
     assert no_hand_offs[-1] == (digests.KIND, row.pk)
     assert outbox_deliver(digests.KIND, row.pk) == "sent"
     assert outbox_deliver(digests.KIND, row.pk) == "skipped"

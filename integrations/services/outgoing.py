@@ -1,10 +1,13 @@
 """Outgoing webhooks: incident events to subscribers, signed, in order per incident, retried.
 
-The same pattern as pages (incidents.services.paging): a `WebhookDelivery` row is written in
-the transaction of the timeline event it reports, handed to a worker after commit, claimed
-with a conditional UPDATE and a lease, sent outside any transaction, and its outcome recorded.
-Timeouts, connection errors, 5xx and 429 are retried with exponential backoff; other 4xx and
-refused targets fail at once. A subscription whose sends keep failing is disabled.
+A `WebhookDelivery` row is written in the transaction of the timeline event it reports; the
+rows are the core outbox's kind "outgoing-webhook" (incidents/outbox.py), which hands them to
+the workers after commit, claims them under a lease, sends, records and re-hands them, one at
+a time per (subscription, incident): the kind's ordering key. This module builds the rows and
+says how one is sent (`WebhookSender`): signed, through the one outbound HTTP client.
+Timeouts, connection errors, 5xx and 429 are retried with exponential backoff (Retry-After
+honoured); other 4xx and refused targets fail at once. A subscription whose sends keep failing
+is disabled (the sender's failure accounting).
 
 Nothing accepted is lost while a subscription is disabled (after failures or by an SRE lead):
 its deliveries are still written, as `held`, and its pending ones are held too. Enabling it
@@ -21,12 +24,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
-from incidents.db import claim_row, lease_lost, on_fresh_connection
 from incidents.models import Incident, TimelineEvent
-from incidents.notify import Outcome, backoff_seconds, post_json, sign
+from incidents.notify import Outcome, post_json, sign
+from incidents.outbox import RetryPolicy, outbox_enqueue, register_outbox_kind
 from incidents.redaction import Message, incident_message, incident_url
 from incidents.services.timeline import timeline_record
 from incidents.states import TimelineKind
@@ -35,11 +37,13 @@ from ..models import WebhookDelivery, WebhookSubscription
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 2
-BACKOFF_CAP_SECONDS = 600
-LEASE_SECONDS = 60
-REQUEUE_GRACE_SECONDS = 15
+KIND = "outgoing-webhook"
+# 8 tries, 2 s doubling to 10 min (never sooner than the receiver's Retry-After), on timeouts,
+# connection failures, 5xx and 429; a send taking longer than a minute is presumed dead, a
+# hand-off not taken in 15 s lost.
+POLICY = RetryPolicy(
+    attempts=8, base_seconds=2, cap_seconds=600, lease_seconds=60, requeue_grace_seconds=15
+)
 DISABLE_AFTER_FAILURES = 10  # consecutive failed attempts, across deliveries
 
 # Timeline kinds that are sent, and the event name they go out as.
@@ -50,13 +54,7 @@ KIND_EVENTS = {
     TimelineKind.ESCALATED: "escalated",
     TimelineKind.PIR_PUBLISHED: "pir_published",
 }
-PENDING, SENDING, HELD = (
-    WebhookDelivery.Status.PENDING,
-    WebhookDelivery.Status.SENDING,
-    WebhookDelivery.Status.HELD,
-)
-# A delivery in one of these keeps the later ones of its incident waiting.
-OUTSTANDING = (PENDING, SENDING, HELD)
+PENDING, HELD = WebhookDelivery.Status.PENDING, WebhookDelivery.Status.HELD
 
 
 def event_name(event: TimelineEvent) -> str | None:
@@ -140,21 +138,8 @@ def webhook_deliveries_create(incident: Incident, event: TimelineEvent) -> list[
     WebhookDelivery.objects.bulk_create(rows)
     ids = [r.pk for r in rows if r.status == PENDING]
     if ids:
-        transaction.on_commit(lambda: webhooks_enqueue(ids))
+        transaction.on_commit(lambda: outbox_enqueue(KIND, ids))
     return ids
-
-
-def webhooks_enqueue(delivery_ids: list[int]) -> None:
-    """Hand deliveries to the workers (after commit). A broker that is down loses nothing: the
-    rows stay pending and the sweeper hands them over again."""
-    from ..tasks import deliver_webhook_task
-
-    for delivery_id in delivery_ids:
-        try:
-            deliver_webhook_task.delay(delivery_id)
-        except Exception:
-            log.warning("could not enqueue webhook delivery %s", delivery_id, exc_info=True)
-            return
 
 
 def hold_limit() -> timedelta:
@@ -201,8 +186,8 @@ def webhooks_release(subscription_id: int, *, now: datetime | None = None) -> tu
 
 
 def webhooks_enqueue_outstanding(subscription_id: int) -> None:
-    """The first pending delivery of each incident of a subscription (after re-enabling); each
-    hands over the next of its incident when it is done."""
+    """The first pending delivery of each incident of a subscription (after re-enabling); the
+    outbox hands over the next of its incident when each is done."""
     firsts = (
         WebhookDelivery.objects.filter(subscription_id=subscription_id, status=PENDING)
         .order_by("incident_id", "id")
@@ -213,7 +198,7 @@ def webhooks_enqueue_outstanding(subscription_id: int) -> None:
         if incident_id not in seen:
             seen.add(incident_id)
             ids.append(pk)
-    webhooks_enqueue(ids)
+    outbox_enqueue(KIND, ids)
 
 
 def post_signed(url: str, secret: str, payload: dict, idempotency_key: str, event: str) -> Outcome:
@@ -232,121 +217,63 @@ def post_signed(url: str, secret: str, payload: dict, idempotency_key: str, even
     return post_json(url, body, headers)
 
 
-def _backoff(attempts: int, retry_after: float | None) -> float:
-    return backoff_seconds(
-        attempts, retry_after, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS
-    )
+class WebhookSender:
+    """How the outbox sends an "outgoing-webhook" row, and the subscription's part in the
+    record of its outcome (all in the record's transaction):
 
-
-def webhook_deliver(delivery_id: int) -> str:
-    """Send one delivery; returns what happened.
-
-    1. Wait while an earlier delivery of the same subscription and incident is outstanding
-       (pending or sending): events of an incident arrive in the order they happened. The
-       earlier one hands this one over when it is done.
-    2. Claim it: a conditional UPDATE pending→sending (attempts+1, lease) that exactly one
-       worker wins, only while it is due and its subscription is enabled.
-    3. Send (outside any transaction).
-    4. Record the outcome and the subscription's failure count in one transaction: sent; or
-       pending again after a backoff (retryable, attempts left); or failed. The
-       DISABLE_AFTER_FAILURES-th consecutive failed attempt disables the subscription, logs it
-       and notes it on the incident's timeline.
-    5. Schedule the retry, or hand over the next delivery of the same incident.
-    A database connection lost on the way is replaced and the step tried again
-    (incidents.db), as for pages.
+    - `lock`: the subscription is locked first, then the delivery (the order
+      `subscription_update` locks in), and kept on the row for the hooks below;
+    - `sent`: a success clears the subscription's count of consecutive failed attempts;
+    - `failed`: a failed attempt adds one; the DISABLE_AFTER_FAILURES-th disables the
+      subscription, holds its pending deliveries, logs it and notes it on the incident's
+      timeline;
+    - `held`: a retry owed while the subscription is disabled (now or by an SRE lead
+      meanwhile) waits, held, with the others;
+    - `settle` (the sweep): what an event written while its subscription changed state can
+      leave behind (its transaction read the subscription before the change committed) is put
+      right: a held delivery of an enabled subscription is released, a pending one of a
+      disabled subscription is held; and held deliveries past TENSAFE_WEBHOOK_HOLD_DAYS are
+      expired, so a subscription left disabled does not keep them for ever.
     """
-    waiting = on_fresh_connection(_not_ready, delivery_id)
-    if waiting:
-        return waiting
-    now = timezone.now()
-    lease = now + timedelta(seconds=LEASE_SECONDS)
-    claimed = claim_row(
-        WebhookDelivery,
-        delivery_id,
-        where={"status": PENDING, "next_attempt_at__lte": now, "subscription__enabled": True},
-        changes={"status": SENDING, "attempts": F("attempts") + 1, "lease_until": lease},
-    )
-    if not claimed:
-        return "skipped"
-    delivery = on_fresh_connection(
-        WebhookDelivery.objects.select_related("subscription", "incident").get, pk=delivery_id
-    )
-    sub = delivery.subscription
-    outcome = post_signed(
-        sub.url, sub.secret, delivery.payload, delivery.idempotency_key, delivery.event
-    )
-    status = on_fresh_connection(_record_outcome, delivery, outcome, lease)
-    if status == PENDING:
-        from ..tasks import deliver_webhook_task
 
-        try:
-            deliver_webhook_task.apply_async((delivery.pk,), eta=delivery.next_attempt_at)
-        except Exception:
-            log.warning("could not schedule retry of webhook delivery %s", delivery.pk)
-    elif status != SENDING:
-        on_fresh_connection(_hand_next, delivery)
-    return status
-
-
-def _not_ready(delivery_id: int) -> str | None:
-    """ "missing", or "waiting" while an earlier delivery of its incident is outstanding."""
-    delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
-    if delivery is None:
-        return "missing"
-    earlier = WebhookDelivery.objects.filter(
-        subscription_id=delivery.subscription_id,
-        incident_id=delivery.incident_id,
-        id__lt=delivery.pk,
-        status__in=OUTSTANDING,
-    )
-    if delivery.status == PENDING and earlier.exists():
-        return "waiting"
-    return None
-
-
-def _record_outcome(delivery: WebhookDelivery, outcome: Outcome, lease: datetime) -> str:
-    """Step 4 of webhook_deliver; a delivery no longer under this send's `lease` (another worker
-    has it, or an earlier try of this record committed) is left as it is."""
-    with transaction.atomic():
-        # The subscription first, then the delivery: the order subscription_update locks in.
-        sub = WebhookSubscription.objects.select_for_update().get(pk=delivery.subscription_id)
-        if (status := lease_lost(WebhookDelivery, delivery.pk, lease)) is not None:
-            return status
-        now = timezone.now()
-        delivery.response_code = outcome.code
-        delivery.last_error = outcome.error[:500]
-        delivery.lease_until = None
-        if outcome.ok:
-            delivery.status, delivery.sent_at = WebhookDelivery.Status.SENT, now
-            if sub.consecutive_failures:
-                sub.consecutive_failures = 0
-                sub.save(update_fields=["consecutive_failures"])
-        else:
-            sub.consecutive_failures += 1
-            fields = ["consecutive_failures"]
-            if sub.enabled and sub.consecutive_failures >= DISABLE_AFTER_FAILURES:
-                _disable(sub, delivery, outcome, now)
-                fields += ["enabled", "disabled_at", "disabled_reason"]
-            sub.save(update_fields=fields)
-            if outcome.retryable and delivery.attempts < MAX_ATTEMPTS:
-                # Disabled (now or by an SRE lead meanwhile): it waits with the others.
-                delivery.status = PENDING if sub.enabled else HELD
-                delivery.next_attempt_at = now + timedelta(
-                    seconds=_backoff(delivery.attempts, outcome.retry_after)
-                )
-            else:
-                delivery.status = WebhookDelivery.Status.FAILED
-        delivery.save(
-            update_fields=[
-                "status",
-                "sent_at",
-                "next_attempt_at",
-                "lease_until",
-                "response_code",
-                "last_error",
-            ]
+    def send(self, delivery: WebhookDelivery) -> Outcome:
+        sub = delivery.subscription
+        return post_signed(
+            sub.url, sub.secret, delivery.payload, delivery.idempotency_key, delivery.event
         )
-    return delivery.status
+
+    def lock(self, delivery: WebhookDelivery) -> None:
+        delivery.subscription = WebhookSubscription.objects.select_for_update().get(
+            pk=delivery.subscription_id
+        )
+
+    def sent(self, delivery: WebhookDelivery) -> None:
+        sub = delivery.subscription
+        if sub.consecutive_failures:
+            sub.consecutive_failures = 0
+            sub.save(update_fields=["consecutive_failures"])
+
+    def failed(self, delivery: WebhookDelivery, outcome: Outcome) -> None:
+        sub = delivery.subscription
+        sub.consecutive_failures += 1
+        fields = ["consecutive_failures"]
+        if sub.enabled and sub.consecutive_failures >= DISABLE_AFTER_FAILURES:
+            _disable(sub, delivery, outcome, timezone.now())
+            fields += ["enabled", "disabled_at", "disabled_reason"]
+        sub.save(update_fields=fields)
+
+    def held(self, delivery: WebhookDelivery) -> bool:
+        return not delivery.subscription.enabled
+
+    def settle(self, now: datetime) -> None:
+        due = now - timedelta(seconds=POLICY.requeue_grace_seconds)
+        _expire_held(WebhookDelivery.objects.filter(status=HELD), now)
+        WebhookDelivery.objects.filter(status=HELD, subscription__enabled=True).update(
+            status=PENDING, next_attempt_at=due
+        )
+        WebhookDelivery.objects.filter(status=PENDING, subscription__enabled=False).update(
+            status=HELD
+        )
 
 
 def _disable(sub: WebhookSubscription, delivery: WebhookDelivery, outcome: Outcome, now) -> None:
@@ -374,54 +301,16 @@ def _disable(sub: WebhookSubscription, delivery: WebhookDelivery, outcome: Outco
     )
 
 
-def _hand_next(delivery: WebhookDelivery) -> None:
-    following = (
-        WebhookDelivery.objects.filter(
-            subscription_id=delivery.subscription_id,
-            incident_id=delivery.incident_id,
-            id__gt=delivery.pk,
-            status=WebhookDelivery.Status.PENDING,
-        )
-        .order_by("id")
-        .values_list("pk", flat=True)
-        .first()
+def register() -> None:
+    """Called from IntegrationsConfig.ready()."""
+    register_outbox_kind(
+        KIND,
+        model=WebhookDelivery,
+        sender=WebhookSender(),
+        policy=POLICY,
+        select_related=("subscription", "incident"),
+        incident_path="incident",
+        ordering_key=("subscription_id", "incident_id"),
+        claim_where={"subscription__enabled": True},
+        held_status=HELD,
     )
-    if following is not None:
-        webhooks_enqueue([following])
-
-
-def webhooks_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Deliveries of enabled subscriptions a worker should have handled by now: sending past
-    their lease (the worker died), or pending and due past the grace period (the hand-off was
-    lost). Returns the ids handed over again.
-
-    It also settles what an event written while its subscription changed state can leave
-    behind (the event's transaction read the subscription before the change committed): a
-    held delivery of an enabled subscription is released, a pending one of a disabled
-    subscription is held; and held deliveries past TENSAFE_WEBHOOK_HOLD_DAYS are expired, so a
-    subscription left disabled does not keep them for ever."""
-    now = now or timezone.now()
-    grace = now - timedelta(seconds=REQUEUE_GRACE_SECONDS)
-    with transaction.atomic():
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.SENDING, lease_until__lt=now
-        ).update(status=WebhookDelivery.Status.PENDING, lease_until=None)
-        _expire_held(WebhookDelivery.objects.filter(status=HELD), now)
-        WebhookDelivery.objects.filter(status=HELD, subscription__enabled=True).update(
-            status=PENDING, next_attempt_at=grace
-        )
-        WebhookDelivery.objects.filter(status=PENDING, subscription__enabled=False).update(
-            status=HELD
-        )
-        stale = list(
-            WebhookDelivery.objects.filter(
-                Q(status=WebhookDelivery.Status.PENDING)
-                & Q(next_attempt_at__lte=grace)
-                & Q(subscription__enabled=True)
-            )
-            .order_by("id")
-            .values_list("pk", flat=True)[:limit]
-        )
-        WebhookDelivery.objects.filter(pk__in=stale).update(next_attempt_at=now)
-    webhooks_enqueue(stale)
-    return stale

@@ -165,3 +165,75 @@ def test_the_admin_lists_offer_the_same_two_actions(client, sre_lead, rows, no_h
     client.post(url, {"action": "outbox_give_up", "_selected_action": [row.pk]}, follow=True)
     row.refresh_from_db()
     assert row.status == "pending" and outbox_audit().count() == 2
+
+
+# --- outgoing webhooks: a kind like the others -------------------------------------------------
+@pytest.fixture
+def webhook_rows(no_hand_offs, ic_user, security_user, http_target):
+    """Deliveries of one subscription allowed restricted incidents: one about a normal
+    incident, one about a restricted (security) incident."""
+    from integrations.models import WebhookDelivery, WebhookSubscription
+    from tests.factories import declare
+
+    WebhookSubscription.objects.create(
+        name="siem", url=http_target.url, events=["declared"], allow_restricted=True
+    )
+    normal = declare(actor=ic_user, title="Queue backlog")
+    secret = declare(actor=security_user, security=True, title="Quartzite exfiltration")
+    return {
+        "normal": normal,
+        "secret": secret,
+        "visible": WebhookDelivery.objects.get(incident=normal),
+        "hidden": WebhookDelivery.objects.get(incident=secret),
+    }
+
+
+def test_outgoing_webhook_deliveries_are_listed_filtered_and_hidden_like_every_kind(
+    api, sre_lead, webhook_rows
+):
+    from integrations.services.outgoing import KIND
+
+    client = api(sre_lead)
+    visible, hidden = webhook_rows["visible"], webhook_rows["hidden"]
+    listed = client.get("/api/v1/outbox/", {"kind": KIND}).json()["results"]
+    assert [(r["id"], r["status"], r["incident"]) for r in listed] == [
+        (visible.pk, "pending", webhook_rows["normal"].pk)
+    ], "the delivery about the restricted incident is not listed to a lead outside security"
+    about = client.get("/api/v1/outbox/", {"incident": webhook_rows["normal"].pk}).json()
+    assert [(r["kind"], r["id"]) for r in about["results"]] == [(KIND, visible.pk)]
+    assert client.get("/api/v1/outbox/", {"incident": webhook_rows["secret"].pk}).status_code == 404
+    held = client.get("/api/v1/outbox/", {"kind": KIND, "status": "held"})
+    assert held.status_code == 200 and held.json()["results"] == []
+    # Nor can the lead act on it.
+    assert client.post(f"/api/v1/outbox/{KIND}/{hidden.pk}/give-up/").status_code == 404
+    hidden.refresh_from_db()
+    assert hidden.status == "pending" and not outbox_audit().exists()
+
+    security_lead = UserFactory(groups=["sre_lead", "security"])
+    seen = api(security_lead).get("/api/v1/outbox/", {"kind": KIND}).json()["results"]
+    assert {r["id"] for r in seen} == {visible.pk, hidden.pk}
+    about = api(security_lead).get("/api/v1/outbox/", {"incident": webhook_rows["secret"].pk})
+    assert [r["id"] for r in about.json()["results"]] == [hidden.pk]
+
+
+def test_giving_up_a_webhook_delivery_lets_the_next_of_its_incident_go(
+    api, sre_lead, ic_user, webhook_rows, no_hand_offs, http_target, allow_local
+):
+    """The ordering key (subscription, incident): the later event waits for the earlier one,
+    until an SRE lead gives that one up; the outbox then sends the later one."""
+    from incidents import services
+    from incidents.outbox import outbox_deliver
+    from integrations.models import WebhookDelivery, WebhookSubscription
+    from integrations.services.outgoing import KIND
+
+    WebhookSubscription.objects.update(events=["declared", "status_changed"])
+    incident = webhook_rows["normal"]
+    services.incident_transition(actor=ic_user, incident_id=incident.pk, to="identified")
+    first, second = WebhookDelivery.objects.filter(incident=incident).order_by("id")
+    assert outbox_deliver(KIND, second.pk) == "waiting"
+    response = api(sre_lead).post(f"/api/v1/outbox/{KIND}/{first.pk}/give-up/")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert outbox_deliver(KIND, second.pk) == "sent"
+    assert [r.json()["event"] for r in http_target.received] == ["incident.status_changed"]
+    refused = api(sre_lead).post(f"/api/v1/outbox/{KIND}/{second.pk}/retry/")
+    assert refused.status_code == 409, "a sent delivery is not sent again"

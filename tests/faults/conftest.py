@@ -464,10 +464,12 @@ def redis_running():
 
 # --- a webhook receiver --------------------------------------------------------------------------
 class Receiver:
-    """A local HTTP server standing in for the pager: counts each Idempotency-Key it receives."""
+    """A local HTTP server standing in for the pager or a webhook subscriber: counts each
+    Idempotency-Key it receives, and keeps them in the order they arrived (`arrivals`)."""
 
     def __init__(self, delay: float = 0.0):
         self.keys: Counter[str] = Counter()
+        self.arrivals: list[str] = []
         self.lock = threading.Lock()
         self.delay = delay
         receiver = self
@@ -479,6 +481,7 @@ class Receiver:
                     time.sleep(receiver.delay)
                 with receiver.lock:
                     receiver.keys[self.headers.get("Idempotency-Key", "")] += 1
+                    receiver.arrivals.append(self.headers.get("Idempotency-Key", ""))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -494,6 +497,10 @@ class Receiver:
     def received(self) -> int:
         with self.lock:
             return sum(self.keys.values())
+
+    def twice(self) -> dict[str, int]:
+        with self.lock:
+            return {key: n for key, n in self.keys.items() if n > 1}
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def test_connections_terminated_mid_sweep_lose_and_double_nothing(
     )
     started = time.monotonic()
     sweeps(broker, every=1.0)  # beat: timer sweeps (which also re-hand lost pages) ...
-    sweeps(broker, every=2.0, entry="sweep-integrations")  # ... and lost webhook hand-offs
+    sweeps(broker, every=2.0, entry="sweep-outbox")  # ... and lost webhook hand-offs
 
     # 1. Terminate the workers' sessions every TERMINATE_EVERY s from the first sweep until
     #    every deadline has fired and the deliveries are under way.

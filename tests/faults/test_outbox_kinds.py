@@ -1,15 +1,22 @@
 """The delivery outbox (incidents/outbox.py) under the three faults, for each kind of row moved
-onto it (status-subscriber emails, PIR review digests): a worker SIGKILLed mid-send, the
-workers' PostgreSQL sessions terminated again and again, Redis restarted without persistence.
-Rows are sent by real worker subprocesses through Django's SMTP backend to a mail server on
-127.0.0.1 (tests/faults/mailbox.py), which counts each message by its idempotency key, while
-a beat stand-in sends the outbox sweep (`sweep-outbox`) every second.
+onto it (status-subscriber emails, PIR review digests, outgoing webhooks): a worker SIGKILLed
+mid-send, the workers' PostgreSQL sessions terminated again and again, Redis restarted without
+persistence. Rows are sent by real worker subprocesses, emails through Django's SMTP backend to
+a mail server on 127.0.0.1 (tests/faults/mailbox.py), webhooks signed through the outbound
+HTTP client to a receiver on 127.0.0.1 (tests/faults/conftest.py `Receiver`); both count each
+message by its idempotency key, while a beat stand-in sends the outbox sweep (`sweep-outbox`)
+every second.
 
 Each test checks 0 lost (every row sent, every key received) and 0 sent twice. Under SIGKILL
 delivery is honestly at least once: a message the server took while its worker was being
 killed is sent again once that row's lease has run out, with the same key, so a receiver that
 dedupes by key acts on it once; the test checks that only such rows (those `sending` at the
 kill) were received twice. The other two faults send nothing twice at all.
+
+Outgoing webhooks have an ordering key (subscription, incident): ROWS deliveries over 3
+subscriptions x 8 incidents, 10 events each. Besides 0 lost, each test checks that every
+subscription received the events of each incident in the order they happened (a repeat of a
+cut-off send arrives right after the first copy, before the next event).
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ from django.utils import timezone
 
 from comms import subscribers
 from comms.models import Subscriber, SubscriberDelivery, Update
-from incidents.models import Incident, User
-from incidents.states import Status
+from incidents.models import Incident, TimelineEvent, User
+from incidents.states import Status, TimelineKind
+from integrations.models import WebhookDelivery, WebhookSubscription
+from integrations.services import outgoing
 from pir import digests
 from pir.models import ActionDigestDelivery
 
-from .conftest import redis_client, redis_restart_without_persistence, wait_for
+from .conftest import Receiver, redis_client, redis_restart_without_persistence, wait_for
 from .mailbox import PORT_VARIABLE, Mailbox
 
 ROWS = 240
@@ -40,20 +49,25 @@ def _due(policy) -> timezone.datetime:
     return timezone.now() - timedelta(seconds=policy.requeue_grace_seconds + 1)
 
 
-def subscriber_rows(count: int) -> None:
-    tag = uuid.uuid4().hex[:8]
-    actor = User.objects.create(username=f"faults-ic-{tag}")
+def _incident(actor: User, title: str, channel: str) -> Incident:
     now = timezone.now()
-    incident = Incident.objects.create(
-        title="Search errors",
+    return Incident.objects.create(
+        title=title,
         severity="P2",
         status=Status.INVESTIGATING,
         detection_source="monitoring",
-        channel_name=f"#inc-outbox-{tag}",
+        channel_name=channel,
         detected_at=now,
         declared_at=now,
         declared_by=actor,
     )
+
+
+def subscriber_rows(count: int) -> None:
+    tag = uuid.uuid4().hex[:8]
+    actor = User.objects.create(username=f"faults-ic-{tag}")
+    now = timezone.now()
+    incident = _incident(actor, "Search errors", f"#inc-outbox-{tag}")
     Subscriber.objects.bulk_create(
         Subscriber(
             email=f"reader{i}-{tag}@faults.invalid",
@@ -97,9 +111,60 @@ def digest_rows(count: int) -> None:
     )
 
 
+SUBSCRIPTIONS, INCIDENTS = 3, 8  # x 10 events each: ROWS webhook deliveries
+
+
+def webhook_rows(count: int) -> None:
+    """`count` deliveries of SUBSCRIPTIONS subscriptions x INCIDENTS incidents, the events of
+    each incident in the order they happened (ids growing, as the reaction writes them)."""
+    tag = uuid.uuid4().hex[:8]
+    actor = User.objects.create(username=f"faults-ic-{tag}")
+    now = timezone.now()
+    subs = [
+        WebhookSubscription.objects.create(
+            name=f"faults-{tag}-{n}",
+            url="http://127.0.0.1:9/not-yet",  # the receiver's, once it is started
+            events=["status_changed"],
+            secret="s3cret",
+        )
+        for n in range(SUBSCRIPTIONS)
+    ]
+    incidents = [
+        _incident(actor, f"Queue backlog {i}", f"#inc-webhooks-{tag}-{i}") for i in range(INCIDENTS)
+    ]
+    events = TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=TimelineKind.STATUS_CHANGED,
+            occurred_at=now,
+            recorded_at=now,
+            actor=actor,
+            text=f"Step {n}",
+        )
+        for incident in incidents
+        for n in range(count // (SUBSCRIPTIONS * INCIDENTS))
+    )
+    due = _due(outgoing.POLICY)
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            subscription=sub,
+            incident_id=event.incident_id,
+            timeline_event=event,
+            event="status_changed",
+            payload={"id": f"whd-s{sub.pk}-e{event.pk}", "event": "incident.status_changed"},
+            idempotency_key=f"whd-s{sub.pk}-e{event.pk}",
+            next_attempt_at=due,
+            created_at=due,
+        )
+        for event in events
+        for sub in subs
+    )
+
+
 KINDS = {
     subscribers.KIND: (SubscriberDelivery, subscriber_rows),
     digests.KIND: (ActionDigestDelivery, digest_rows),
+    outgoing.KIND: (WebhookDelivery, webhook_rows),
 }
 
 
@@ -113,12 +178,23 @@ def kind(request):
 
 
 @pytest.fixture
-def mailbox():
-    """mailbox(delay=0.0) -> a started Mailbox; shut down at teardown."""
-    started: list[Mailbox] = []
+def receiver(kind):
+    """receiver(delay=0.0) -> a started receiver of the kind's messages (a Mailbox, or for
+    webhooks a Receiver the subscriptions point at), with the `env` its workers need; shut down
+    at teardown. Each counts the keys it received (`keys`, `received()`, `twice()`)."""
+    started: list[Mailbox | Receiver] = []
 
-    def start(delay: float = 0.0) -> Mailbox:
-        box = Mailbox(delay)
+    def start(delay: float = 0.0) -> Mailbox | Receiver:
+        if kind[0] == outgoing.KIND:
+            box = Receiver(delay)
+            box.env = {"TENSAFE_OUTBOUND_ALLOWLIST": "127.0.0.1"}
+            WebhookSubscription.objects.update(url=box.url)
+        else:
+            box = Mailbox(delay)
+            box.env = {
+                "DJANGO_EMAIL_BACKEND": "tests.faults.mailbox.LocalSmtpBackend",
+                PORT_VARIABLE: str(box.port),
+            }
         box.thread.start()
         started.append(box)
         return box
@@ -131,13 +207,6 @@ def mailbox():
             box.server.server_close()
 
 
-def _env(box: Mailbox) -> dict:
-    return {
-        "DJANGO_EMAIL_BACKEND": "tests.faults.mailbox.LocalSmtpBackend",
-        PORT_VARIABLE: str(box.port),
-    }
-
-
 def _by_status(model) -> dict:
     return dict(model.objects.values_list("status").annotate(n=Count("id")))
 
@@ -146,10 +215,30 @@ def _all_sent(model) -> bool:
     return model.objects.filter(status="sent").count() == ROWS
 
 
-def _assert_none_lost(model, box: Mailbox) -> None:
+def _assert_none_lost(model, box: Mailbox | Receiver) -> None:
     assert _by_status(model) == {"sent": ROWS}
     keys = set(model.objects.values_list("idempotency_key", flat=True))
-    assert set(box.keys) == keys, "every row reached the mail server, and nothing else did"
+    assert set(box.keys) == keys, "every row reached the receiver, and nothing else did"
+
+
+def _assert_in_order(kind_name: str, box: Mailbox | Receiver) -> None:
+    """Outgoing webhooks: per (subscription, incident), the keys as they arrived, a repeat
+    right after its first copy folded, are the deliveries in id order."""
+    if kind_name != outgoing.KIND:
+        return
+    expected: dict[tuple, list[str]] = {}
+    for sub, incident, key in WebhookDelivery.objects.order_by("pk").values_list(
+        "subscription_id", "incident_id", "idempotency_key"
+    ):
+        expected.setdefault((sub, incident), []).append(key)
+    group = {key: group for group, keys in expected.items() for key in keys}
+    arrived: dict[tuple, list[str]] = {}
+    for key in box.arrivals:
+        mine = arrived.setdefault(group[key], [])
+        if not mine or mine[-1] != key:
+            mine.append(key)
+    assert len(expected) == SUBSCRIPTIONS * INCIDENTS
+    assert arrived == expected, "each subscription got each incident's events in order"
 
 
 # --- the faults ---------------------------------------------------------------------------------
@@ -157,12 +246,12 @@ def _assert_none_lost(model, box: Mailbox) -> None:
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_worker_sigkilled_mid_send_loses_nothing_and_repeats_only_cut_off_sends(
-    kind, mailbox, celery_worker_process, dedicated_broker, sweeps
+    kind, receiver, celery_worker_process, dedicated_broker, sweeps
 ):
     kind_name, model = kind
-    box = mailbox(delay=0.05)  # each message is taken, then acknowledged 50 ms later
+    box = receiver(delay=0.05)  # each message is taken, then acknowledged 50 ms later
     broker = dedicated_broker()
-    worker = celery_worker_process(broker, extra_env=_env(box))
+    worker = celery_worker_process(broker, extra_env=box.env)
     sweeps(broker, every=1.0, entry="sweep-outbox")
 
     # 1. Kill the worker's whole process group once a quarter of the rows are sent and sends
@@ -179,10 +268,10 @@ def test_worker_sigkilled_mid_send_loses_nothing_and_repeats_only_cut_off_sends(
     assert cut_off and 0 < sent_before < ROWS
 
     # 2. Time passes: the killed sends' leases run out (moved back here rather than waited for:
-    #    the lease is 120 s). A new worker; the sweep makes those rows due again and re-hands the
-    #    hand-offs the killed worker had taken from Redis.
+    #    a lease is a minute or more). A new worker; the sweep makes those rows due again and
+    #    re-hands the hand-offs the killed worker had taken from Redis.
     model.objects.filter(status="sending").update(lease_until=timezone.now() - timedelta(seconds=1))
-    worker = celery_worker_process(broker, extra_env=_env(box))
+    worker = celery_worker_process(broker, extra_env=box.env)
     wait_for(
         lambda: _all_sent(model),
         timeout=90,
@@ -196,6 +285,7 @@ def test_worker_sigkilled_mid_send_loses_nothing_and_repeats_only_cut_off_sends(
         f"lost 0, received twice {len(twice)} (all of them cut off mid-send)"
     )
     _assert_none_lost(model, box)
+    _assert_in_order(kind_name, box)
     assert set(twice) <= cut_off, "only a send cut off by the kill is received again"
     assert all(n == 2 for n in twice.values()), twice
     assert set(model.objects.values_list("attempts", flat=True)) <= {1, 2}
@@ -205,13 +295,13 @@ def test_worker_sigkilled_mid_send_loses_nothing_and_repeats_only_cut_off_sends(
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_connections_terminated_mid_send_lose_and_double_nothing(
-    kind, mailbox, celery_worker_process, dedicated_broker, sweeps, pg_terminator
+    kind, receiver, celery_worker_process, dedicated_broker, sweeps, pg_terminator
 ):
     kind_name, model = kind
-    box = mailbox(delay=0.01)
+    box = receiver(delay=0.01)
     broker = dedicated_broker()
     terminator = pg_terminator(0.5)
-    worker = celery_worker_process(broker, concurrency=4, extra_env=_env(box))
+    worker = celery_worker_process(broker, concurrency=4, extra_env=box.env)
     started = time.monotonic()
     sweeps(broker, every=1.0, entry="sweep-outbox")
 
@@ -241,6 +331,7 @@ def test_connections_terminated_mid_send_lose_and_double_nothing(
     assert terminator.busy >= 5, "sessions were terminated while they worked"
     assert recovered > 0, "some work was carried on over a new connection"
     _assert_none_lost(model, box)
+    _assert_in_order(kind_name, box)
     assert not box.twice(), f"received more than once: {box.twice()}"
 
 
@@ -248,13 +339,13 @@ def test_connections_terminated_mid_send_lose_and_double_nothing(
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_redis_restart_loses_hand_offs_not_rows(
-    kind, mailbox, celery_worker_process, dedicated_broker, sweeps, redis_running
+    kind, receiver, celery_worker_process, dedicated_broker, sweeps, redis_running
 ):
     kind_name, model = kind
-    box = mailbox(delay=0.02)
+    box = receiver(delay=0.02)
     broker = dedicated_broker()
     queue = redis_client(broker)
-    worker = celery_worker_process(broker, concurrency=1, extra_env=_env(box))
+    worker = celery_worker_process(broker, concurrency=1, extra_env=box.env)
     beat = sweeps(broker, every=1.0, entry="sweep-outbox")
 
     # 1. Once sends are flowing with a backlog of hand-offs in Redis, restart Redis without
@@ -286,4 +377,5 @@ def test_redis_restart_loses_hand_offs_not_rows(
     )
     assert lost > 0 and sent_before < ROWS
     _assert_none_lost(model, box)
+    _assert_in_order(kind_name, box)
     assert not box.twice(), f"received more than once: {box.twice()}"

@@ -11,18 +11,23 @@ from django.utils import timezone
 from incidents import services
 from incidents.models import TimelineEvent
 from incidents.notify import Outcome, retry_after_seconds, sign
+from incidents.outbox import _record, outbox_deliver, outbox_kind, outbox_requeue_stale
 from incidents.states import Status, TimelineKind
 from integrations.models import WebhookDelivery, WebhookSubscription
-from integrations.services.outgoing import (
-    DISABLE_AFTER_FAILURES,
-    _record_outcome,
-    event_name,
-    webhook_deliver,
-    webhooks_requeue_stale,
-)
+from integrations.services.outgoing import DISABLE_AFTER_FAILURES, KIND, event_name
 from tests.factories import declare, drive_to
 
 pytestmark = pytest.mark.django_db
+
+
+def webhook_deliver(delivery_id: int) -> str:
+    """What a worker does with a delivery's hand-off: the outbox's one deliver."""
+    return outbox_deliver(KIND, delivery_id)
+
+
+def webhooks_requeue_stale() -> list[int]:
+    """What the outbox's sweep does for this kind."""
+    return outbox_requeue_stale(KIND)
 
 
 @pytest.fixture
@@ -259,7 +264,8 @@ def test_a_retry_owed_when_an_sre_lead_disables_it_is_held(subscribe, ic_user):
         status="sending", attempts=1, lease_until=lease
     )
     delivery.refresh_from_db()
-    assert _record_outcome(delivery, Outcome(ok=False, retryable=True, code=503), lease) == "held"
+    outcome = Outcome(ok=False, retryable=True, code=503)
+    assert _record(outbox_kind(KIND), delivery, outcome, lease) == "held"
 
 
 def test_held_longer_than_the_limit_are_expired_not_sent(
@@ -493,3 +499,78 @@ def test_disabling_and_enabling_in_the_admin_form_go_through_the_service(
     save(enabled=True)
     assert WebhookDelivery.objects.get().status == "pending"
     assert WebhookSubscription.objects.get(pk=sub.pk).consecutive_failures == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_keeps_every_delivery_and_makes_stuck_ones_due_again(ic_user):
+    """Migration integrations 0004: the rows become outbox rows with their data kept; a row the
+    old sender left `sending` without a lease becomes pending and due; the others keep their
+    status, attempts and outcome."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = ("integrations", "0003_webhook_deliveries_held")
+    after = ("integrations", "0004_webhooks_outbox_rows")
+    incident = declare(actor=ic_user)
+    event = incident.timeline.get(kind=TimelineKind.DECLARED)
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    sub = old.get_model("integrations", "WebhookSubscription").objects.create(
+        name="siem", url="https://example.invalid/hook", events=["declared"]
+    )
+    later = timezone.now() + timedelta(minutes=5)
+    rows = old.get_model("integrations", "WebhookDelivery").objects
+    for status, lease in [
+        ("sending", None),
+        ("sending", later),
+        ("sent", None),
+        ("failed", None),
+        ("held", None),
+        ("pending", None),
+    ]:
+        rows.create(
+            subscription=sub,
+            incident_id=incident.pk,
+            timeline_event_id=event.pk,
+            event="declared",
+            payload={"event": "incident.declared", "status": status},
+            idempotency_key=f"k-{status}-{lease is not None}",
+            status=status,
+            attempts=3,
+            next_attempt_at=later,
+            lease_until=lease,
+            last_error="HTTP 503" if status == "failed" else "",
+            response_code=503 if status == "failed" else None,
+            created_at=timezone.now(),
+        )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([after])
+    new = executor.loader.project_state([after]).apps.get_model("integrations", "WebhookDelivery")
+    assert dict(new.objects.values_list("idempotency_key", "status")) == {
+        "k-sending-False": "pending",
+        "k-sending-True": "sending",
+        "k-sent-False": "sent",
+        "k-failed-False": "failed",
+        "k-held-False": "held",
+        "k-pending-False": "pending",
+    }
+    stuck = new.objects.get(idempotency_key="k-sending-False")
+    assert stuck.next_attempt_at <= timezone.now() and stuck.attempts == 3
+    failed = new.objects.get(idempotency_key="k-failed-False")
+    assert (failed.attempts, failed.last_error, failed.response_code) == (3, "HTTP 503", 503)
+    assert failed.payload == {"event": "incident.declared", "status": "failed"}
+    assert new.objects.filter(next_attempt_at=later).count() == 5
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_the_outbox_sweep_covers_webhooks_and_the_old_entry_is_gone(settings):
+    from incidents.outbox import OUTBOX_KINDS
+
+    assert OUTBOX_KINDS[KIND].model is WebhookDelivery
+    assert OUTBOX_KINDS[KIND].ordering_key == ("subscription_id", "incident_id")
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "incidents.tasks.outbox_sweep_task" in tasks
+    assert not [task for task in tasks if task.startswith("integrations.tasks.sweep")]
