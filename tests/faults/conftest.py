@@ -45,6 +45,7 @@ from incidents.models import (
 )
 from incidents.selectors import policy_for
 from incidents.states import Rank, Status
+from tests.faults.counting import KeyCounts
 
 ROOT = Path(__file__).resolve().parents[2]
 # How the CI machine starts its Redis (nothing kept on disk); another machine can say how with
@@ -463,14 +464,13 @@ def redis_running():
 
 
 # --- a webhook receiver --------------------------------------------------------------------------
-class Receiver:
+class Receiver(KeyCounts):
     """A local HTTP server standing in for the pager or a webhook subscriber: counts each
     Idempotency-Key it receives, and keeps them in the order they arrived (`arrivals`)."""
 
     def __init__(self, delay: float = 0.0):
-        self.keys: Counter[str] = Counter()
+        super().__init__()
         self.arrivals: list[str] = []
-        self.lock = threading.Lock()
         self.delay = delay
         receiver = self
 
@@ -493,14 +493,6 @@ class Receiver:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def received(self) -> int:
-        with self.lock:
-            return sum(self.keys.values())
-
-    def twice(self) -> dict[str, int]:
-        with self.lock:
-            return {key: n for key, n in self.keys.items() if n > 1}
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ import os
 import socketserver
 import threading
 import time
-from collections import Counter
 from email.parser import BytesHeaderParser
 
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
+
+from tests.faults.counting import KeyCounts
 
 PORT_VARIABLE = "TENSAFE_FAULTS_SMTP_PORT"
 KEY_HEADERS = ("X-TenSafe-Idempotency-Key", "X-Idempotency-Key")
@@ -33,12 +34,11 @@ class LocalSmtpBackend(SmtpEmailBackend):
         super().__init__(**kwargs)
 
 
-class Mailbox:
+class Mailbox(KeyCounts):
     """The fake server: `keys` counts every message received, by idempotency key."""
 
     def __init__(self, delay: float = 0.0):
-        self.keys: Counter[str] = Counter()
-        self.lock = threading.Lock()
+        super().__init__()
         self.delay = delay
         mailbox = self
 
@@ -89,11 +89,3 @@ class Mailbox:
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def received(self) -> int:
-        with self.lock:
-            return sum(self.keys.values())
-
-    def twice(self) -> dict[str, int]:
-        with self.lock:
-            return {key: n for key, n in self.keys.items() if n > 1}

@@ -1,0 +1,21 @@
+"""What every fake receiver in the fault tests counts: each message by its idempotency key, so
+a test can tell lost (never counted) from doubled (counted twice)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+
+class KeyCounts:
+    def __init__(self):
+        self.keys: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def received(self) -> int:
+        with self.lock:
+            return sum(self.keys.values())
+
+    def twice(self) -> dict[str, int]:
+        with self.lock:
+            return {key: n for key, n in self.keys.items() if n > 1}
