@@ -207,6 +207,31 @@ def test_beat_runs_the_one_sweep():
     assert "incidents.tasks.requeue_stale_pages_task" not in tasks
 
 
+def test_a_sweep_costs_the_same_statements_however_much_the_outbox_holds(no_hand_offs):
+    """What beat runs every 2 s: a fixed number of statements per kind whatever the tables
+    hold (bench/outbox_sweep.py measures them, and their plans, on PostgreSQL), plus one
+    UPDATE for each kind with rows to re-hand."""
+    from django.test.utils import CaptureQueriesContext
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            outbox_sweep()
+        control = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
+        return len([q for q in queries.captured_queries if not q["sql"].startswith(control)])
+
+    empty = statements()
+    assert empty <= 3 * len(OUTBOX_KINDS)
+    soon = timezone.now() + timedelta(minutes=5)
+    for n in range(30):
+        row = digest(status="sent" if n % 3 else "failed", attempts=1)
+        if n % 5 == 0:
+            type(row).objects.filter(pk=row.pk).update(status="pending", next_attempt_at=soon)
+    assert statements() == empty and no_hand_offs == []
+    lost = digest(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    assert statements() == empty + 1
+    assert no_hand_offs == [(digests.KIND, lost.pk)]
+
+
 def test_the_sweep_re_hands_a_lost_page_as_promptly_as_operations_md_says():
     """docs/operations.md: a page whose hand-off Redis lost goes out again within 10-15 s. A
     lost row is re-handed by the first sweep after its grace period, so at worst grace + one
