@@ -128,29 +128,16 @@ def _builders(f: dict) -> dict:
             )
         return subscribers[i]
 
+    # What a page and an update delivery share: an email about the incident.
+    email = {"incident": f["incident"], "channel": "email", "subject": "s", "body": "b"}
     return {
         "page": (
             Page,
-            lambda i: Page(
-                incident=f["incident"],
-                recipient=f["person"],
-                rule_key="bench",
-                channel="email",
-                target="oncall@bench.invalid",
-                subject="s",
-                body="b",
-            ),
+            lambda i: Page(**email, recipient=f["person"], rule_key="bench", target="o@b.invalid"),
         ),
         "comms-delivery": (
             Delivery,
-            lambda i: Delivery(
-                incident=f["incident"],
-                update=f["update"],
-                channel="email",
-                target="customer@bench.invalid",
-                subject="s",
-                body="b",
-            ),
+            lambda i: Delivery(**email, update=f["update"], target="c@b.invalid"),
         ),
         "status-subscriber": (
             SubscriberDelivery,
