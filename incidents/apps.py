@@ -14,6 +14,7 @@ class IncidentsConfig(AppConfig):
         from .groups import ensure_groups
         from .ratelimit import login_failed_received
         from .reactions import EVERY_EVENT, register_reaction
+        from .services import paging
 
         post_migrate.connect(ensure_groups, sender=self)
         user_login_failed.connect(login_failed_received, dispatch_uid="tensafe-login-failed")
@@ -23,3 +24,5 @@ class IncidentsConfig(AppConfig):
             name="incidents: forget the incident list's remembered version",
         )
         audit.connect()  # the audit and grant hooks on users and groups, listed there
+        # Pages are rows of the delivery outbox, kind "page" (incidents/services/paging.py).
+        paging.register()

@@ -11,10 +11,12 @@ from django.utils import timezone
 from ..errors import RuleViolation
 from ..escalation import TARGET_LABELS, Recipients
 from ..models import EscalationContact, Incident, User
+from ..outbox import outbox_enqueue
 from ..permissions import require_writer
 from ..selectors import incident_active_roles, incident_get_for_user
 from ..states import Role, Severity, Status, TimelineKind
-from .paging import pages_build, pages_enqueue
+from .paging import KIND as PAGE
+from .paging import pages_build
 from .timeline import timeline_record
 
 MANUAL_TARGETS = (
@@ -124,7 +126,7 @@ def incident_escalate(*, actor, incident_id, target: str, reason: str, requested
                 "pages": page_ids,
             },
         )
-        transaction.on_commit(lambda: pages_enqueue(page_ids))
+        transaction.on_commit(lambda: outbox_enqueue(PAGE, page_ids))
     return event, page_ids
 
 
@@ -158,5 +160,5 @@ def incident_page_user(*, actor, incident_id, user: User, reason: str):
             occurred_at=now,
             data={"user": user.username, "reason": reason, "pages": page_ids},
         )
-        transaction.on_commit(lambda: pages_enqueue(page_ids))
+        transaction.on_commit(lambda: outbox_enqueue(PAGE, page_ids))
     return event, page_ids

@@ -373,7 +373,9 @@ def _change_severity(incident: Incident, severity: str, reason: str, actor, now:
 def _page_ic_about_severity(incident, ic, actor, old: str, reason: str, now) -> list[int]:
     """Page the IC about a severity someone else changed, through the paging machinery (one
     page per change and contact method, sent after commit). Returns the page ids."""
-    from .paging import pages_build, pages_enqueue
+    from ..outbox import outbox_enqueue
+    from .paging import KIND as PAGE
+    from .paging import pages_build
 
     who = actor.username if actor is not None else "the platform"
     page_ids, _summary = pages_build(
@@ -385,7 +387,7 @@ def _page_ic_about_severity(incident, ic, actor, old: str, reason: str, now) -> 
         people=[("incident_commander", ic)],
         at=now,
     )
-    transaction.on_commit(lambda: pages_enqueue(page_ids))
+    transaction.on_commit(lambda: outbox_enqueue(PAGE, page_ids))
     return page_ids
 
 

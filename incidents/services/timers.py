@@ -18,10 +18,12 @@ from django.utils import timezone
 from ..escalation import TARGET_LABELS, Recipients, deadline_still_applies, plan_deadlines
 from ..hooks import DEADLINE_KINDS, Fired
 from ..models import Deadline, EscalationRule, Incident, TimelineEvent
+from ..outbox import outbox_enqueue
 from ..reactions import reactions_run
 from ..selectors import policy_for
 from ..states import TimelineKind
-from .paging import PageRequest, pages_build_many, pages_enqueue
+from .paging import KIND as PAGE
+from .paging import PageRequest, pages_build_many
 
 log = logging.getLogger(__name__)
 PENDING, FIRED, CANCELLED = (
@@ -160,7 +162,7 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
             Deadline.objects.filter(pk__in=cancelled).update(status=CANCELLED, updated_at=now)
         for event in TimelineEvent.objects.bulk_create(events):
             reactions_run(event.incident, event)
-        transaction.on_commit(lambda: pages_enqueue(fired_pages))
+        transaction.on_commit(lambda: outbox_enqueue(PAGE, fired_pages))
     return count
 
 
