@@ -34,6 +34,16 @@ def require_sre_lead(user) -> None:
         raise PermissionDenied("Only SRE leads may do this.")
 
 
+def require_may_revoke_token_of(actor, owner) -> None:
+    """An API token is revoked by its owner or an SRE lead; a superuser's only by a superuser
+    (as only a superuser changes a superuser in the admin)."""
+    if actor.pk == owner.pk:
+        return
+    require_sre_lead(actor)
+    if owner.is_superuser and not actor.is_superuser:
+        raise PermissionDenied("Only a superuser may revoke a superuser's API token.")
+
+
 def can_transition(user, transition_name: str, ic_user_id: int | None) -> bool:
     if user is None:  # the platform itself (timers, integrations)
         return True

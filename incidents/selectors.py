@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
+from .errors import RuleViolation
 from .models import (
     ApiToken,
     AuditEvent,
@@ -371,9 +372,30 @@ def outbox_list_for_user(
     user, *, kind: str | None = None, status: str | None = None, incident_id: int | None = None
 ) -> OutboxListing:
     """The outbox rows `user` may see (outbox_rows_of_kind), of one kind or all, optionally in
-    one status and about one incident."""
-    from .outbox import OUTBOX_KINDS
+    one status and about one incident: the one read behind the API list and the admin page.
 
+    SRE leads only (PermissionDenied for anyone else). A `kind` or `status` no registered kind
+    has is a RuleViolation naming it; an incident `user` may not open is Http404, like one
+    that does not exist."""
+    from .outbox import OUTBOX_KINDS, outbox_statuses
+
+    require_sre_lead(user)
+    if kind is not None and kind not in OUTBOX_KINDS:
+        raise RuleViolation(
+            f"no outbox kind {_quoted(kind)}; kind must be one of "
+            f"{', '.join(sorted(OUTBOX_KINDS))}.",
+            rule="kind",
+            field="kind",
+        )
+    if status is not None and status not in outbox_statuses():
+        raise RuleViolation(
+            f"no delivery status {_quoted(status)}; status must be one of "
+            f"{', '.join(outbox_statuses())}.",
+            rule="status",
+            field="status",
+        )
+    if incident_id is not None:
+        incident_get_for_user(user, incident_id)  # Http404 unless `user` may open it
     querysets = {}
     for name in [kind] if kind else sorted(OUTBOX_KINDS):
         spec = OUTBOX_KINDS[name]
@@ -386,6 +408,11 @@ def outbox_list_for_user(
             rows = rows.filter(**{spec.incident_path: incident_id}).distinct()
         querysets[name] = _outbox_values(spec, rows)
     return OutboxListing(querysets)
+
+
+def _quoted(value: str, limit: int = 40) -> str:
+    """A value someone typed, quoted for a message that names it (cut short if long)."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def outbox_row_for_user(user, kind: str, row_id: int) -> dict:

@@ -84,6 +84,21 @@ def eager_tasks():
 
 
 @pytest.fixture
+def no_hand_offs(monkeypatch):
+    """Hand-offs of outbox rows to the workers (incidents.outbox) are recorded, not sent:
+    the test runs each step itself, or asserts what was handed over."""
+    handed: list[tuple] = []
+    monkeypatch.setattr(
+        "incidents.tasks.outbox_deliver_task.delay", lambda *args: handed.append(args)
+    )
+    monkeypatch.setattr(
+        "incidents.tasks.outbox_deliver_task.apply_async",
+        lambda args, **kwargs: handed.append(tuple(args)),
+    )
+    return handed
+
+
+@pytest.fixture
 def api():
     """api(user) -> an APIClient authenticated with that user's token (None: anonymous)."""
 

@@ -34,20 +34,6 @@ from tests.factories import ServiceFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def no_hand_offs(monkeypatch):
-    """Hand-offs to the workers are recorded, not sent: the test runs each step itself."""
-    handed: list[tuple] = []
-    monkeypatch.setattr(
-        "incidents.tasks.outbox_deliver_task.delay", lambda *args: handed.append(args)
-    )
-    monkeypatch.setattr(
-        "incidents.tasks.outbox_deliver_task.apply_async",
-        lambda args, **kwargs: handed.append(tuple(args)),
-    )
-    return handed
-
-
 def subscriber_delivery() -> SubscriberDelivery:
     subscriber = confirmed()
     update = post(incident("P2", [ServiceFactory(slug="api", name="API")]), "Investigating.")
@@ -69,6 +55,35 @@ def digest(**fields) -> ActionDigestDelivery:
         created_at=timezone.now(),
         **fields,
     )
+
+
+# The idempotency key of outbox_rows()'s delivery about the restricted incident.
+HIDDEN_KEY = "quartzite-hidden"
+
+
+def outbox_rows() -> dict:
+    """A pending status-subscriber delivery about a normal incident ("delivery"), one about a
+    restricted (security) incident ("hidden", key HIDDEN_KEY), and a failed review digest
+    about no one incident ("digest"): the operators' list as the API and the admin show it."""
+    subscriber = confirmed()
+    api_service = ServiceFactory(slug="api", name="API")
+    normal = incident("P2", [api_service])
+    update = post(normal, "Investigating.")
+    secret = incident("P1", [api_service], security=True, title="Quartzite exfiltration")
+    hidden_update = post(secret, "Investigating.")
+    hidden = SubscriberDelivery.objects.create(
+        update=hidden_update,
+        subscriber=subscriber,
+        idempotency_key=HIDDEN_KEY,
+        created_at=hidden_update.posted_at,
+    )
+    return {
+        "normal": normal,
+        "secret": secret,
+        "delivery": SubscriberDelivery.objects.get(update=update),
+        "hidden": hidden,
+        "digest": digest(status="failed", attempts=5, last_error="smtp down"),
+    }
 
 
 def test_a_late_worker_never_overwrites_the_outcome_of_the_one_that_took_over(

@@ -9,13 +9,10 @@ import pytest
 from django.core import mail
 
 from comms import subscribers
-from comms.models import SubscriberDelivery
 from incidents.models import AuditEvent
 from pir import digests
-from tests.comms.test_status_page import incident, post
-from tests.comms.test_subscribers import confirmed
-from tests.factories import ServiceFactory, UserFactory, declare
-from tests.test_outbox import digest
+from tests.factories import UserFactory, declare
+from tests.test_outbox import HIDDEN_KEY, outbox_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -26,36 +23,7 @@ def outbox_audit():
 
 @pytest.fixture
 def rows(no_hand_offs):
-    """A status-subscriber delivery about a normal incident, one about a restricted (security)
-    incident, and a failed digest."""
-    subscriber = confirmed()
-    api_service = ServiceFactory(slug="api", name="API")
-    normal = incident("P2", [api_service])
-    update = post(normal, "Investigating.")
-    secret = incident("P1", [api_service], security=True, title="Quartzite exfiltration")
-    hidden_update = post(secret, "Investigating.")
-    SubscriberDelivery.objects.create(
-        update=hidden_update,
-        subscriber=subscriber,
-        idempotency_key="hidden",
-        created_at=hidden_update.posted_at,
-    )
-    failed = digest(status="failed", attempts=5, last_error="smtp down")
-    return {
-        "normal": normal,
-        "secret": secret,
-        "delivery": SubscriberDelivery.objects.get(update=update),
-        "digest": failed,
-    }
-
-
-@pytest.fixture
-def no_hand_offs(monkeypatch):
-    handed = []
-    monkeypatch.setattr(
-        "incidents.tasks.outbox_deliver_task.delay", lambda *args: handed.append(args)
-    )
-    return handed
+    return outbox_rows()
 
 
 def test_sre_leads_list_every_kind_and_filter(api, sre_lead, rows):
@@ -79,10 +47,24 @@ def test_sre_leads_list_every_kind_and_filter(api, sre_lead, rows):
     assert client.get("/api/v1/outbox/", {"status": "lost"}).status_code == 400
 
 
+def test_a_bad_filter_is_a_400_naming_the_value_and_a_hidden_incident_404(api, sre_lead, rows):
+    client = api(sre_lead)
+    kind = client.get("/api/v1/outbox/", {"kind": "carrier-pigeon"})
+    assert kind.status_code == 400 and kind.json()["rule"] == "kind"
+    assert kind.json()["kind"] == [kind.json()["detail"]]
+    assert "'carrier-pigeon'" in kind.json()["detail"] and digests.KIND in kind.json()["detail"]
+    state = client.get("/api/v1/outbox/", {"status": "lost"})
+    assert state.status_code == 400 and "'lost'" in state.json()["detail"]
+    assert "pending" in state.json()["detail"]
+    assert client.get("/api/v1/outbox/", {"incident": "INC-1"}).status_code == 400
+    assert client.get("/api/v1/outbox/", {"incident": rows["secret"].pk}).status_code == 404
+    assert client.get("/api/v1/outbox/", {"page_size": "0"}).status_code == 400
+
+
 def test_the_security_group_sees_the_restricted_row(api, rows):
     security_lead = UserFactory(groups=["sre_lead", "security"])
     results = api(security_lead).get("/api/v1/outbox/").json()["results"]
-    assert "hidden" in {r["idempotency_key"] for r in results}
+    assert HIDDEN_KEY in {r["idempotency_key"] for r in results}
 
 
 @pytest.mark.parametrize("groups", [[], ["viewer"], ["responder"], ["incident_commander"]])
@@ -132,7 +114,7 @@ def test_give_up_stops_a_waiting_delivery_and_is_audited(api, sre_lead, rows):
 
 
 def test_rows_hidden_from_the_lead_and_unknown_kinds_are_404(api, sre_lead, rows):
-    hidden = SubscriberDelivery.objects.get(idempotency_key="hidden")
+    hidden = rows["hidden"]
     client = api(sre_lead)
     assert client.post(f"/api/v1/outbox/{subscribers.KIND}/{hidden.pk}/retry/").status_code == 404
     assert client.post(f"/api/v1/outbox/carrier-pigeon/{hidden.pk}/retry/").status_code == 404

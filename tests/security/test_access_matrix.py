@@ -254,6 +254,9 @@ RULES: dict[str, Rule] = {
     "admin/password_change/done/": Rule(admin_page),
     "admin/autocomplete/": Rule({"*": ADMIN_LOGIN, "sre_lead": 403}),
     "admin/jsi18n/": Rule(admin_page),
+    # Every outbox kind's deliveries (incidents/admin/deliveries.py): SRE leads, like the API
+    # list; staff who are no lead get 403 (tests/test_admin_outbox.py).
+    "admin/outbox/": Rule(admin_page),
     "admin/r/<path:content_type_id>/<path:object_id>/": Rule(
         # "View on site": incidents have no public URL of their own.
         {"*": ADMIN_LOGIN, "sre_lead": 404},
