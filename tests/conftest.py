@@ -1,3 +1,4 @@
+import contextlib
 import ipaddress
 import os
 import socket
@@ -5,6 +6,8 @@ import socket
 import pytest
 from django.conf import settings
 from django.core.cache import caches
+from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -42,6 +45,21 @@ def pytest_runtest_setup(item):
             if REQUIRE_SERVICES:
                 pytest.fail(message)
             pytest.skip(message)
+
+
+@contextlib.contextmanager
+def kept_for_module(django_db_blocker):
+    """For a module-scoped fixture whose rows its tests only read (e.g. sixty incidents to
+    page through): the rows are written once, in a transaction opened here, inside which every
+    test of the module then runs in a savepoint of its own (pytest-django), and which is rolled
+    back when the module is done. Building them per test cost seconds each."""
+    with (
+        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+    ):
+        yield
+        transaction.set_rollback(True)
 
 
 @pytest.fixture(autouse=True)
