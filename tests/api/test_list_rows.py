@@ -12,7 +12,7 @@ from incidents.api.filters import IncidentFilter
 from incidents.api.serializers import IncidentOutputSerializer
 from incidents.models import Service
 from incidents.selectors import incident_list_for_api
-from tests.factories import UserFactory, declare, drive_to
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 
 from .conftest import INCIDENTS
 
@@ -25,6 +25,7 @@ def history(ic_user, responder, security_user):
     over and relieved, names blank or not, every milestone or none, a start time with
     microseconds and one given with another UTC offset, security and drill."""
     catalog = list(Service.objects.order_by("slug"))
+    put_on_call(ic_user)  # the IC of a P3 or P4 is the on-call engineer (3.1)
     lead = UserFactory(rank="senior_engineer", groups=["responder"], first_name="", last_name="")
     now = datetime.now(UTC).replace(microsecond=0)
     for n in range(12):

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from incidents import services
 from incidents.models import Service
-from tests.factories import UserFactory, declare
+from tests.factories import UserFactory, declare, put_on_call
 
 from .conftest import INCIDENTS
 
@@ -24,6 +24,7 @@ EXPECTED_QUERIES = 7
 @pytest.fixture
 def sixty_incidents(ic_user, responder):
     catalog = list(Service.objects.order_by("slug"))
+    put_on_call(ic_user)  # the IC of a P3 or P4 is the on-call engineer (3.1)
     lead = UserFactory(rank="senior_engineer", groups=["responder"])
     for n in range(60):
         incident = declare(
