@@ -132,6 +132,15 @@ class RoleForm(AccessibleForm):
         label="Person",
         error_messages={"invalid_choice": "No active user with that username."},
     )
+    override = forms.BooleanField(
+        required=False,
+        label="Override the on-call rule (SRE lead)",
+        help_text='Assign although they are not on call where the procedures say "On-call '
+        'engineer" (3.1, 3.3). Audited.',
+    )
+    override_reason = forms.CharField(
+        required=False, max_length=500, label="Reason for the override"
+    )
 
 
 class NoteForm(AccessibleForm):

@@ -13,6 +13,11 @@ from __future__ import annotations
 
 from .states import Checklist, Rank, Severity, ranks_at_or_above
 
+# 3.1 / 3.3: "On-call engineer" is a fact about now (who is on call, 9.4), not a rank: a role
+# with `*_on_call` admits whoever is on call when it is assigned, whatever their rank, besides
+# the ranks listed ("or support": the support team's ranks, on call or not).
+SUPPORT_RANKS = (Rank.SUPPORT, Rank.SUPPORT_LEAD)
+
 # --- 2.1 Severity definitions, response requirements, targets; 3 role selection; 6.3; 8.1 ----
 SEVERITY_DEFAULTS: dict[str, dict] = {
     Severity.P1: {
@@ -36,8 +41,10 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "target_resolution_minutes": 2 * 60,
         "ic_selection": "Engineering Manager or above",
         "ic_allowed_ranks": ranks_at_or_above(Rank.ENGINEERING_MANAGER),
+        "ic_on_call": False,
         "comms_lead_selection": "Customer Success Manager or Support Lead",
         "comms_lead_allowed_ranks": [Rank.CUSTOMER_SUCCESS_MANAGER, Rank.SUPPORT_LEAD],
+        "comms_lead_on_call": False,
         "bridge": "required",
         "status_page_first_minutes": 10,
         "customer_first_minutes": 15,
@@ -72,12 +79,10 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "target_resolution_minutes": 4 * 60,
         "ic_selection": "Senior Engineer or above",
         "ic_allowed_ranks": ranks_at_or_above(Rank.SENIOR_ENGINEER),
+        "ic_on_call": False,
         "comms_lead_selection": "On-call engineer or support",
-        "comms_lead_allowed_ranks": [
-            *ranks_at_or_above(Rank.ENGINEER),
-            Rank.SUPPORT,
-            Rank.SUPPORT_LEAD,
-        ],
+        "comms_lead_allowed_ranks": list(SUPPORT_RANKS),
+        "comms_lead_on_call": True,
         "bridge": "recommended",
         "status_page_first_minutes": 15,
         "customer_first_minutes": 30,
@@ -109,13 +114,11 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "notify_at_declaration": ["on_call"],
         "target_resolution_minutes": 24 * 60,
         "ic_selection": "On-call engineer",
-        "ic_allowed_ranks": ranks_at_or_above(Rank.ENGINEER),
+        "ic_allowed_ranks": [],
+        "ic_on_call": True,
         "comms_lead_selection": "On-call engineer or support",
-        "comms_lead_allowed_ranks": [
-            *ranks_at_or_above(Rank.ENGINEER),
-            Rank.SUPPORT,
-            Rank.SUPPORT_LEAD,
-        ],
+        "comms_lead_allowed_ranks": list(SUPPORT_RANKS),
+        "comms_lead_on_call": True,
         "bridge": "none",
         "status_page_first_minutes": None,
         "customer_first_minutes": None,
@@ -145,9 +148,11 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "notify_at_declaration": ["engineering_queue"],
         "target_resolution_minutes": 30 * 24 * 60,
         "ic_selection": "On-call engineer",
-        "ic_allowed_ranks": ranks_at_or_above(Rank.ENGINEER),
+        "ic_allowed_ranks": [],
+        "ic_on_call": True,
         "comms_lead_selection": "",
         "comms_lead_allowed_ranks": [],
+        "comms_lead_on_call": False,
         "bridge": "none",
         "status_page_first_minutes": None,
         "customer_first_minutes": None,

@@ -234,8 +234,17 @@ def deadline_lateness_stats(user, *, since=None) -> dict:
 
 # --- people, catalog, accounts ----------------------------------------------------------------
 def service_list() -> QuerySet[Service]:
-    """The services catalog (9.2), with each owning team."""
-    return Service.objects.select_related("team")
+    """The services catalog (9.2), with each owning team and its subject matter experts."""
+    return Service.objects.select_related("team").prefetch_related(
+        Prefetch("experts", queryset=User.objects.order_by("username"))
+    )
+
+
+def service_experts_among(services: list[Service], user) -> bool:
+    """Whether `user` is a subject matter expert of any of `services` (procedures 3.2)."""
+    return Service.experts.through.objects.filter(
+        service_id__in=[s.pk for s in services], user_id=user.pk
+    ).exists()
 
 
 def user_list_for(actor) -> QuerySet[User]:

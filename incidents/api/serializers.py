@@ -114,10 +114,16 @@ class ChecklistItemOutputSerializer(serializers.ModelSerializer):
 class ServiceOutputSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     team_name = serializers.CharField(source="team.name", read_only=True)
+    experts = serializers.SlugRelatedField(
+        slug_field="username",
+        many=True,
+        read_only=True,
+        help_text="Subject matter experts (procedures 3.2), by username.",
+    )
 
     class Meta:
         model = Service
-        fields = ["slug", "name", "team", "team_name", "runbook"]
+        fields = ["slug", "name", "team", "team_name", "runbook", "experts"]
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -213,6 +219,15 @@ class RoleInputSerializer(StrictSerializer):
     username = UsernameField(max_length=150)
     remove = serializers.BooleanField(
         required=False, default=False, help_text="Relieve instead of assign."
+    )
+    override = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="SRE leads: assign although the person is not on call where the procedures "
+        'say "On-call engineer" (3.1, 3.3); needs override_reason, and is audited.',
+    )
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500
     )
 
 

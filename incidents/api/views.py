@@ -135,10 +135,22 @@ class IncidentRolesApi(APIView):
     )
     def post(self, request, pk):
         data = _valid(RoleInputSerializer, request)
-        service = (
-            services.incident_relieve_role if data["remove"] else services.incident_assign_role
-        )
-        service(actor=request.user, incident_id=pk, role=data["role"], user=data["username"])
+        who = {"actor": request.user, "incident_id": pk, "role": data["role"]}
+        if not data["remove"]:
+            services.incident_assign_role(
+                **who,
+                user=data["username"],
+                override=data["override"],
+                override_reason=data["override_reason"],
+            )
+        elif data["override"] or data["override_reason"]:
+            raise RuleViolation(
+                "override and override_reason are for assigning a role, not relieving one.",
+                rule="override on assignment only",
+                field="override",
+            )
+        else:
+            services.incident_relieve_role(**who, user=data["username"])
         return _detail_response(request, pk)
 
 

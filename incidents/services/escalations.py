@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ..errors import RuleViolation
-from ..escalation import TARGET_LABELS, Recipients
+from ..escalation import TARGET_LABELS, Recipients, without_role_holders
 from ..models import EscalationContact, Incident, User
 from ..outbox import outbox_enqueue
 from ..permissions import require_writer
@@ -94,10 +94,11 @@ def incident_escalate(*, actor, incident_id, target: str, reason: str, requested
             incident, reason=reason, requested_action=requested_action, now=now
         )
         people, note = Recipients(now).resolve(target, incident)
+        people, skipped = without_role_holders(incident, people)
         if not people:
             raise RuleViolation(
                 f"Nobody to escalate to as {TARGET_LABELS[target]}: "
-                f"{note or 'no one holds that rank'}.",
+                f"{'; '.join(skipped) or note or 'no one holds that rank'}.",
                 rule="escalation target resolvable",
                 field="target",
             )
@@ -114,7 +115,8 @@ def incident_escalate(*, actor, incident_id, target: str, reason: str, requested
         event = timeline_record(
             incident,
             TimelineKind.ESCALATION_REQUESTED,
-            f"Escalation to {TARGET_LABELS[target]} requested: {reason} — paged {summary}",
+            f"Escalation to {TARGET_LABELS[target]} requested: {reason} — paged {summary}"
+            + (f" ({'; '.join(skipped)})" if skipped else ""),
             actor=actor,
             occurred_at=now,
             data={
@@ -124,6 +126,7 @@ def incident_escalate(*, actor, incident_id, target: str, reason: str, requested
                 "request": text,
                 "response_minutes": contact.response_minutes if contact else None,
                 "pages": page_ids,
+                "skipped": skipped,
             },
         )
         transaction.on_commit(lambda: outbox_enqueue(PAGE, page_ids))

@@ -166,7 +166,7 @@ def incident_acknowledge(
         incident = incident_get_for_user(actor, incident_id, for_update=True)
         if actor is not None:
             require_writer(actor)
-        return _acknowledge(incident, actor, at or timezone.now(), via)
+        return acknowledgement_record(incident, actor, at or timezone.now(), via)
 
 
 def incident_acknowledge_by_link(*, token: str, at: datetime | None = None) -> Incident:
@@ -180,17 +180,20 @@ def incident_acknowledge_by_link(*, token: str, at: datetime | None = None) -> I
         incident = incident_get_for_user(None, incident_id, for_update=True)
         user = User.objects.get(pk=user_id, is_active=True)
         require_may_acknowledge_by_link(incident, user)
-        return _acknowledge(incident, user, at or timezone.now(), "page link")
+        return acknowledgement_record(incident, user, at or timezone.now(), "page link")
 
 
-def _acknowledge(incident: Incident, actor, at: datetime, via: str) -> Incident:
+def acknowledgement_record(incident: Incident, actor, at: datetime, via: str, by=None) -> Incident:
+    """The first acknowledgement stands. `by` is whose acknowledgement it is when that is not
+    the actor's (an IC someone else assigned, incidents.services.roles)."""
     if incident.acknowledged_at is not None:
         return incident
-    incident.acknowledged_at, incident.acknowledged_by = at, actor
+    by = by or actor
+    incident.acknowledged_at, incident.acknowledged_by = at, by
     incident.save(update_fields=["acknowledged_at", "acknowledged_by", "updated_at"])
     deadlines_replan(incident, now=at)
     ticked = checklist_auto_tick(incident, "acknowledged", actor=actor, at=at)
-    who = actor.username if actor else "the platform"
+    who = by.username if by else "the platform"
     timeline_record(
         incident,
         TimelineKind.ACKNOWLEDGED,

@@ -13,7 +13,7 @@ from incidents.api.serializers import IncidentOutputSerializer
 from incidents.models import Service
 from incidents.selectors import incident_list_for_api
 from tests.conftest import kept_for_module
-from tests.factories import UserFactory, declare, drive_to
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 
 from .conftest import INCIDENTS
 
@@ -31,6 +31,7 @@ def history(django_db_setup, django_db_blocker):
         responder = UserFactory(rank="engineer", groups=["responder"])
         security_user = UserFactory(rank="security_lead", groups=["security"])
         catalog = list(Service.objects.order_by("slug"))
+        put_on_call(ic_user)  # the IC of a P3 or P4 is the on-call engineer (3.1)
         lead = UserFactory(
             rank="senior_engineer", groups=["responder"], first_name="", last_name=""
         )

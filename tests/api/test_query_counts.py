@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from incidents import services
 from incidents.models import Service
 from tests.conftest import kept_for_module
-from tests.factories import UserFactory, declare
+from tests.factories import UserFactory, declare, put_on_call
 
 from .conftest import INCIDENTS
 
@@ -35,6 +35,7 @@ def sixty(django_db_setup, django_db_blocker):
         }
         ic_user, responder = people["ic_user"], people["responder"]
         catalog = list(Service.objects.order_by("slug"))
+        put_on_call(ic_user)  # the IC of a P3 or P4 is the on-call engineer (3.1)
         lead = UserFactory(rank="senior_engineer", groups=["responder"])
         for n in range(60):
             incident = declare(

@@ -17,7 +17,7 @@ from incidents.models import Deadline, Page, SeverityPolicy, Team, TimelineEvent
 from incidents.selectors import policy_for
 from incidents.services.timers import deadlines_fire_due
 from incidents.states import Role, TimelineKind
-from tests.factories import UserFactory, declare, drive_to
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 from tests.timers.conftest import make_schedule
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,9 @@ def sweep(clock):
 
 @pytest.fixture
 def ic(db):
-    return UserFactory(username="ian-ic", rank="engineering_manager", groups=["incident_commander"])
+    ian = UserFactory(username="ian-ic", rank="engineering_manager", groups=["incident_commander"])
+    put_on_call(ian)  # commands P3s and P4s too: their IC is the on-call engineer (3.1)
+    return ian
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import pytest
 
 from incidents.selectors import policy_for
 from pir.models import PostIncidentReview
-from tests.factories import UserFactory, declare, drive_to
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +16,8 @@ def resolved(db):
 
     def make(severity="P1", ic=None, **fields):
         ic = ic or UserFactory(rank="engineering_manager", groups=["incident_commander"])
+        if severity in ("P3", "P4"):
+            put_on_call(ic)  # their IC is the on-call engineer (procedures 3.1)
         incident = declare(actor=ic, severity=severity, **fields)
         return drive_to(incident, "resolved", ic), ic
 

@@ -640,7 +640,8 @@ def test_manual_escalation_fills_the_template_and_pages(api, org, ic, gateway, f
     (page,) = Page.objects.filter(incident=incident, rule_key__startswith="manual:")
     assert page.recipient == org.vp
     assert page.body.startswith(request)
-    assert "Acknowledge: http://testserver-base/ack/" in page.body
+    # ian-ic took the IC role, which acknowledged the incident: no acknowledge link.
+    assert "Acknowledge:" not in page.body
     assert outbox_deliver(PAGE, page.pk) == "sent"
     assert mailoutbox[-1].subject.startswith(
         f"[P1] INC-{incident.pk} Payments failing — Escalation request"
@@ -718,3 +719,39 @@ def test_page_an_unknown_or_inactive_user_is_400(api, org, ic, gateway, frozen):
     response = api(ic).post(url, {"username": gone.username, "reason": "x"}, format="json")
     assert response.status_code == 400
     assert json.loads(response.content)["rule"] == "active user"
+
+
+def test_a_manual_escalation_skips_whoever_already_holds_a_role(api, org, ic, gateway, frozen):
+    """Escalating to the Engineering Manager who is already the Technical Lead pages nobody
+    new: refused, naming why, and nothing is paged or recorded."""
+    incident = declare(actor=ic, severity="P1", services=gateway)
+    services.incident_assign_role(
+        actor=ic, incident_id=incident.pk, role=Role.TECH_LEAD, user=org.em
+    )
+    events_before = TimelineEvent.objects.filter(incident=incident).count()
+
+    response = escalate(api, ic, incident, target="engineering_manager", reason="need a call")
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["rule"] == "escalation target resolvable"
+    assert "skipped emma-em: already Technical Lead on this incident" in body["detail"]
+    assert not Page.objects.filter(incident=incident, rule_key__startswith="manual:").exists()
+    assert TimelineEvent.objects.filter(incident=incident).count() == events_before
+
+
+def test_a_manual_escalation_pages_the_rest_and_says_whom_it_skipped(api, org, ic, gateway, frozen):
+    from incidents.models import Service
+
+    auth = Service.objects.get(slug="authentication")  # Security's backup is erin
+    incident = declare(actor=ic, severity="P1", services=[*gateway, auth])
+    services.incident_assign_role(actor=ic, incident_id=incident.pk, role=Role.SME, user=org.backup)
+    response = escalate(api, ic, incident, target="backup_on_call", reason="need hands")
+    assert response.status_code == 201, response.content
+    event = response.json()
+    assert "skipped bob: already Subject Matter Expert on this incident" in event["text"]
+    assert event["data"]["skipped"] == [
+        "skipped bob: already Subject Matter Expert on this incident"
+    ]
+    pages = Page.objects.filter(incident=incident, rule_key__startswith="manual:")
+    assert sorted(pages.values_list("recipient__username", flat=True)) == ["erin"]
