@@ -47,7 +47,7 @@ class BoardFilterForm(forms.Form):
 
 
 class DeclareForm(AccessibleForm):
-    """The details step of the declaration wizard (after the flowchart has proposed)."""
+    """The details step of the declaration wizard (after triage has proposed a severity)."""
 
     title = forms.CharField(max_length=200, help_text="Brief description (4.2).")
     severity = forms.ChoiceField(choices=Severity.choices)
@@ -56,7 +56,7 @@ class DeclareForm(AccessibleForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Reason for overriding the proposed severity",
         help_text=(
-            "Required when the severity differs from the flowchart's proposal; "
+            "Required when the severity differs from the proposal (flowchart and criteria); "
             "recorded on the timeline."
         ),
     )
@@ -114,7 +114,7 @@ class DeclareForm(AccessibleForm):
         ):
             self.add_error(
                 "override_reason",
-                f"The flowchart proposed {self.proposed}; say why this incident is {severity}.",
+                f"Triage proposed {self.proposed}; say why this incident is {severity}.",
             )
         return data
 

@@ -56,7 +56,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "pir_required": "required",
         "pir_due_hours": 72,
         "pir_attendees": "All involved + management",
-        "action_review_every_days": 7,
+        "action_review_every_days": 7,  # 8.4, for P1 *actions* (the item's priority)
     },
     Severity.P2: {
         "name": "Major",

@@ -382,9 +382,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1.0,
         "options": {"expires": 2},
     },
-    # The action-item review digests of 8.4 (P1 weekly, P2 every two weeks: the policy's
-    # action_review_every_days) are written once per (severity, period, manager); beat asks
-    # every hour, so a new period's digests go out within the hour and a lost send is retried.
+    # The action-item review digests of 8.4 (P1 actions weekly, P2 actions every two weeks:
+    # the policy's action_review_every_days) are written once per (action priority, period,
+    # manager); beat asks every hour, so a new period's digests go out within the hour and a
+    # lost send is retried.
     # The review reminders need no entry: they are deadlines the timer sweep fires.
     "pir-action-review-digests": {
         "task": "pir.tasks.action_review_digests_task",

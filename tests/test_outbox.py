@@ -45,10 +45,10 @@ def digest(**fields) -> ActionDigestDelivery:
     today = timezone.now().date()
     return ActionDigestDelivery.objects.create(
         manager=manager,
-        severity="P1",
+        priority="P1",
         period_start=today,
         period_end=today + timedelta(days=6),
-        idempotency_key=f"pir-digest:P1:{today}:u{manager.pk}",
+        idempotency_key=f"pir-digest:action-P1:{today}:u{manager.pk}",
         to_address=manager.email,
         subject="P1 action items to review",
         body="- Fix pool",

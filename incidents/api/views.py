@@ -42,6 +42,7 @@ from .serializers import (
     TriageOutputSerializer,
     UserCreateInputSerializer,
     UserOutputSerializer,
+    triage_output,
 )
 
 
@@ -202,7 +203,7 @@ class IncidentChecklistItemApi(APIView):
 
 class TriageApi(APIView):
     @extend_schema(
-        summary="Severity flowchart (procedures 2.2)",
+        summary="Propose a severity: the flowchart (2.2) and the criteria (2.1)",
         request=TriageInputSerializer,
         responses={200: TriageOutputSerializer, 400: RULE},
     )
@@ -214,7 +215,7 @@ class TriageApi(APIView):
             raise RuleViolation(
                 str(missing), rule="flowchart answer required", field=missing.key
             ) from None
-        return Response({"severity": result.severity, "path": result.path})
+        return Response(TriageOutputSerializer(triage_output(result)).data)
 
 
 class ServiceListApi(APIView):

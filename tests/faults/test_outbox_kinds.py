@@ -98,10 +98,10 @@ def digest_rows(count: int) -> None:
     ActionDigestDelivery.objects.bulk_create(
         ActionDigestDelivery(
             manager=manager,
-            severity="P1",
+            priority="P1",
             period_start=today,
             period_end=today + timedelta(days=6),
-            idempotency_key=f"pir-digest:P1:{today}:u{manager.pk}",
+            idempotency_key=f"pir-digest:action-P1:{today}:u{manager.pk}",
             to_address=manager.email,
             subject="[TenSafe IR] P1 action items to review",
             body="- [P1] Fix pool",

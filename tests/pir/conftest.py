@@ -53,3 +53,15 @@ def fill(pir, **overrides):
     # A queryset update: the test's copy of the row may be older than its status.
     PostIncidentReview.objects.filter(pk=pir.pk).update(**values)
     return PostIncidentReview.objects.get(pk=pir.pk)
+
+
+def legacy_item(pir, **fields):
+    """An action item as rows written before owners and due dates were required look: the
+    columns are nullable, so no service writes one any more; only the database holds them."""
+    from django.utils import timezone
+
+    from pir.models import ActionItem
+
+    values = {"action": "Written before the rule", "priority": "P1", "created_at": timezone.now()}
+    values.update(fields)
+    return ActionItem.objects.create(pir=pir, incident_id=pir.incident_id, **values)

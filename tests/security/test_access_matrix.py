@@ -367,7 +367,12 @@ def world(db, settings) -> World:
         pirs[variant] = PostIncidentReview.objects.get(incident=incident)
         entries[variant] = PirTimelineEntry.objects.filter(pir=pirs[variant]).first()
         actions[variant] = action_item_create(
-            actor=ics[variant], pir_id=pirs[variant].pk, action="Add a canary", priority="P2"
+            actor=ics[variant],
+            pir_id=pirs[variant].pk,
+            action="Add a canary",
+            priority="P2",
+            owner=ics[variant],
+            due_date=incident.detected_at.date(),
         )
     # An open one too, so boards, lists and counts of open incidents have it to leak.
     declare(actor=security_ic, title=f"{SECRET_TITLE}, second host", severity="P2", security=True)
