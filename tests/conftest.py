@@ -35,6 +35,20 @@ def _uses_redis() -> bool:
     return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 
 
+# The tests that take longest run first (`make test` spreads the suite over pytest-xdist
+# workers, which then share out the rest as they finish): started last, one of them alone would
+# keep a worker busy after every other had run out of work.
+LONGEST_FIRST = ("tests/faults/", "tests/browser/", "tests/fuzz/")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        starts = (n for n, start in enumerate(LONGEST_FIRST) if item.nodeid.startswith(start))
+        return next(starts, len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the order within each group is kept
+
+
 def pytest_runtest_setup(item):
     for marker, available, what in (
         ("postgres", _uses_postgres, "DATABASE_URL=postgres://..."),
