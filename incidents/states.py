@@ -43,6 +43,7 @@ class Rank(models.TextChoices):
     SUPPORT_LEAD = "support_lead", "Support Lead"
     CUSTOMER_SUCCESS_MANAGER = "customer_success_manager", "Customer Success Manager"
     SECURITY_LEAD = "security_lead", "Security Lead"
+    SUPPORT_MANAGER = "support_manager", "Support Manager"
 
 
 # "X or above" in the procedures climbs this ladder; the other ranks are not on it.

@@ -488,8 +488,11 @@ class PolicyChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # --- catalog and people ----------------------------------------------------------------------
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug")
+class TeamAdmin(AuditedPolicyAdmin):
+    """A team's escalation (procedures 9.4) is policy: its changes are audited like the
+    procedures' numbers."""
+
+    list_display = ("name", "slug", "escalation_rank")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 

@@ -103,7 +103,24 @@ DEMO_USERS = (
         "support", "Sofia", "Marin", Rank.SUPPORT, "support", (GroupName.RESPONDER,), "support-lead"
     ),
     DemoUser(
-        "support-lead", "Tom", "Becker", Rank.SUPPORT_LEAD, "support", (GroupName.RESPONDER,), "cto"
+        "support-lead",
+        "Tom",
+        "Becker",
+        Rank.SUPPORT_LEAD,
+        "support",
+        (GroupName.RESPONDER,),
+        "support-manager",
+    ),
+    # Support's escalation (9.4): its Support Manager, as Platform's is its Engineering
+    # Manager ("manager") and Security's its Security Lead ("security-lead").
+    DemoUser(
+        "support-manager",
+        "Nadia",
+        "Haddad",
+        Rank.SUPPORT_MANAGER,
+        "support",
+        (GroupName.RESPONDER,),
+        "cto",
     ),
     DemoUser(
         "csm",
