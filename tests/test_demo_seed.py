@@ -197,3 +197,11 @@ def test_each_teams_escalation_reaches_a_demo_login_of_that_team():
         "security": ["security-lead"],
         "support": ["support-manager"],
     }
+
+
+def test_the_security_incident_has_approved_public_words_and_no_internal_title_in_them():
+    seed()
+
+    incident = Incident.objects.get(security=True)
+    assert incident.public_approved_by.username == "security-lead"
+    assert incident.public_title and incident.title not in incident.public_text
