@@ -62,6 +62,7 @@ class IntegrationForm(forms.ModelForm):
             "severity_map",
             "default_severity",
             "resolve_to_monitoring",
+            "declares_security",
             "signing_secret",
         ]
 
@@ -77,7 +78,14 @@ class IntegrationForm(forms.ModelForm):
 @admin.register(Integration)
 class IntegrationAdmin(SreLeadOnly, admin.ModelAdmin):
     form = IntegrationForm
-    list_display = ["name", "kind", "enabled", "resolve_to_monitoring", "secret_rotated_at"]
+    list_display = [
+        "name",
+        "kind",
+        "enabled",
+        "declares_security",
+        "resolve_to_monitoring",
+        "secret_rotated_at",
+    ]
     list_filter = ["kind", "enabled"]
     readonly_fields = ["receive_url", "created_at", "secret_rotated_at"]
     actions = ["rotate_secret"]
