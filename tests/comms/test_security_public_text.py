@@ -8,7 +8,7 @@ refused with what is missing."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pytest
 from django.core import mail
@@ -23,11 +23,11 @@ from incidents.errors import RuleViolation
 from incidents.models import Incident, Service, TimelineEvent
 from incidents.services.timers import deadlines_fire_due
 from incidents.states import Role, TimelineKind
+from tests.comms.test_cadence import T0, at
 from tests.factories import UserFactory, declare
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 INTERNAL_TITLE = "Kestrel token signing key exfiltrated from auth-db"
 DESCRIPTION = "Attacker pivoted through the legacy SSO bridge"
 SYMPTOMS = "forged session cookies"
@@ -37,10 +37,6 @@ PUBLIC_URLS = ["/status/", "/status/summary.json", "/status/feed.atom", "/status
 # Nothing of these may reach a public path: the internal title, its words and the details.
 # (The status page lists every service as a component; mail names no affected service.)
 SECRETS = (INTERNAL_TITLE, "Kestrel", "exfiltrated", DESCRIPTION, SYMPTOMS)
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
 
 
 @pytest.fixture
@@ -54,16 +50,6 @@ def _fresh_status_cache(settings):
     settings.TENSAFE_STATUS_VERSION_TTL_SECONDS = 0
     cache.clear()
     status_version_forget()
-
-
-@pytest.fixture
-def eager():
-    from tensafe_ir.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
 
 
 @pytest.fixture
@@ -338,7 +324,7 @@ def test_a_responder_without_access_learns_no_internal_title_from_the_public_pat
 
 
 def test_subscribers_are_mailed_the_public_words_only(
-    breach, people, eager, django_capture_on_commit_callbacks
+    breach, people, eager_tasks, django_capture_on_commit_callbacks
 ):
     Subscriber.objects.create(
         email="reader@example.com",
@@ -357,7 +343,7 @@ def test_subscribers_are_mailed_the_public_words_only(
 
 
 def test_customer_email_says_the_public_words_only(
-    breach, people, auth, eager, django_capture_on_commit_callbacks
+    breach, people, auth, eager_tasks, django_capture_on_commit_callbacks
 ):
     customer = Customer.objects.create(name="Acme Corp")
     customer.services.set([auth])
