@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0009_team_escalation_rank"),
+        ("incidents", "0010_team_escalation_rank"),
     ]
 
     operations = [

@@ -19,7 +19,7 @@ def seed_team_escalations(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0008_outbox_audit_actions"),
+        ("incidents", "0009_page_outbox_row"),
     ]
 
     operations = [
