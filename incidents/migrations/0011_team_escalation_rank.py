@@ -19,7 +19,7 @@ def seed_team_escalations(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0009_page_outbox_row"),
+        ("incidents", "0010_roles_on_call_and_service_experts"),
     ]
 
     operations = [
