@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 
 from .permissions import may_see_contact_target
@@ -103,6 +104,10 @@ def incident_message(
 
 
 # --- what the public may be told of a restricted incident ---------------------------------------
+# `incident_public_ready` as a query (the status page selects with it).
+PUBLIC_READY = Q(security=False) | Q(public_approved_at__isnull=False)
+
+
 def incident_public_ready(incident) -> bool:
     """Whether the status page, its subscribers and customer email may speak of `incident`:
     an ordinary incident always; a restricted one once the security group has approved its

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from incidents.models import Incident, Service
-from incidents.redaction import incident_public_services, incident_public_title
+from incidents.redaction import PUBLIC_READY, incident_public_services, incident_public_title
 from incidents.states import Severity, Status
 
 from ..models import Maintenance, Update
@@ -63,7 +63,7 @@ class ComponentState:
 
 
 # Not a drill; a security incident only with its public words approved (incidents.redaction).
-PUBLIC = Q(drill=False) & (Q(security=False) | Q(public_approved_at__isnull=False))
+PUBLIC = Q(drill=False) & PUBLIC_READY
 
 
 def public_updates() -> QuerySet[Update]:
