@@ -336,7 +336,7 @@ class IncidentAdmin(admin.ModelAdmin):
             if not obj.security
             else may_end_security_incident(request.user)
         ):
-            readonly += ["security", "security_reason"]
+            readonly.append("security")
         if not (obj.security and may_approve_public_text(request.user)):
             readonly += ["public_title", "public_text"]
         return readonly

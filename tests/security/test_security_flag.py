@@ -389,3 +389,27 @@ def test_declared_security_incidents_show_in_the_schema(api, people):
 def test_nothing_changes_for_a_missing_incident(people, api):
     response = flag(api, people["lead"], Incident(pk=987654))
     assert response.status_code == 404
+
+
+def test_admin_staff_who_may_not_change_the_flag_see_it_read_only(incident, client):
+    """Someone given the incident admin's permissions by hand, neither SRE lead, security
+    member nor this incident's IC: the flag is shown, not offered, and a forged POST of it
+    changes nothing."""
+    from django.contrib.auth.models import Permission
+
+    clerk = UserFactory(username="clerk", groups=["responder"], is_staff=True)
+    clerk.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="incidents", codename__in=["view_incident", "change_incident"]
+        )
+    )
+    client.force_login(clerk)
+    page = client.get(f"/admin/incidents/incident/{incident.pk}/change/")
+    assert page.status_code == 200
+    assert "security" not in page.context["adminform"].form.fields
+    data = _admin_form(client, incident)
+    data.update(security="on", security_reason="forged")
+    client.post(f"/admin/incidents/incident/{incident.pk}/change/", data)
+    incident.refresh_from_db()
+    assert not incident.security
+    assert not AuditEvent.objects.filter(action=AuditAction.INCIDENT_RESTRICTED).exists()
