@@ -143,3 +143,4 @@ class AuditAction(models.TextChoices):
     ROLE_IC_TAKEN = "role.ic_taken", "Incident Commander role taken by an SRE lead"
     INCIDENT_RESTRICTED = "incident.restricted", "Incident made a security incident"
     INCIDENT_UNRESTRICTED = "incident.unrestricted", "Incident no longer a security incident"
+    INTEGRATION_SECURITY = "integration.security", "Integration's declares_security changed"

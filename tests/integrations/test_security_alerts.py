@@ -123,3 +123,51 @@ def test_sre_leads_create_and_list_security_integrations(api, sre_lead):
     assert response.json()["declares_security"] is True
     listed = api(sre_lead).get("/api/v1/integrations/").json()
     assert [i["declares_security"] for i in listed] == [True]
+
+
+def _admin_change(client, integration, **changes):
+    data = {
+        "name": integration.name,
+        "kind": integration.kind,
+        "enabled": "on",
+        "severity_map": "{}",
+        "default_severity": integration.default_severity,
+        "signing_secret": "",
+        **changes,
+    }
+    if integration.declares_security and "declares_security" not in changes:
+        data["declares_security"] = "on"
+    return client.post(f"/admin/integrations/integration/{integration.pk}/change/", data)
+
+
+def test_only_the_security_lead_stops_an_integration_declaring_security(sender, sre_lead, client):
+    """Turned off, the integration's incidents would be visible to everyone: like
+    allow_restricted, that takes the security lead or a superuser. Both changes are audited."""
+    from incidents.models import AuditEvent
+    from incidents.states import AuditAction
+    from tests.factories import UserFactory
+
+    siem = sender("webhook", name="SIEM", declares_security=True).integration
+    client.force_login(sre_lead)
+    refused = _admin_change(client, siem, declares_security="")
+    assert refused.status_code == 200
+    assert "Only the security lead or a superuser" in refused.content.decode()
+    siem.refresh_from_db()
+    assert siem.declares_security
+    assert not AuditEvent.objects.filter(action=AuditAction.INTEGRATION_SECURITY).exists()
+
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    assert _admin_change(client, siem, declares_security="").status_code == 302
+    siem.refresh_from_db()
+    assert not siem.declares_security
+
+    client.force_login(sre_lead)  # turning it on restricts: an SRE lead may
+    assert _admin_change(client, siem, declares_security="on").status_code == 302
+    siem.refresh_from_db()
+    assert siem.declares_security
+    rows = AuditEvent.objects.filter(action=AuditAction.INTEGRATION_SECURITY).order_by("id")
+    assert [(r.actor, r.details["declares_security"]) for r in rows] == [
+        (root, False),
+        (sre_lead, True),
+    ]
