@@ -26,7 +26,7 @@ from incidents.services.timers import deadlines_replan
 from incidents.states import Role, Status, TimelineKind
 
 from .models import CommsObligation
-from .render import humanize_minutes, utc_time
+from .render import humanize_minutes, public_words_missing, utc_time
 from .services.obligations import obligations_sync, reminder_lead
 
 KIND = "comms"
@@ -134,6 +134,11 @@ def fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: dat
         kind, what = TimelineKind.COMMS_MISSED, f"{label} missed: it was due at {due}"
         obligation.status, obligation.missed_at = CommsObligation.Status.MISSED, at
         obligation.save(update_fields=["status", "missed_at", "updated_at"])
+    if obligation.channel != CommsObligation.Channel.INTERNAL and public_words_missing(incident):
+        what += (
+            " (a security incident: the security group must approve its public title and "
+            "text first)"
+        )
     people, note = reminder_people(incident, recipients)
     page_ids, summary = pages_build(
         incident,

@@ -10,8 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 from django.template.loader import render_to_string
 
+from incidents.errors import RuleViolation
 from incidents.models import Incident
-from incidents.selectors import incident_active_roles, policy_for, policy_settings
+from incidents.redaction import incident_public_ready, incident_public_title
+from incidents.selectors import (
+    incident_active_roles,
+    incident_is_restricted,
+    policy_for,
+    policy_settings,
+)
 from incidents.states import Role, Status, TimelineKind
 
 from .models import Update
@@ -166,7 +173,9 @@ def _internal(incident: Incident, context: dict, state: str, now: datetime) -> s
     ).strip()
 
 
-def _customer_email(incident: Incident, context: dict, state: str) -> tuple[str, str]:
+def _email_doing_and_frequency(incident: Incident, state: str, now: datetime) -> tuple[str, str]:
+    """The customer email's "what we're doing" (with the duration once resolved) and how
+    often customers will hear from us (6.3)."""
     every = cadence_minutes(incident, Update.Channel.CUSTOMER_EMAIL)
     if state != Status.RESOLVED and every:
         frequency = f"intervals of no more than {humanize_minutes(every)}"
@@ -174,7 +183,18 @@ def _customer_email(incident: Incident, context: dict, state: str) -> tuple[str,
         frequency = "the conclusion of our post-incident review"
     doing = DOING[state]
     if state == Status.RESOLVED:
-        doing = f"{doing} It lasted {context['duration']} ({context['start']} to {context['end']})."
+        end = incident.resolved_at or now
+        doing = (
+            f"{doing} It lasted {humanize_duration(end - incident.detected_at)} "
+            f"({utc(incident.detected_at)} to {utc(end)})."
+        )
+    return doing, frequency
+
+
+def _customer_email(
+    incident: Incident, context: dict, state: str, now: datetime
+) -> tuple[str, str]:
+    doing, frequency = _email_doing_and_frequency(incident, state, now)
     subject = render_to_string(
         "comms/updates/customer_email_subject.txt", {"brief": incident.title}
     ).strip()
@@ -193,17 +213,77 @@ def _customer_email(incident: Incident, context: dict, state: str) -> tuple[str,
     return subject, body
 
 
+# --- a security incident's public posts (2.1, 6.2) ---------------------------------------------
+PUBLIC_WORDS_RULE = (
+    "Security incidents: the status page and customer email say only the public title and "
+    "text the security group approved"
+)
+
+
+def public_words_missing(incident: Incident) -> str:
+    """What a security incident still needs before the status page or customer email may
+    speak of it ("" when nothing: an ordinary incident, or its public words approved)."""
+    if incident_public_ready(incident):
+        return ""
+    return (
+        f"{incident.reference} is a security incident: the status page and customer email may "
+        "say only a public title and text approved by the security group, and none is approved "
+        "yet. The security group (or the security lead) approves them on the incident page "
+        f"or with POST /api/v1/incidents/{incident.pk}/public-text/; the communication "
+        "deadlines keep running meanwhile."
+    )
+
+
+def require_public_words(incident: Incident) -> None:
+    missing = public_words_missing(incident)
+    if missing:
+        raise RuleViolation(missing, rule=PUBLIC_WORDS_RULE, field="channel")
+
+
+def _restricted_public_draft(incident: Incident, channel: str, state: str, now: datetime) -> Draft:
+    """A security incident's status page post or customer email, from its approved public
+    title and text and the times alone: never its title, services, symptoms, impact or
+    workaround (the context below holds nothing else)."""
+    require_public_words(incident)
+    every = cadence_minutes(incident, channel)
+    context = {
+        "public_title": incident_public_title(incident),
+        "public_text": incident.public_text,
+        "state": Status(state).label,
+        "posted": utc(now),
+        "next_update": humanize_minutes(every) if every and state != Status.RESOLVED else "",
+        "start": utc(incident.started_at or incident.detected_at),
+        "status_page_url": policy_settings().status_page_url,
+    }
+    if channel == Update.Channel.STATUS_PAGE:
+        text = render_to_string("comms/updates/status_page_restricted.txt", context).strip()
+        return Draft(channel, state, text.splitlines()[0], text)
+    doing, frequency = _email_doing_and_frequency(incident, state, now)
+    subject = render_to_string(
+        "comms/updates/customer_email_subject.txt", {"brief": context["public_title"]}
+    ).strip()
+    body = render_to_string(
+        "comms/updates/customer_email_restricted.txt",
+        {**context, "doing": doing, "frequency": frequency},
+    ).strip()
+    return Draft(channel, state, subject, body)
+
+
 def update_draft(
     incident: Incident, channel: str, template: str | None = None, *, now: datetime
 ) -> Draft:
     """The prefilled text for `channel`, in the state `template` names (default: the
-    incident's current status, so each transition offers the matching template)."""
+    incident's current status, so each transition offers the matching template). A security
+    incident's public channels say only its approved public words (RuleViolation until the
+    security group approved them)."""
     state = template or incident.status
+    if channel != Update.Channel.INTERNAL and incident_is_restricted(incident):
+        return _restricted_public_draft(incident, channel, state, now)
     context = _common(incident, channel, state, now)
     if channel == Update.Channel.INTERNAL:
         return Draft(channel, state, "", _internal(incident, context, state, now))
     if channel == Update.Channel.CUSTOMER_EMAIL:
-        subject, body = _customer_email(incident, context, state)
+        subject, body = _customer_email(incident, context, state, now)
         return Draft(channel, state, subject, body)
     text = render_to_string(f"comms/updates/status_page_{state}.txt", context).strip()
     return Draft(channel, state, text.splitlines()[0], text)

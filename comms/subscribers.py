@@ -36,7 +36,13 @@ from django.views.decorators.http import require_http_methods
 from incidents.notify import Outcome, email_send
 from incidents.outbox import RetryPolicy, outbox_enqueue, register_outbox_kind
 from incidents.ratelimit import client_address, slot_take, wait_text
-from incidents.redaction import Message, incident_message
+from incidents.redaction import (
+    Message,
+    incident_message,
+    incident_public_ready,
+    incident_public_services,
+    incident_public_title,
+)
 
 from .models import Subscriber, SubscriberDelivery, Update
 from .status.selectors import public_updates
@@ -255,7 +261,7 @@ def deliveries_create(update: Update, *, now: datetime) -> list[int]:
 def subscribers_on_status_page_posted(incident, event) -> None:
     """Reaction to a status page post (comms/apps.py, incidents.reactions): runs inside the
     posting transaction."""
-    if incident.security or incident.drill:
+    if incident.drill or not incident_public_ready(incident):
         return
     update = _posted_update(incident, event)
     if update is None:
@@ -277,22 +283,26 @@ def _compose(delivery: SubscriberDelivery) -> _Email:
     incident = update.incident
     label = update.get_template_display() if update.template else "Update"
     unsubscribe = unsubscribe_url(subscriber)
+    title = incident_public_title(incident)
     body = render_to_string(
         "comms/subscribe_email_update.txt",
         {
-            "title": incident.title,
+            "title": title,
             "label": label,
             "posted_at": update.posted_at,
-            "components": ", ".join(s.name for s in incident.services.all()),
+            "components": ", ".join(
+                s.name for s in incident_public_services(incident, incident.services.all())
+            ),
             "text": update.text,
             "status_url": _status_url(),
             "unsubscribe_url": unsubscribe,
         },
     )
-    # Restricted incidents are never public (status.selectors), so this is the full text;
-    # a subscriber is an outside address, and the one rule says so if that ever changes.
+    # A subscriber is an outside address: the public words only (a restricted incident's
+    # approved public title; its update text was composed from its public text). A delivery
+    # whose incident lost them meanwhile is cancelled before this (`cancelled`).
     message = incident_message(
-        incident, Message(f"[TenSafe status] {incident.title}: {label}"[:200], body)
+        incident, Message(f"[TenSafe status] {title}: {label}"[:200], body), public=True
     )
     return _Email(
         subject=message.subject,
@@ -312,6 +322,8 @@ class SubscriberEmailSender:
     def cancelled(self, delivery: SubscriberDelivery) -> str | None:
         if delivery.subscriber.status != Subscriber.Status.CONFIRMED:
             return "unsubscribed before sending"
+        if not incident_public_ready(delivery.update.incident):
+            return "the incident became restricted and has no approved public words"
         return None
 
     def send(self, delivery: SubscriberDelivery) -> Outcome:

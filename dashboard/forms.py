@@ -173,6 +173,35 @@ class PageUserForm(AccessibleForm):
     reason = forms.CharField(max_length=500, label="Reason")
 
 
+class SecurityFlagForm(AccessibleForm):
+    """Make the incident a security incident, or an ordinary one again (2.1, 5.1)."""
+
+    security = forms.TypedChoiceField(
+        choices=[("true", "Security incident"), ("false", "Ordinary incident")],
+        coerce=lambda value: value == "true",
+        widget=forms.HiddenInput,
+    )
+    reason = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason",
+        help_text="Recorded on the timeline and in the audit log.",
+    )
+
+
+class PublicTextForm(AccessibleForm):
+    """A security incident's public title and text, set and approved by the security group."""
+
+    public_title = forms.CharField(max_length=200, label="Public title")
+    public_text = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Public text",
+        help_text="What the status page and customer email say: no internal title, service "
+        "names or details.",
+    )
+
+
 class ChecklistForm(forms.Form):
     done = forms.TypedChoiceField(
         choices=[("1", "done"), ("0", "not done")], coerce=lambda v: v == "1"

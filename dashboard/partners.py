@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from comms.models import Update
 from comms.permissions import may_post_publicly
-from comms.render import update_draft
+from comms.render import public_words_missing, update_draft
 from comms.selectors import incident_conformance, obligations_open, update_list_for_incident
 from comms.services import update_post
 from incidents.states import Severity
@@ -53,17 +53,27 @@ def next_updates(user, incidents) -> dict[int, list[tuple[str, object]]]:
 
 
 # --- the incident page's communications panel -------------------------------------------------
+PUBLIC_CHANNELS = (Update.Channel.STATUS_PAGE, Update.Channel.CUSTOMER_EMAIL)
+
+
+def comms_text_fixed(incident, channel: str) -> bool:
+    """A security incident's public posts are its approved public words in the template:
+    shown, not edited (comms refuses text of one's own there)."""
+    return incident.security and channel in PUBLIC_CHANNELS
+
+
 def _composer(user, incident, channel: str = "", template: str = "") -> dict | None:
     """The 6.2 templates prefilled from the incident (comms' draft), for the channels this
-    user may post on; the template matching the incident's status comes first."""
-    public = (Update.Channel.STATUS_PAGE, Update.Channel.CUSTOMER_EMAIL)
+    user may post on; the template matching the incident's status comes first. A security
+    incident's public channels are offered once its public words are approved; until then
+    `public_blocked` says what is missing."""
+    may_post = may_post_publicly(user, incident)
+    blocked = public_words_missing(incident) if may_post else ""
     channels = [
         (value, label)
         for value, label in Update.Channel.choices
-        if value not in public or (not incident.security and may_post_publicly(user, incident))
+        if value not in PUBLIC_CHANNELS or (may_post and not blocked)
     ]
-    if not channels:
-        return None
     values = [c for c, _ in channels]
     channel = channel if channel in values else values[0]
     template = template if template in Update.Template.values else str(incident.status)
@@ -75,6 +85,8 @@ def _composer(user, incident, channel: str = "", template: str = "") -> dict | N
         "channel": channel,
         "template": template,
         "text": draft.text,
+        "fixed": comms_text_fixed(incident, channel),
+        "public_blocked": blocked,
     }
 
 
@@ -82,7 +94,7 @@ def comms_draft(user, incident, channel: str, template: str) -> dict | None:
     return _composer(user, incident, channel, template)
 
 
-def comms_post(*, actor, incident_id, channel: str, template: str, text: str):
+def comms_post(*, actor, incident_id, channel: str, template: str, text: str | None):
     return update_post(
         actor=actor, incident_id=incident_id, channel=channel, template=template, text=text
     )

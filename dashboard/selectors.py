@@ -18,6 +18,9 @@ from incidents.permissions import (
     can_override_on_call,
     can_transition,
     is_writer,
+    may_approve_public_text,
+    may_end_security_incident,
+    may_make_security_incident,
     resolve_refusal_for,
 )
 from incidents.selectors import (
@@ -161,6 +164,28 @@ def _resolve_panel(user, incident) -> ResolvePanel:
     return ResolvePanel(True, False, reasons)
 
 
+@dataclass
+class SecurityPanel:
+    """The security flag and, for a security incident, its public words (2.1, 5.1)."""
+
+    can_change: bool  # this user may flip the flag the way `to` says
+    to: bool  # what the button makes it: a security incident (True) or an ordinary one
+    can_approve: bool  # this user may set and approve the public title and text
+
+
+def _security_panel(user, incident) -> SecurityPanel:
+    to = not incident.security
+    if to:
+        can_change = may_make_security_incident(user, incident_ic_id(incident))
+    else:
+        can_change = may_end_security_incident(user)
+    return SecurityPanel(
+        can_change=can_change,
+        to=to,
+        can_approve=incident.security and may_approve_public_text(user),
+    )
+
+
 def _checklists(incident) -> list[dict]:
     items = list(incident_checklist(incident))
     out = []
@@ -232,6 +257,7 @@ def incident_page(user, incident_id) -> dict:
         "can_write": is_writer(user),
         "transitions": _transition_buttons(incident),
         "resolve": _resolve_panel(user, incident),
+        "security": _security_panel(user, incident),
         "can_acknowledge": incident.acknowledged_at is None and is_writer(user),
         "can_override": is_writer(user) and can_override_on_call(user),
         "roles": roles,

@@ -140,22 +140,39 @@ class Recipients:
             return in_team or people
         return people
 
+    def team_escalation(self, teams: list[Team]) -> tuple[list[User], str, str]:
+        """Each team's escalation target (procedures 9.4, `Team.escalation_rank`): one member
+        of the team holding that rank, else anyone holding it. Returns the people, what they
+        are ("Engineering Manager", "Security Lead", …) and a note naming the teams whose
+        escalation is not the Engineering Manager 5.1 speaks of."""
+        people, labels, notes = [], [], []
+        for team in teams:
+            label = Rank(team.escalation_rank).label
+            people += self._rank(team.escalation_rank, {team.pk})[:1]
+            labels.append(label)
+            if team.escalation_rank != Rank.ENGINEERING_MANAGER:
+                notes.append(f"{team.name} escalates to its {label} (9.4)")
+        what = " / ".join(dict.fromkeys(labels)) or Rank.ENGINEERING_MANAGER.label
+        return _unique(people), what, "; ".join(notes)
+
     def resolve(self, target: str, incident: Incident | None) -> tuple[list[User], str]:
-        """People for a target, and a note when a fallback was used or nobody was found."""
+        """People for a target, and a note when a fallback was used or nobody was found.
+        The Engineering Manager (5.1), a P2's manager (2.1) and the stand-in for a missing
+        backup are each affected team's own escalation target (9.4)."""
         teams = self._teams(incident)
-        team_ids = {t.pk for t in teams}
         if target in ("on_call", "backup_on_call"):
             attr = "primary" if target == "on_call" else "backup"
             people = [getattr(oc, attr) for t in teams for oc in self._team_oncall(t)]
             people = [p for p in people if p is not None]
             if people or target == "on_call":
                 return _unique(people), "" if people else "nobody is on call for the affected teams"
-            managers = self._rank(Rank.ENGINEERING_MANAGER, team_ids)
+            managers, what, _note = self.team_escalation(teams)
             if not managers:
-                return [], "no backup on call and no Engineering Manager to page instead"
-            return managers[:1], "no backup on call; paged the Engineering Manager instead"
+                return [], f"no backup on call and no {what} to page instead"
+            return managers, f"no backup on call; paged the {what} instead"
         if target in ("engineering_manager", "manager"):
-            return self._rank(Rank.ENGINEERING_MANAGER, team_ids)[:1], ""
+            managers, _what, note = self.team_escalation(teams)
+            return managers, note
         if target in RANK_TARGETS:
             return self._rank(RANK_TARGETS[target])[:1], ""
         if target == "ic_manager":
@@ -172,10 +189,9 @@ class Recipients:
             )
             if ic is not None and ic.manager_id:
                 return [ic.manager], ""
-            ic_team = {ic.team_id} if ic is not None and ic.team_id else team_ids
-            return self._rank(Rank.ENGINEERING_MANAGER, ic_team)[:1], (
-                "" if ic is not None else "no IC assigned; paged the team's Engineering Manager"
-            )
+            ic_teams = [ic.team] if ic is not None and ic.team_id else teams
+            managers, what, _note = self.team_escalation(ic_teams)
+            return managers, "" if ic is not None else f"no IC assigned; paged the team's {what}"
         if target == "all_hands":
             people = []
             for team in Team.objects.filter(schedules__isnull=False).distinct():

@@ -110,6 +110,52 @@ def require_may_allow_restricted(actor) -> None:
         )
 
 
+# --- security incidents after declaration (procedures 2.1, 5.1) ----------------------------------
+def may_make_security_incident(user, ic_user_id: int | None) -> bool:
+    """Making an incident a security incident (restricted): its IC, an SRE lead or the
+    security group (superusers and the security lead included); None is the platform (a
+    security tool's alert)."""
+    if user is None:
+        return True
+    return (
+        is_sre_lead(user) or is_security_member(user) or (is_writer(user) and user.pk == ic_user_id)
+    )
+
+
+def may_end_security_incident(user) -> bool:
+    """Making a security incident an ordinary one again opens it to everyone: the security
+    group or an SRE lead only."""
+    return user is None or is_sre_lead(user) or is_security_member(user)
+
+
+def require_may_set_security(user, security: bool, ic_user_id: int | None) -> None:
+    if security and not may_make_security_incident(user, ic_user_id):
+        raise PermissionDenied(
+            "Only the incident's Incident Commander, an SRE lead or the security group may make "
+            "it a security incident."
+        )
+    if not security and not may_end_security_incident(user):
+        raise PermissionDenied(
+            "Only the security group or an SRE lead may make a security incident an ordinary "
+            "one again (it opens it to everyone)."
+        )
+
+
+def may_approve_public_text(user) -> bool:
+    """A security incident's public title and text (what the status page and customer email
+    may say) are set and approved by the security group: its members, the security lead and
+    superusers. Never the platform on its own."""
+    return user is not None and user.is_authenticated and is_security_member(user)
+
+
+def require_may_approve_public_text(user) -> None:
+    if not may_approve_public_text(user):
+        raise PermissionDenied(
+            "Only the security group (or the security lead) may set and approve a security "
+            "incident's public title and text."
+        )
+
+
 def require_can_transition(user, transition_name: str, ic_user_id: int | None) -> None:
     if can_transition(user, transition_name, ic_user_id):
         return

@@ -243,6 +243,16 @@ ESCALATION_CONTACT_DEFAULTS: list[dict] = [
     },
 ]
 
+# --- 9.4 On-call information: each team's escalation ----------------------------------------
+# Team name -> the rank its escalations reach. Held in `Team.escalation_rank` (seeded with the
+# teams, edited by SRE leads in admin); `escalation.Recipients` resolves 5.1's "Engineering
+# Manager" (and 2.1's manager, the missing backup) through the affected services' teams.
+TEAM_ESCALATION_DEFAULTS: dict[str, str] = {
+    "Platform": Rank.ENGINEERING_MANAGER,
+    "Security": Rank.SECURITY_LEAD,
+    "Support": Rank.SUPPORT_MANAGER,
+}
+
 # --- Numbers that are not per severity --------------------------------------------------------
 SETTINGS_DEFAULTS: dict = {
     "stability_window_minutes": 15,  # 7.4 "Monitoring confirms stability (15+ minutes)"

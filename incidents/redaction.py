@@ -14,6 +14,11 @@ open the link <url>". The recipient is
   cannot know: always redacted, unless the sender says the target is `trusted` (an outgoing
   webhook subscription with `allow_restricted`, granted by the security lead).
 
+**Public words.** A restricted incident is told to the public (status page, subscribers,
+customer email) only through its public title and text, once the security group approved
+them: `incident_public_ready`, `incident_public_title`, `incident_public_services`; a sender
+that composed its message from those alone passes `public=True`.
+
 Paging a person does not grant access to a restricted incident (docs/architecture.md,
 "Restricted incidents in messages"): the page carries the link, and the security group grants
 access.
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 
 from .permissions import may_see_contact_target
@@ -55,18 +61,26 @@ def restricted_text(incident) -> str:
     return f"Restricted security incident {incident.reference}: open the link {link}"
 
 
-def message_withheld(incident, recipient=None, *, trusted: bool = False) -> bool:
+def message_withheld(
+    incident, recipient=None, *, trusted: bool = False, public: bool = False
+) -> bool:
     """Whether a message about `incident` to `recipient` (a user; None for anything that is
-    not one) must be the redacted form."""
+    not one) must be the redacted form. `public`: the sender composed it for the public from
+    the incident's public words only (below), which may go out once they are approved."""
     if trusted or not incident_is_restricted(incident):
         return False
+    if public:
+        return not incident_public_ready(incident)
     return recipient is None or not incident_visible_to(recipient, incident)
 
 
-def incident_message(incident, message: Message, *, recipient=None, trusted=False) -> Message:
-    """`message` as its sender composed it when `recipient` may read it; otherwise the
-    redacted form, which keeps only the payload's event name, id, time and drill flag."""
-    if not message_withheld(incident, recipient, trusted=trusted):
+def incident_message(
+    incident, message: Message, *, recipient=None, trusted=False, public=False
+) -> Message:
+    """`message` as its sender composed it when `recipient` may read it (or, `public`, when
+    the incident's public words are approved); otherwise the redacted form, which keeps only
+    the payload's event name, id, time and drill flag."""
+    if not message_withheld(incident, recipient, trusted=trusted, public=public):
         return message
     text = restricted_text(incident)
     subject = f"Restricted security incident {incident.reference}"
@@ -87,6 +101,30 @@ def incident_message(incident, message: Message, *, recipient=None, trusted=Fals
             },
         )
     return Message(subject=subject, body=text, payload=payload)
+
+
+# --- what the public may be told of a restricted incident ---------------------------------------
+# `incident_public_ready` as a query (the status page selects with it).
+PUBLIC_READY = Q(security=False) | Q(public_approved_at__isnull=False)
+
+
+def incident_public_ready(incident) -> bool:
+    """Whether the status page, its subscribers and customer email may speak of `incident`:
+    an ordinary incident always; a restricted one once the security group has approved its
+    public title and text (`services.security.incident_public_text_approve`)."""
+    return not incident_is_restricted(incident) or incident.public_approved_at is not None
+
+
+def incident_public_title(incident) -> str:
+    """The title the public reads: an ordinary incident's own, a restricted incident's
+    approved public title, never its internal one."""
+    return incident.public_title if incident_is_restricted(incident) else incident.title
+
+
+def incident_public_services(incident, services) -> list:
+    """The affected services the public is told of: none of a restricted incident (which
+    systems a breach touches is one of its details)."""
+    return [] if incident_is_restricted(incident) else list(services)
 
 
 # --- contact targets -----------------------------------------------------------------------------

@@ -145,7 +145,10 @@ def incident_detail_for_user(user, incident_id) -> Incident:
     from .rules import resolution_blockers, role_warnings
 
     incident = (
-        incident_list_for_api(user).filter(pk=incident_id).first()
+        incident_list_for_api(user)
+        .select_related("public_approved_by")
+        .filter(pk=incident_id)
+        .first()
         if str(incident_id).isascii() and str(incident_id).isdigit()
         else None
     )

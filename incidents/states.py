@@ -43,6 +43,7 @@ class Rank(models.TextChoices):
     SUPPORT_LEAD = "support_lead", "Support Lead"
     CUSTOMER_SUCCESS_MANAGER = "customer_success_manager", "Customer Success Manager"
     SECURITY_LEAD = "security_lead", "Security Lead"
+    SUPPORT_MANAGER = "support_manager", "Support Manager"
 
 
 # "X or above" in the procedures climbs this ladder; the other ranks are not on it.
@@ -114,6 +115,9 @@ class TimelineKind(models.TextChoices):
     # Detection (procedures 4.1)
     ALERT_RECEIVED = "alert_received", "Alert received"
     ALERT_RESOLVED = "alert_resolved", "Alert resolved"
+    # Security incidents after declaration (procedures 2.1, 5.1)
+    SECURITY_CHANGED = "security_changed", "Security incident flag changed"
+    PUBLIC_TEXT_APPROVED = "public_text_approved", "Public title and text approved"
 
 
 class AuditAction(models.TextChoices):
@@ -137,3 +141,6 @@ class AuditAction(models.TextChoices):
     # Incident roles (procedures 3.1, 3.3, 7.4): the SRE lead's powers over who commands.
     ROLE_ON_CALL_OVERRIDE = "role.on_call_override", "Role given over the on-call rule"
     ROLE_IC_TAKEN = "role.ic_taken", "Incident Commander role taken by an SRE lead"
+    INCIDENT_RESTRICTED = "incident.restricted", "Incident made a security incident"
+    INCIDENT_UNRESTRICTED = "incident.unrestricted", "Incident no longer a security incident"
+    INTEGRATION_SECURITY = "integration.security", "Integration's declares_security changed"

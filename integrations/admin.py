@@ -5,6 +5,7 @@ mapping as JSON), what came in (deliveries, groups, alerts: read-only), and outg
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 
 from incidents.admin.mixins import ReadOnlyAdminMixin
 from incidents.admin.oncall import VisibleIncidentRowsMixin
@@ -21,9 +22,10 @@ from .models import (
     WebhookSubscription,
     new_secret,
 )
-from .permissions import may_manage_integrations
+from .permissions import may_manage_integrations, require_may_set_declares_security
 from .services.integrations import (
     check_subscription_url,
+    integration_declares_security_set,
     integration_rotate_secret,
     integration_url,
     subscription_create,
@@ -62,8 +64,18 @@ class IntegrationForm(forms.ModelForm):
             "severity_map",
             "default_severity",
             "resolve_to_monitoring",
+            "declares_security",
             "signing_secret",
         ]
+
+    def clean_declares_security(self):
+        value = self.cleaned_data["declares_security"]
+        was = bool(self.instance.pk and self.instance.declares_security)
+        try:
+            require_may_set_declares_security(acting_user(), was, value)
+        except PermissionDenied as refused:
+            raise forms.ValidationError(str(refused)) from None
+        return value
 
     def clean_severity_map(self):
         value = self.cleaned_data["severity_map"] or {}
@@ -77,7 +89,14 @@ class IntegrationForm(forms.ModelForm):
 @admin.register(Integration)
 class IntegrationAdmin(SreLeadOnly, admin.ModelAdmin):
     form = IntegrationForm
-    list_display = ["name", "kind", "enabled", "resolve_to_monitoring", "secret_rotated_at"]
+    list_display = [
+        "name",
+        "kind",
+        "enabled",
+        "declares_security",
+        "resolve_to_monitoring",
+        "secret_rotated_at",
+    ]
     list_filter = ["kind", "enabled"]
     readonly_fields = ["receive_url", "created_at", "secret_rotated_at"]
     actions = ["rotate_secret"]
@@ -99,7 +118,13 @@ class IntegrationAdmin(SreLeadOnly, admin.ModelAdmin):
                 messages.WARNING,
             )
             return
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            if "declares_security" in form.changed_data:
+                # Through the service, which checks and audits it; the rest as the form says.
+                integration_declares_security_set(
+                    actor=request.user, integration_id=obj.pk, declares=obj.declares_security
+                )
+            super().save_model(request, obj, form, change)
 
     @admin.action(description="Rotate the secret (the old one stops working)")
     def rotate_secret(self, request, queryset):

@@ -41,6 +41,11 @@ class IntegrationCreateInputSerializer(StrictSerializer):
     )
     default_severity = serializers.ChoiceField(Severity.choices, required=False)
     resolve_to_monitoring = serializers.BooleanField(required=False)
+    declares_security = serializers.BooleanField(
+        required=False,
+        help_text="A security tool (4.1: SIEM, WAF): every incident it opens is a security "
+        "incident (restricted). An alert labelled security=true opens one from any integration.",
+    )
     signing_secret = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
@@ -59,6 +64,7 @@ class IntegrationOutputSerializer(serializers.ModelSerializer):
             "severity_map",
             "default_severity",
             "resolve_to_monitoring",
+            "declares_security",
             "has_signing_secret",
             "created_at",
             "secret_rotated_at",

@@ -72,6 +72,11 @@ class Integration(models.Model):
         default="P3",
         help_text="Severity when an alert carries no (known) severity.",
     )
+    declares_security = models.BooleanField(
+        default=False,
+        help_text="A security tool (procedures 4.1: SIEM, WAF): every incident it opens is a "
+        "security incident. Any integration's alert labelled security=true opens one too.",
+    )
     resolve_to_monitoring = models.BooleanField(
         default=False,
         help_text="When every alert of an incident has resolved, move it to Monitoring "

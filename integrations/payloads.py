@@ -78,6 +78,7 @@ class IncomingAlert:
     annotations: dict = field(default_factory=dict)
     source_url: str = ""
     description: str = ""
+    security: bool = False  # the sender says it is a security alert (4.1: SIEM, WAF)
 
 
 @dataclass
@@ -134,6 +135,14 @@ def _services(labels: dict) -> list[str]:
     return [value for key in ("service", "component") if (value := labels.get(key))]
 
 
+SECURITY_LABEL = "security"
+
+
+def _says_security(value) -> bool:
+    """A `security` label (or field) of true, yes or 1 marks a security tool's alert (4.1)."""
+    return str(value).strip().lower() in ("true", "yes", "1")
+
+
 def _validate(serializer_class, data) -> dict:
     if not isinstance(data, dict):
         raise PayloadInvalid({"body": ["Expected a JSON object."]})
@@ -181,6 +190,7 @@ def _am_alerts(data: dict) -> list[IncomingAlert]:
             annotations=a["annotations"],
             source_url=a["generatorURL"][:1000],
             description=a["annotations"].get("description", ""),
+            security=_says_security(a["labels"].get(SECURITY_LABEL, "")),
         )
         for a in data["alerts"]
     ]
@@ -302,6 +312,7 @@ def parse_pagerduty(data, *, generated_dedup_key: str | None = None) -> Batch:
             if v
         },
         annotations={"custom_details": details} if details is not None else {},
+        security=isinstance(details, dict) and _says_security(details.get(SECURITY_LABEL, "")),
         source_url=(valid["client_url"] or next((x.get("href", "") for x in valid["links"]), ""))[
             :1000
         ],
@@ -324,10 +335,14 @@ class GenericSerializer(serializers.Serializer):
     started_at = TimeField(required=False, allow_null=True, default=None)
     service = serializers.CharField(required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    security = serializers.BooleanField(required=False, default=False)
 
 
 def parse_webhook(data, **_context) -> Batch:
     valid = _validate(GenericSerializer, data)
+    labels = {k: valid[k] for k in ("severity", "service") if valid[k]}
+    if valid["security"]:
+        labels[SECURITY_LABEL] = "true"
     alert = IncomingAlert(
         fingerprint=valid["dedup_key"],
         status=valid["status"],
@@ -335,9 +350,10 @@ def parse_webhook(data, **_context) -> Batch:
         severity_label=valid["severity"] or None,
         services=[valid["service"]] if valid["service"] else [],
         starts_at=valid["started_at"],
-        labels={k: valid[k] for k in ("severity", "service") if valid[k]},
+        labels=labels,
         annotations={"description": valid["description"]} if valid["description"] else {},
         description=valid["description"],
+        security=valid["security"],
     )
     return Batch(group_key=valid["dedup_key"], title=valid["title"], alerts=[alert])
 

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.utils import timezone
 
 from incidents.models import (
     ChecklistItem,
@@ -176,3 +177,31 @@ def test_demo_roles_meet_the_rules_of_issue_14():
         assert incident_detail_for_user(admin, incident.pk).role_warnings == [], incident
     assert set(Service.objects.get(slug="inference").experts.values_list("username", flat=True))
     assert not User.objects.get(username="viewer").expert_for.exists()
+
+
+def test_each_teams_escalation_reaches_a_demo_login_of_that_team():
+    """9.4: Platform → Engineering Manager, Security → Security Lead, Support → Support
+    Manager, each a login of its own team."""
+    from incidents.escalation import Recipients
+    from incidents.models import Team
+
+    seed()
+
+    reached = {}
+    for team in Team.objects.filter(slug__in=["platform", "security", "support"]):
+        people, _what, _note = Recipients(timezone.now()).team_escalation([team])
+        assert [p.team_id for p in people] == [team.pk], team.slug
+        reached[team.slug] = [p.username for p in people]
+    assert reached == {
+        "platform": ["manager"],
+        "security": ["security-lead"],
+        "support": ["support-manager"],
+    }
+
+
+def test_the_security_incident_has_approved_public_words_and_no_internal_title_in_them():
+    seed()
+
+    incident = Incident.objects.get(security=True)
+    assert incident.public_approved_by.username == "security-lead"
+    assert incident.public_title and incident.title not in incident.public_text

@@ -71,13 +71,15 @@ def _rows_for(update: Update, at: datetime) -> list[Delivery]:
         )
         rows = []
         for contact in contacts:
-            # An external address: never a restricted incident's details.
+            # An external address: a restricted incident's customer email is composed from its
+            # approved public words only (comms.render), and redacted without them.
             message = incident_message(
                 incident,
                 Message(
                     update.subject[:300],
                     update.text.replace(CUSTOMER_PLACEHOLDER, contact.customer.name),
                 ),
+                public=True,
             )
             rows.append(
                 Delivery(

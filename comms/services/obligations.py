@@ -62,18 +62,18 @@ def reminder_lead() -> timedelta:
 
 
 def channel_rules(incident: Incident, policy: SeverityPolicy, used_status_page: bool) -> dict:
-    """The obligation channels the policy in force sets for this incident. Security incidents
-    never go to customers and have no status page cadence while open; their resolved status
-    page update and internal summary are owed like any other incident's."""
+    """The obligation channels the policy in force sets for this incident. A security
+    incident owes the same as any other (2.1 names "active security breach" a P1): its
+    status page and customer email deadlines run from detection whether or not its public
+    title and text are approved yet."""
     rules: dict[str, ChannelRule] = {}
-    public = not incident.security
     if policy.status_page_mode == "cadence":
         # P1/P2: a cadence while open, and the Resolved update at the end (6.2's "Template -
         # Resolved"; Appendix A, Resolution: "Update status page - resolved").
         rules[Channel.STATUS_PAGE] = ChannelRule(
             policy.status_page_first_minutes or policy.status_page_every_minutes,
             policy.status_page_every_minutes,
-            while_open=public,
+            while_open=True,
             at_resolution=True,
         )
     elif policy.status_page_mode == "initial_and_resolved":
@@ -82,7 +82,7 @@ def channel_rules(incident: Incident, policy: SeverityPolicy, used_status_page: 
         rules[Channel.STATUS_PAGE] = ChannelRule(
             policy.status_page_first_minutes,
             None,
-            while_open=public,
+            while_open=True,
             at_resolution=used_status_page,
         )
     if policy.internal_every_minutes:
@@ -94,14 +94,14 @@ def channel_rules(incident: Incident, policy: SeverityPolicy, used_status_page: 
             while_open=True,
             at_resolution=True,
         )
-    if public and policy.customer_email_mode == "cadence":
+    if policy.customer_email_mode == "cadence":
         rules[Channel.CUSTOMER_EMAIL] = ChannelRule(
             policy.customer_first_minutes or policy.customer_email_every_minutes,
             policy.customer_email_every_minutes,
             while_open=True,
             at_resolution=False,
         )
-    elif public and policy.customer_email_mode == "end_of_incident":
+    elif policy.customer_email_mode == "end_of_incident":
         rules[Channel.CUSTOMER_EMAIL] = ChannelRule(
             None, None, while_open=False, at_resolution=True
         )

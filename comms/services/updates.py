@@ -19,7 +19,7 @@ from incidents.states import Status, TimelineKind
 
 from ..models import CommsObligation, Update
 from ..permissions import require_may_post_publicly
-from ..render import update_draft
+from ..render import PUBLIC_WORDS_RULE, require_public_words, update_draft
 from .deliveries import KIND as DELIVERY_KIND
 from .deliveries import deliveries_build
 from .obligations import obligation_pending, obligations_meet
@@ -30,21 +30,14 @@ TIMELINE_KIND = {
     Update.Channel.INTERNAL: TimelineKind.INTERNAL_UPDATE_POSTED,
     Update.Channel.CUSTOMER_EMAIL: TimelineKind.CUSTOMER_EMAIL_SENT,
 }
-SECURITY_RULE = "Security incidents: never on the status page or in customer email"
 
 
 def _check_channel_rules(actor, incident: Incident, channel: str) -> None:
     """Raise unless `actor` may post on `channel` for this incident now."""
     if channel not in PUBLIC_CHANNELS:
         return
-    if incident.security:
-        raise RuleViolation(
-            "Security incidents are never posted to the status page or emailed to customers: "
-            "disclosure goes through the Security Lead, not the incident updates.",
-            rule=SECURITY_RULE,
-            field="channel",
-        )
     require_may_post_publicly(actor, incident, Update.Channel(channel).label.lower())
+    require_public_words(incident)  # a security incident: its approved public words, first
     if channel != Update.Channel.CUSTOMER_EMAIL:
         return
     policy = policy_for(incident.severity)
@@ -69,6 +62,15 @@ def _content(incident, channel, template, text, now) -> tuple[str, str]:
     draft = update_draft(incident, channel, template, now=now)
     if text is None:
         return draft.subject, draft.text
+    if incident.security and channel in PUBLIC_CHANNELS:
+        raise RuleViolation(
+            f"{incident.reference} is a security incident: its {Update.Channel(channel).label} "
+            "posts are its approved public title and text in the procedures' template, not "
+            "text of your own. Leave text out, or have the security group approve new public "
+            "words.",
+            rule=PUBLIC_WORDS_RULE,
+            field="text",
+        )
     text = text.strip()
     if not text:
         raise RuleViolation("text must not be empty.", rule="update text required", field="text")
@@ -102,9 +104,11 @@ def update_post(
 
     1. Lock the incident row (the cadence, deliveries and timeline move together).
     2. Check the rules: writers post; the status page and customer email are for the IC,
-       the Communications Lead or an SRE lead, never for a security incident, and customer
-       email only where the policy sends it (P1; P2 at the end).
-    3. Write the update (template prefilled from the incident unless `text` is given), settle
+       the Communications Lead or an SRE lead, for a security incident only once the
+       security group approved its public title and text, and customer email only where the
+       policy sends it (P1; P2 at the end).
+    3. Write the update (template prefilled from the incident unless `text` is given; a
+       security incident's public posts are always its public words in the template), settle
        the obligations it meets, re-plan the deadlines so the cadence counts from this post.
     4. Write one delivery row per recipient and the timeline event; after commit, hand the
        deliveries to the workers.

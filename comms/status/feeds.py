@@ -4,6 +4,8 @@ from django.contrib.syndication.views import Feed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
+from incidents.redaction import incident_public_services, incident_public_title
+
 from ..models import Update
 from .selectors import status_feed_updates
 
@@ -23,7 +25,7 @@ class StatusRssFeed(Feed):
 
     def item_title(self, item: Update) -> str:
         label = item.get_template_display() if item.template else "Update"
-        return f"{item.incident.title}: {label}"
+        return f"{incident_public_title(item.incident)}: {label}"
 
     def item_description(self, item: Update) -> str:
         return item.text
@@ -38,7 +40,8 @@ class StatusRssFeed(Feed):
         return item.posted_at
 
     def item_categories(self, item: Update) -> list[str]:
-        return [service.name for service in item.incident.services.all()]
+        incident = item.incident
+        return [s.name for s in incident_public_services(incident, incident.services.all())]
 
 
 class StatusAtomFeed(StatusRssFeed):

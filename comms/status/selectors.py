@@ -1,10 +1,12 @@
 """What the public status page shows, computed from the database.
 
 The one public visibility rule lives in `public_incidents`: an incident is public once a
-status-page `Update` has been posted for it, and never when it is a security incident or a
-drill. Everything public (HTML, JSON, feeds, subscriber emails) reads through here, and only
-status-page updates are ever read. No person is ever named: posters, declarers and role
-holders are not selected at all.
+status-page `Update` has been posted for it, never when it is a drill, and a security
+incident only once the security group approved its public title and text; it is then shown
+by that public title alone, with no components (which services a breach touches is one of its
+details; it counts in the overall status). Everything public (HTML, JSON, feeds, subscriber
+emails) reads through here, and only status-page updates are ever read. No person is ever
+named: posters, declarers and role holders are not selected at all.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from incidents.models import Incident, Service
+from incidents.redaction import PUBLIC_READY, incident_public_services, incident_public_title
 from incidents.states import Severity, Status
 
 from ..models import Maintenance, Update
@@ -59,17 +62,21 @@ class ComponentState:
         return max(states, key=cls.ORDER.index, default=cls.OPERATIONAL)
 
 
+# Not a drill; a security incident only with its public words approved (incidents.redaction).
+PUBLIC = Q(drill=False) & PUBLIC_READY
+
+
 def public_updates() -> QuerySet[Update]:
     """Status-page updates of incidents that may be shown publicly."""
-    return Update.objects.filter(
-        channel=Update.Channel.STATUS_PAGE, incident__security=False, incident__drill=False
-    )
+    public = Incident.objects.filter(PUBLIC).values("pk")
+    return Update.objects.filter(channel=Update.Channel.STATUS_PAGE, incident__in=public)
 
 
 def public_incidents() -> QuerySet[Incident]:
-    """Incidents the public may see: posted to the status page, not security, not a drill."""
+    """Incidents the public may see: posted to the status page, not a drill, and not a
+    security incident unless its public title and text are approved."""
     posted = Update.objects.filter(incident=OuterRef("pk"), channel=Update.Channel.STATUS_PAGE)
-    return Incident.objects.filter(Exists(posted), security=False, drill=False)
+    return Incident.objects.filter(Exists(posted)).filter(PUBLIC)
 
 
 # --- the snapshot the page, the JSON and the feeds render -----------------------------------
@@ -142,7 +149,16 @@ def _active_incidents() -> list[PublicIncident]:
     incidents = (
         public_incidents()
         .exclude(status=Status.RESOLVED)
-        .only("id", "title", "status", "severity", "started_at", "detected_at")
+        .only(
+            "id",
+            "title",
+            "public_title",
+            "security",
+            "status",
+            "severity",
+            "started_at",
+            "detected_at",
+        )
         .prefetch_related(
             Prefetch("services", queryset=Service.objects.only("id", "slug", "name")),
             Prefetch("updates", queryset=newest_first, to_attr="public_updates"),
@@ -155,13 +171,16 @@ def _active_incidents() -> list[PublicIncident]:
         result.append(
             PublicIncident(
                 id=incident.pk,
-                title=incident.title,
+                title=incident_public_title(incident),
                 status=incident.status,
                 status_label=Status(incident.status).label,
                 state=state,
                 state_label=ComponentState.INCIDENT_LABELS[state],
                 started_at=incident.started_at or incident.detected_at,
-                components=[(s.slug, s.name) for s in incident.services.all()],
+                components=[
+                    (s.slug, s.name)
+                    for s in incident_public_services(incident, incident.services.all())
+                ],
                 updates=[
                     PublicUpdate(u.pk, _update_label(u), u.template, u.text, u.posted_at)
                     for u in incident.public_updates
@@ -178,6 +197,7 @@ def _history(services: list[Service], today: date, now: datetime) -> dict[int, l
     start = datetime.combine(first, datetime.min.time(), tzinfo=now.tzinfo)
     rows = (
         public_incidents()
+        .filter(security=False)  # a security incident is shown without components
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=start), detected_at__lte=now)
         .values_list("pk", "severity", "started_at", "detected_at", "resolved_at", "services")
     )
@@ -270,6 +290,8 @@ def status_feed_updates(limit: int = FEED_ITEMS) -> list[Update]:
             "posted_at",
             "incident__id",
             "incident__title",
+            "incident__public_title",
+            "incident__security",
             "incident__severity",
         )
         .prefetch_related(

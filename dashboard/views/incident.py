@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from incidents import services
 from incidents.errors import DomainError
-from incidents.selectors import incident_get_for_user
+from incidents.selectors import incident_get_for_user, incident_visible_to
 from incidents.states import Status
 
 from .. import partners
@@ -25,8 +25,10 @@ from ..forms import (
     MitigationForm,
     NoteForm,
     PageUserForm,
+    PublicTextForm,
     RoleForm,
     RollbackForm,
+    SecurityFlagForm,
     TransitionForm,
 )
 from ..procedures import MITIGATIONS, ROLLBACK_STEPS, rollback_command, symptom_mitigations
@@ -76,6 +78,15 @@ def _context(request, pk, **extra) -> dict:
             "note_form": NoteForm(),
             "escalate_form": EscalateForm(targets=ctx["escalation_targets"]),
             "page_form": PageUserForm(),
+            "security_form": SecurityFlagForm(
+                initial={"security": "true" if ctx["security"].to else "false"}
+            ),
+            "public_text_form": PublicTextForm(
+                initial={
+                    "public_title": ctx["incident"].public_title,
+                    "public_text": ctx["incident"].public_text,
+                }
+            ),
             "timeline_poll_seconds": TIMELINE_POLL_SECONDS,
         }
     )
@@ -344,9 +355,12 @@ def incident_comms_post(request, pk):
         raise Http404("Communications are not available.")
     channel = request.POST.get("channel", "")
     template = request.POST.get("template", "")
-    text = request.POST.get("text", "").strip()
+    text = request.POST.get("text")
+    text = text.strip() if text is not None else None
     error, sent, status = "", "", 200
-    if not text:
+    # A security incident's public post is its approved public words (shown read-only, not
+    # posted back); text sent anyway is comms' to refuse.
+    if text == "" or (text is None and not partners.comms_text_fixed(incident, channel)):
         error, status = "The update's text must not be empty.", 400
     else:
         try:
@@ -365,3 +379,52 @@ def incident_comms_post(request, pk):
             request, pk, "dashboard/_comms.html", status, comms_error=error, comms_sent=sent
         )
     return _page(request, pk, status=status, comms_error=error)
+
+
+@login_required
+@require_POST
+def incident_security(request, pk):
+    """Make the incident a security incident or an ordinary one again. Restricting it may take
+    it out of this user's sight: then the answer is the board, not a 404."""
+    form = SecurityFlagForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            incident = services.incident_security_set(
+                actor=request.user,
+                incident_id=pk,
+                security=form.cleaned_data["security"],
+                reason=form.cleaned_data["reason"],
+            )
+        except (DomainError, PermissionDenied) as exc:
+            attach_error(form, exc)
+            status = status_for(exc)
+        else:
+            what = (
+                "a security incident (restricted)" if incident.security else "an ordinary incident"
+            )
+            messages.success(request, f"{incident.reference} is now {what}.")
+            if incident_visible_to(request.user, incident):
+                return _back(pk, "security")
+            return redirect("dashboard:board")
+    return _page(request, pk, status=status, security_form=form)
+
+
+@login_required
+@require_POST
+def incident_public_text(request, pk):
+    """Set and approve a security incident's public title and text (security group)."""
+    form = PublicTextForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            services.incident_public_text_approve(
+                actor=request.user, incident_id=pk, **form.cleaned_data
+            )
+        except (DomainError, PermissionDenied) as exc:
+            attach_error(form, exc)
+            status = status_for(exc)
+        else:
+            messages.success(request, "Public title and text approved.")
+            return _back(pk, "security")
+    return _page(request, pk, status=status, public_text_form=form)

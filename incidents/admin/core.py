@@ -37,20 +37,28 @@ from ..models import (
 from ..permissions import (
     can_change_severity,
     is_sre_lead,
+    may_approve_public_text,
+    may_end_security_incident,
+    may_make_security_incident,
+    require_may_approve_public_text,
     require_may_grant_security,
     require_may_set_password,
     require_may_set_rank,
+    require_may_set_security,
 )
 from ..rules import check_severity_reason
 from ..selectors import active_roles_prefetch, incident_ic_id, incident_list_for_user
 from ..services import (
     incident_acknowledge,
+    incident_public_text_approve,
+    incident_security_set,
     incident_transition,
     incident_update,
     policy_object_create,
     policy_object_delete,
     policy_object_update,
 )
+from ..services.security import public_words_clean
 from ..states import GroupName, Role, Status
 from .mixins import ReadOnlyAdminMixin
 
@@ -103,13 +111,21 @@ class IncidentAdminForm(forms.ModelForm):
         max_length=500,
         help_text="Why the severity changed; recorded on the timeline with the change.",
     )
+    security_reason = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why it is (or is no longer) a security incident: required when the flag "
+        "changes; on the timeline and in the audit log.",
+    )
 
     class Meta:
         model = Incident
-        fields = ("title", "description", "severity", "services")
+        fields = ("title", "description", "severity", "services", "security")
 
     def clean(self):
         cleaned = super().clean()
+        self._clean_security(cleaned)
         if "severity" in self.changed_data and not self.instance.is_open:
             self.add_error("severity", "A resolved incident's severity is final; reopen it first.")
         elif "severity" in self.changed_data and cleaned.get("severity"):
@@ -120,6 +136,32 @@ class IncidentAdminForm(forms.ModelForm):
             except DomainError as refused:
                 self.add_error("reason", refused.detail)
         return cleaned
+
+    def _clean_security(self, cleaned) -> None:
+        """The rules of `incident_security_set` and `incident_public_text_approve`, shown next
+        to the fields instead of a 500 (the services check them again)."""
+        actor = acting_user()
+        if "security" in self.changed_data:
+            if not cleaned.get("security_reason", "").strip():
+                self.add_error("security_reason", "A reason is required to change the flag.")
+            try:
+                require_may_set_security(
+                    actor, cleaned.get("security", False), incident_ic_id(self.instance)
+                )
+            except PermissionDenied as refused:
+                self.add_error("security", str(refused))
+        if {"public_title", "public_text"} & set(self.changed_data):
+            try:
+                require_may_approve_public_text(actor)
+                public_words_clean(cleaned.get("public_title"), cleaned.get("public_text"))
+            except PermissionDenied as refused:
+                self.add_error("public_title", str(refused))
+            except DomainError as refused:
+                self.add_error(refused.extra.get("field", "public_title"), refused.detail)
+            if not cleaned.get("security", self.instance.security):
+                self.add_error(
+                    "public_title", "Only a security incident has a public title and text."
+                )
 
 
 def _incident_action(request, modeladmin, queryset, call, done: str) -> None:
@@ -181,11 +223,23 @@ class IncidentAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("title", "description", "severity", "reason", "services")}),
         (
+            "Security (2.1, 5.1)",
+            {
+                "fields": (
+                    "security",
+                    "security_reason",
+                    "public_title",
+                    "public_text",
+                    "public_approved_at",
+                    "public_approved_by",
+                )
+            },
+        ),
+        (
             "Status",
             {
                 "fields": (
                     "status",
-                    "security",
                     "drill",
                     "detection_source",
                     "channel_name",
@@ -217,7 +271,8 @@ class IncidentAdmin(admin.ModelAdmin):
     # services recorded.
     readonly_fields = (
         "status",
-        "security",
+        "public_approved_at",
+        "public_approved_by",
         "drill",
         "detection_source",
         "channel_name",
@@ -270,11 +325,21 @@ class IncidentAdmin(admin.ModelAdmin):
         return request.user.has_perm("incidents.transition_incident")
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and (
-            not obj.is_open or not can_change_severity(request.user, incident_ic_id(obj))
+        readonly = list(self.readonly_fields)
+        if obj is None:
+            return readonly
+        ic_id = incident_ic_id(obj)
+        if not obj.is_open or not can_change_severity(request.user, ic_id):
+            readonly.append("severity")
+        if not (
+            may_make_security_incident(request.user, ic_id)
+            if not obj.security
+            else may_end_security_incident(request.user)
         ):
-            return (*self.readonly_fields, "severity")
-        return self.readonly_fields
+            readonly.append("security")
+        if not (obj.security and may_approve_public_text(request.user)):
+            readonly += ["public_title", "public_text"]
+        return readonly
 
     # --- columns ----------------------------------------------------------------------------
     @admin.display(description="Reference", ordering="pk")
@@ -305,6 +370,21 @@ class IncidentAdmin(admin.ModelAdmin):
             severity=data["severity"] if "severity" in changed else None,
             reason=data.get("reason", ""),
         )
+        # The flag first: becoming restricted withdraws an earlier approval of public words.
+        if "security" in changed:
+            incident_security_set(
+                actor=request.user,
+                incident_id=obj.pk,
+                security=data["security"],
+                reason=data["security_reason"],
+            )
+        if {"public_title", "public_text"} & changed:
+            incident_public_text_approve(
+                actor=request.user,
+                incident_id=obj.pk,
+                public_title=data["public_title"],
+                public_text=data["public_text"],
+            )
 
     def save_related(self, request, form, formsets, change):
         # No form.save_m2m(): the services were set by incident_update in save_model, with
@@ -488,8 +568,11 @@ class PolicyChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # --- catalog and people ----------------------------------------------------------------------
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug")
+class TeamAdmin(AuditedPolicyAdmin):
+    """A team's escalation (procedures 9.4) is policy: its changes are audited like the
+    procedures' numbers."""
+
+    list_display = ("name", "slug", "escalation_rank")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from ..models import ChecklistItem, Incident, RoleAssignment, Service, TimelineEvent, User
+from ..services.security import PUBLIC_TEXT_MAX, PUBLIC_TITLE_MAX
 from ..states import DetectionSource, GroupName, Rank, Role, Severity, Status
 from ..triage import ANSWER_KEYS, CRITERIA, QUESTIONS
 from .fields import AwareDateTimeField, StrictSerializer
@@ -84,6 +85,21 @@ class IncidentDetailOutputSerializer(IncidentOutputSerializer):
     resolution_blockers = serializers.ListField(child=serializers.CharField(), read_only=True)
     role_warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
     target_resolution_at = serializers.DateTimeField(read_only=True)
+    public_title = serializers.CharField(
+        read_only=True,
+        help_text="A security incident's title for the public (status page, customer email); "
+        "empty until the security group sets it.",
+    )
+    public_text = serializers.CharField(read_only=True)
+    public_approved_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the security group approved the public title and text; null: not "
+        "approved, so a security incident's status page and customer email wait.",
+    )
+    public_approved_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta(IncidentOutputSerializer.Meta):
         fields = [
@@ -92,6 +108,10 @@ class IncidentDetailOutputSerializer(IncidentOutputSerializer):
             "resolution_blockers",
             "role_warnings",
             "target_resolution_at",
+            "public_title",
+            "public_text",
+            "public_approved_at",
+            "public_approved_by",
         ]
 
 
@@ -346,3 +366,27 @@ class UserCreateInputSerializer(StrictSerializer):
         if team is None:
             raise serializers.ValidationError(f"no team {value!r}")
         return team
+
+
+# --- security incidents after declaration (2.1, 5.1) ------------------------------------------
+class SecurityInputSerializer(StrictSerializer):
+    security = serializers.BooleanField(
+        help_text="true: make it a security incident (restricted; the Security Lead is paged "
+        "at once); false: an ordinary incident again (visible to everyone)."
+    )
+    reason = serializers.CharField(max_length=1000, help_text="Why; on the timeline.")
+
+
+class SecurityOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    security = serializers.BooleanField()
+    visible_to_you = serializers.BooleanField(
+        help_text="false when the change restricted the incident and you are neither in the "
+        "security group nor its declarer nor a role holder: from now on it is a 404 for you."
+    )
+
+
+class PublicTextInputSerializer(StrictSerializer):
+    public_title = serializers.CharField(max_length=PUBLIC_TITLE_MAX)
+    public_text = serializers.CharField(max_length=PUBLIC_TEXT_MAX)

@@ -24,6 +24,16 @@ urlpatterns = [
     ),
     path("incidents/<int:pk>/roles/", views.IncidentRolesApi.as_view(), name="incident-roles"),
     path(
+        "incidents/<int:pk>/security/",
+        views.IncidentSecurityApi.as_view(),
+        name="incident-security",
+    ),
+    path(
+        "incidents/<int:pk>/public-text/",
+        views.IncidentPublicTextApi.as_view(),
+        name="incident-public-text",
+    ),
+    path(
         "incidents/<int:pk>/timeline/",
         views.IncidentTimelineApi.as_view(),
         name="incident-timeline",

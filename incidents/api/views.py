@@ -17,6 +17,7 @@ from ..selectors import (
     incident_get_for_user,
     incident_list_for_user,
     incident_timeline,
+    incident_visible_to,
     service_list,
     user_list_for,
 )
@@ -34,7 +35,10 @@ from .serializers import (
     IncidentOutputSerializer,
     IncidentUpdateInputSerializer,
     NoteInputSerializer,
+    PublicTextInputSerializer,
     RoleInputSerializer,
+    SecurityInputSerializer,
+    SecurityOutputSerializer,
     ServiceOutputSerializer,
     TimelineEventOutputSerializer,
     TransitionInputSerializer,
@@ -251,3 +255,36 @@ class UserMeApi(APIView):
     @extend_schema(summary="Who am I", responses=UserOutputSerializer)
     def get(self, request):
         return Response(UserOutputSerializer(request.user).data)
+
+
+class IncidentSecurityApi(APIView):
+    @extend_schema(
+        summary="Make an incident a security incident, or an ordinary one again (audited)",
+        request=SecurityInputSerializer,
+        responses={200: SecurityOutputSerializer, 400: RULE, 403: FORBIDDEN},
+    )
+    def post(self, request, pk):
+        data = _valid(SecurityInputSerializer, request)
+        incident = services.incident_security_set(actor=request.user, incident_id=pk, **data)
+        return Response(
+            SecurityOutputSerializer(
+                {
+                    "id": incident.pk,
+                    "reference": incident.reference,
+                    "security": incident.security,
+                    "visible_to_you": incident_visible_to(request.user, incident),
+                }
+            ).data
+        )
+
+
+class IncidentPublicTextApi(APIView):
+    @extend_schema(
+        summary="Set and approve a security incident's public title and text (security group)",
+        request=PublicTextInputSerializer,
+        responses={200: IncidentDetailOutputSerializer, 400: RULE, 403: FORBIDDEN},
+    )
+    def post(self, request, pk):
+        data = _valid(PublicTextInputSerializer, request)
+        services.incident_public_text_approve(actor=request.user, incident_id=pk, **data)
+        return _detail_response(request, pk)

@@ -1,12 +1,22 @@
 from django.conf import settings
 from django.db import models
 
+from ..states import Rank
+
 
 class Team(models.Model):
     """An owning team (procedures 9.4): Platform, Security, Support, and more as added."""
 
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100, unique=True)
+    escalation_rank = models.CharField(
+        max_length=32,
+        choices=Rank.choices,
+        default=Rank.ENGINEERING_MANAGER,
+        help_text="Who this team escalates to (procedures 9.4): the team member of this rank "
+        "(else anyone of it) is paged when an escalation rule names the Engineering Manager "
+        "(5.1), a notice names the manager (2.1), or a backup on call is missing.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -37,6 +37,20 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         default=False,
         help_text="Security incident: visible only to the security group and role holders.",
     )
+    # A security incident's words for the public (procedures 2.1 and 6.2: the status page and
+    # customer email), kept apart from its restricted title and details and approved by the
+    # security group; nothing else of a restricted incident is ever public.
+    public_title = models.CharField(max_length=200, blank=True)
+    public_text = models.TextField(blank=True)
+    public_approved_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the security group approved the public title and text; empty: not "
+        "approved, so the status page and customer email wait.",
+    )
+    public_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     drill = models.BooleanField(
         default=False,
         help_text="Game-day drill: every timer runs and every page is recorded, nothing is sent.",

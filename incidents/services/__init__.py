@@ -19,6 +19,7 @@ from .policy import (
     policy_seed_defaults,
 )
 from .roles import incident_assign_role, incident_relieve_role
+from .security import incident_public_text_approve, incident_security_set
 from .tokens import (
     api_token_create,
     api_token_revoke,
@@ -42,7 +43,9 @@ __all__ = [
     "incident_declare",
     "incident_escalate",
     "incident_page_user",
+    "incident_public_text_approve",
     "incident_relieve_role",
+    "incident_security_set",
     "incident_transition",
     "incident_update",
     "policy_object_create",

@@ -15,9 +15,12 @@ def audit_record(
     target=None,
     details: dict | None = None,
     actor=UNSET,
+    target_repr: str | None = None,
 ) -> AuditEvent:
     """Record `action`. The actor is the one given, else whoever the current request or
-    service acts for (incidents.audit); `target` is any other model instance changed."""
+    service acts for (incidents.audit); `target` is any other model instance changed, named
+    by `target_repr` when its own name must not be in the log (a restricted incident's
+    title)."""
     if actor is UNSET:
         actor = acting_user()
     row = AuditEvent(
@@ -31,7 +34,7 @@ def audit_record(
     if target is not None:
         row.target_type = target._meta.label_lower
         row.target_id = str(target.pk)
-        row.target_repr = str(target)[:200]
+        row.target_repr = (str(target) if target_repr is None else target_repr)[:200]
     elif target_user is not None:
         row.target_type = target_user._meta.label_lower
         row.target_id = str(target_user.pk)

@@ -2,7 +2,14 @@ from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from ..models import EscalationContact, EscalationRule, PolicyChange, PolicySettings, SeverityPolicy
+from ..models import (
+    EscalationContact,
+    EscalationRule,
+    PolicyChange,
+    PolicySettings,
+    SeverityPolicy,
+    Team,
+)
 from ..permissions import require_sre_lead
 from ..policy import (
     ESCALATION_CONTACT_DEFAULTS,
@@ -38,6 +45,8 @@ def policy_target(obj) -> str:
         return f"severity:{obj.severity}"
     if isinstance(obj, EscalationContact):
         return f"escalation_contact:{obj.role}"
+    if isinstance(obj, Team):
+        return f"team:{obj.slug}"
     return f"escalation_rule:{obj.pk}"
 
 

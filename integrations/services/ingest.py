@@ -313,13 +313,17 @@ def _declare(
 ) -> Incident:
     """Open the group's incident: the most severe mapped severity of its firing alerts (the
     integration's default when none maps), the services their labels name, detected when the
-    earliest of them started (never in the future: senders' clocks drift)."""
+    earliest of them started (never in the future: senders' clocks drift). A security tool's
+    alerts (the integration `declares_security`, or an alert labelled security=true) open a
+    security incident (4.1), restricted from the start; an alert joining an open incident
+    never changes its flag (after declaration people decide that, with a reason)."""
     severities = [s for a in alerts if (s := integration.severity_for(a.severity_label))]
     severity = min(severities, key=SEVERITY_ORDER.index, default=integration.default_severity)
     slugs = {slug for a in alerts for slug in a.services}
     services = list(Service.objects.filter(slug__in=slugs)) if slugs else []
     starts = [a.starts_at for a in alerts if a.starts_at is not None]
     detected_at = min([*starts, now])
+    security = integration.declares_security or any(a.security for a in alerts)
     lines = [f"Opened by {integration.name} ({integration.get_kind_display()})."]
     for alert in alerts[:20]:
         line = f"- {alert.title}"
@@ -332,9 +336,10 @@ def _declare(
         actor=None,
         title=(group.title or alerts[0].title)[:200],
         severity=severity,
-        detection_source=DetectionSource.MONITORING,
+        detection_source=DetectionSource.SECURITY_TOOL if security else DetectionSource.MONITORING,
         description="\n".join(lines),
         services=services,
+        security=security,
         detected_at=detected_at,
     )
 

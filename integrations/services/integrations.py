@@ -15,7 +15,7 @@ from incidents.services.audit import audit_record
 from incidents.states import AuditAction
 
 from ..models import Integration, WebhookSubscription, new_secret
-from ..permissions import require_may_manage_integrations
+from ..permissions import require_may_manage_integrations, require_may_set_declares_security
 
 
 def integration_url(integration: Integration) -> str:
@@ -35,6 +35,27 @@ def integration_create(*, actor, kind: str, name: str, **options) -> tuple[Integ
     integration.set_secret(secret)
     integration.save()
     return integration, secret
+
+
+def integration_declares_security_set(*, actor, integration_id, declares: bool) -> Integration:
+    """Turn `declares_security` on or off (admin); turning it off takes the security lead or a
+    superuser. Either change is audited in its transaction."""
+    if actor is not None:
+        require_may_manage_integrations(actor)
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration_id)
+        require_may_set_declares_security(actor, integration.declares_security, declares)
+        if integration.declares_security == declares:
+            return integration
+        integration.declares_security = declares
+        integration.save(update_fields=["declares_security"])
+        audit_record(
+            AuditAction.INTEGRATION_SECURITY,
+            actor=actor,
+            target=integration,
+            details={"integration": integration.name, "declares_security": declares},
+        )
+    return integration
 
 
 def integration_rotate_secret(*, actor, integration_id) -> tuple[Integration, str]:

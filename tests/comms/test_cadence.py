@@ -475,12 +475,11 @@ def test_reopening_restarts_the_cadence_from_now(ic, csm, sweep):
     assert (pending.counted_from, pending.due_at) == (at(60), at(75))
 
 
-def test_security_incidents_owe_internal_updates_only(security_user, clock):
+def test_security_incidents_owe_what_any_incident_of_their_severity_owes(security_user, clock):
+    """2.1: an active breach is a P1 like an outage, so its status page and customers are owed
+    within 10 and 15 minutes (in its approved public words: test_security_public_text.py)."""
     incident = declare(actor=security_user, severity="P1", security=True)
-    assert set(comms_deadlines(incident)) == {
-        "comms:internal:1:remind",
-        "comms:internal:1:missed",
-    }
+    assert comms_deadlines(incident) == EXPECTED_AT_DECLARATION["P1"]
 
 
 # --- conformance ---------------------------------------------------------------------------------

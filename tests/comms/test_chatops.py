@@ -450,15 +450,30 @@ def test_status_mistakes_get_the_usage(client, incident, text, problem):
     assert not Update.objects.exists()
 
 
-def test_security_incidents_never_reach_the_status_page_from_chat(client, security_user):
+def test_security_incidents_reach_the_status_page_from_chat_only_in_public_words(
+    client, security_user
+):
     secret_incident = declare(actor=security_user, severity="P1", security=True)
-    link(UserFactory(username="sec", groups=["security"], rank="security_lead"))
-    reply = answer(
-        slack(
-            client, form("/status", 'update "x"', user="sec", channel=channel_of(secret_incident))
-        )
+    sec = UserFactory(username="sec", groups=["security"], rank="engineering_manager")
+    services.incident_assign_role(
+        actor=security_user, incident_id=secret_incident.pk, role="incident_commander", user=sec
     )
-    assert "Security incidents are never posted to the status page" in reply["text"]
+    link(sec)
+
+    def status_update():
+        channel = channel_of(secret_incident)
+        return answer(slack(client, form("/status", 'update "x"', user="sec", channel=channel)))
+
+    assert "none is approved yet" in status_update()["text"]
+    services.incident_public_text_approve(
+        actor=security_user,
+        incident_id=secret_incident.pk,
+        public_title="Sign-in disruption",
+        public_text="We are investigating.",
+    )
+    # Chat posts one's own text, which a security incident's status page never carries.
+    assert "not text of your own" in status_update()["text"]
+    assert not Update.objects.exists()
 
 
 # --- /pd page ------------------------------------------------------------------------------------

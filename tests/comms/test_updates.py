@@ -1,8 +1,8 @@
 """Status updates from the procedures' templates (6.1, 6.2): each template in each state with
 the procedures' exact lines and the incident's values, the draft endpoint offering the template
 of the current status, posting through the API (template or own text) with its timeline event
-and cadence restart, who may post publicly (3.3), and security incidents kept off the status
-page and out of customer email."""
+and cadence restart, who may post publicly (3.3), and security incidents on the status page and
+in customer email only in their approved public words."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -360,26 +360,39 @@ def test_viewers_post_nothing(ic, viewer, api, frozen):
 
 # --- security incidents --------------------------------------------------------------------------
 @pytest.mark.parametrize("channel", ["status_page", "customer_email"])
-def test_security_incidents_never_go_public(security_user, api, frozen, channel):
+def test_security_incidents_go_public_only_in_their_approved_public_words(
+    security_user, api, frozen, channel
+):
+    """tests/comms/test_security_public_text.py holds the rest of this rule."""
     incident = declare(actor=security_user, severity="P1", security=True)
+    ic = UserFactory(rank="engineering_manager", groups=["security"])
     services.incident_assign_role(
-        actor=security_user,
-        incident_id=incident.pk,
-        role=Role.INCIDENT_COMMANDER,
-        user=UserFactory(rank="engineering_manager", groups=["security"]),
+        actor=security_user, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ic
     )
-    response = api(security_user).post(
+    response = api(ic).post(
         f"/api/v1/incidents/{incident.pk}/updates/", {"channel": channel}, format="json"
     )
     assert response.status_code == 400
     assert response.json()["rule"] == (
-        "Security incidents: never on the status page or in customer email"
+        "Security incidents: the status page and customer email say only the public title and "
+        "text the security group approved"
     )
     assert not Update.objects.exists()
-    internal = api(security_user).post(
+    internal = api(ic).post(
         f"/api/v1/incidents/{incident.pk}/updates/", {"channel": "internal"}, format="json"
     )
     assert internal.status_code == 201
+    services.incident_public_text_approve(
+        actor=security_user,
+        incident_id=incident.pk,
+        public_title="Service disruption",
+        public_text="We are investigating a disruption.",
+    )
+    public = api(ic).post(
+        f"/api/v1/incidents/{incident.pk}/updates/", {"channel": channel}, format="json"
+    )
+    assert public.status_code == 201
+    assert incident.title not in public.json()["text"]
 
 
 def test_security_incident_updates_are_hidden_from_others(security_user, responder, api, frozen):

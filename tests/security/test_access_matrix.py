@@ -29,6 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from comms.models import ChatIdentity
 from comms.services import chat_link_start
 from comms.subscribers import confirm_url, subscriber_subscribe, unsubscribe_url
+from incidents import services
 from incidents.models import ChecklistItem, ContactMethod, Incident, Schedule
 from incidents.selectors import policy_for
 from incidents.services.paging import ack_token
@@ -113,6 +114,8 @@ RULES: dict[str, Rule] = {
     "api/v1/incidents/<int:pk>/acknowledge/": Rule(api(405), inc, incident=True, missing=405),
     "api/v1/incidents/<int:pk>/transition/": Rule(api(405), inc, incident=True, missing=405),
     "api/v1/incidents/<int:pk>/roles/": Rule(api(405), inc, incident=True, missing=405),
+    "api/v1/incidents/<int:pk>/security/": Rule(api(405), inc, incident=True, missing=405),
+    "api/v1/incidents/<int:pk>/public-text/": Rule(api(405), inc, incident=True, missing=405),
     "api/v1/incidents/<int:pk>/timeline/": Rule(api(), inc, incident=True),
     "api/v1/incidents/<int:pk>/checklists/": Rule(api(), inc, incident=True),
     "api/v1/incidents/<int:pk>/checklists/<int:item_id>/": Rule(
@@ -222,6 +225,8 @@ RULES: dict[str, Rule] = {
         missing=405,
     ),
     "incidents/<int:pk>/notes/": Rule(page(405), inc, incident=True, missing=405),
+    "incidents/<int:pk>/security/": Rule(page(405), inc, incident=True, missing=405),
+    "incidents/<int:pk>/public-text/": Rule(page(405), inc, incident=True, missing=405),
     "incidents/<int:pk>/timeline/": Rule(page(), inc, incident=True),
     "incidents/<int:pk>/escalate/": Rule(page(405), inc, incident=True, missing=405),
     "incidents/<int:pk>/page/": Rule(page(405), inc, incident=True, missing=405),
@@ -360,6 +365,14 @@ def world(db, settings) -> World:
         "security": declare(actor=security_ic, title=SECRET_TITLE, severity="P1", security=True),
     }
     ics = {"normal": normal_ic, "security": security_ic}
+    # Its public words approved, so its status page draft answers as the normal one's does
+    # (they never hold its title: the leak check below greps every answer for it).
+    services.incident_public_text_approve(
+        actor=security_ic,
+        incident_id=incidents["security"].pk,
+        public_title="Sign-in disruption",
+        public_text="We are investigating a problem with signing in.",
+    )
     pirs, entries, actions, items = {}, {}, {}, {}
     for variant, incident in incidents.items():
         items[variant] = ChecklistItem.objects.filter(incident=incident).first()

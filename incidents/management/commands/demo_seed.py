@@ -103,7 +103,24 @@ DEMO_USERS = (
         "support", "Sofia", "Marin", Rank.SUPPORT, "support", (GroupName.RESPONDER,), "support-lead"
     ),
     DemoUser(
-        "support-lead", "Tom", "Becker", Rank.SUPPORT_LEAD, "support", (GroupName.RESPONDER,), "cto"
+        "support-lead",
+        "Tom",
+        "Becker",
+        Rank.SUPPORT_LEAD,
+        "support",
+        (GroupName.RESPONDER,),
+        "support-manager",
+    ),
+    # Support's escalation (9.4): its Support Manager, as Platform's is its Engineering
+    # Manager ("manager") and Security's its Security Lead ("security-lead").
+    DemoUser(
+        "support-manager",
+        "Nadia",
+        "Haddad",
+        Rank.SUPPORT_MANAGER,
+        "support",
+        (GroupName.RESPONDER,),
+        "cto",
     ),
     DemoUser(
         "csm",
@@ -608,6 +625,16 @@ def _security_p2(p: dict, now: datetime) -> Incident:
         incident_id=incident.pk,
         text="Blocked the source IP range at the WAF while we check the revocation cache.",
         occurred_at=at(10),
+    )
+    # What the status page and customer email may say of it (2.1), approved by the security
+    # lead; its title and details stay restricted.
+    services.incident_public_text_approve(
+        actor=p["security-lead"],
+        incident_id=incident.pk,
+        public_title="Sign-in reliability",
+        public_text="We are investigating unusual sign-in activity. Signing in works; we will "
+        "update this page as we learn more.",
+        at=at(12),
     )
     return _reloaded(incident)
 
