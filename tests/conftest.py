@@ -2,11 +2,14 @@ import contextlib
 import ipaddress
 import os
 import socket
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
+from django.db.models.signals import post_migrate
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -37,16 +40,43 @@ def _uses_redis() -> bool:
 
 # The tests that take longest run first (`make test` spreads the suite over pytest-xdist
 # workers, which then share out the rest as they finish): started last, one of them alone would
-# keep a worker busy after every other had run out of work.
+# keep a worker busy after every other had run out of work. This runs after pytest-django's
+# own reordering (tests in a transaction, then those that commit, then those without a
+# database), which xdist does not keep anyway: a worker may run a test in a transaction after
+# one that committed. That is safe because of `_migrated_rows_again` below.
 LONGEST_FIRST = ("tests/faults/", "tests/browser/", "tests/fuzz/")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
         starts = (n for n, start in enumerate(LONGEST_FIRST) if item.nodeid.startswith(start))
         return next(starts, len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: the order within each group is kept
+
+
+def _migrated_rows_again(sender, **kwargs):
+    """After a test that commits (transaction=True, live_server), pytest-django empties every
+    table and sends post_migrate, as `manage.py flush` does: the groups come back
+    (incidents/groups.py), but not the rows data migrations wrote once, the teams and the
+    services catalog (incidents 0002) with their escalation ranks (0011). They are written
+    again here, by the migrations' own functions, so the next test finds the database as
+    migrated, whichever test ran before it. `migrate` sends post_migrate too (with its `plan`),
+    possibly to an older schema (tests/test_migrations.py): that one is left alone."""
+    if "plan" in kwargs:
+        return
+    catalog = import_module("incidents.migrations.0002_catalog_and_append_only_timeline")
+    escalations = import_module("incidents.migrations.0011_team_escalation_rank")
+    catalog.seed_catalog(django_apps, None)
+    escalations.seed_team_escalations(django_apps, None)
+
+
+post_migrate.connect(
+    _migrated_rows_again,
+    sender=django_apps.get_app_config("incidents"),
+    dispatch_uid="tests-migrated-rows-again",
+)
 
 
 def pytest_runtest_setup(item):
