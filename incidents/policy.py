@@ -11,7 +11,15 @@ never these constants.
 
 from __future__ import annotations
 
-from .states import Checklist, Rank, Severity, ranks_at_or_above
+from .states import Checklist, Rank, Role, Severity, ranks_at_or_above
+
+# --- Appendix A "Assign roles (Tech Lead, Comms, Scribe)" within the first minutes -----------
+# Which roles each severity fills (`roles_required`), read from the procedures: an IC wherever
+# 2.1 asks for a response (3.1 names one for every severity, but P4 is "No immediate action
+# required"); a Communications Lead where 3.3 names one (P1, P2, P3); a Technical Lead and a
+# Scribe (not the IC or Technical Lead, 3.4) where 2.1 sends more than one responder (P1
+# "All-hands response", P2 "On-call engineer + backup"; P3 is "On-call engineer" alone).
+EVERY_SINGLE_ROLE = [Role.INCIDENT_COMMANDER, Role.TECH_LEAD, Role.COMMS_LEAD, Role.SCRIBE]
 
 # --- 2.1 Severity definitions, response requirements, targets; 3 role selection; 6.3; 8.1 ----
 SEVERITY_DEFAULTS: dict[str, dict] = {
@@ -39,6 +47,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "comms_lead_selection": "Customer Success Manager or Support Lead",
         "comms_lead_allowed_ranks": [Rank.CUSTOMER_SUCCESS_MANAGER, Rank.SUPPORT_LEAD],
         "bridge": "required",
+        "roles_required": list(EVERY_SINGLE_ROLE),
         "status_page_first_minutes": 10,
         "customer_first_minutes": 15,
         "status_page_mode": "cadence",
@@ -79,6 +88,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
             Rank.SUPPORT_LEAD,
         ],
         "bridge": "recommended",
+        "roles_required": list(EVERY_SINGLE_ROLE),
         "status_page_first_minutes": 15,
         "customer_first_minutes": 30,
         "status_page_mode": "cadence",
@@ -117,6 +127,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
             Rank.SUPPORT_LEAD,
         ],
         "bridge": "none",
+        "roles_required": [Role.INCIDENT_COMMANDER, Role.COMMS_LEAD],
         "status_page_first_minutes": None,
         "customer_first_minutes": None,
         "status_page_mode": "initial_and_resolved",
@@ -149,6 +160,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "comms_lead_selection": "",
         "comms_lead_allowed_ranks": [],
         "bridge": "none",
+        "roles_required": [],
         "status_page_first_minutes": None,
         "customer_first_minutes": None,
         "status_page_mode": "none",
@@ -309,6 +321,7 @@ AUTO_TICKS: dict[str, list[tuple[str, str]]] = {
     "acknowledged": [(Checklist.TRIAGE, "alert_acknowledged"), (Checklist.IC, "acknowledge_alert")],
     "ic_assigned": [(Checklist.TRIAGE, "ic_identified")],
     "resolved": [(Checklist.RESOLUTION, RESOLVE_ACT_KEY)],
+    "channel_closed": [(Checklist.IC, "close_channel")],
 }
 
 # --- 8.3 PIR meeting agenda: (part, minutes, points) -----------------------------------------

@@ -429,6 +429,7 @@ class SeverityPolicyAdmin(ChangeOnlyPolicyAdmin):
                     "ic_allowed_ranks",
                     "comms_lead_selection",
                     "comms_lead_allowed_ranks",
+                    "roles_required",
                 )
             },
         ),

@@ -3,10 +3,11 @@ them (admin, `PATCH /api/v1/policy/`) through `incidents.services.policy_update`
 a `PolicyChange` row for every field it changes."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from ..states import Severity
+from ..states import SINGLE_HOLDER_ROLES, Severity
 
 ESCALATION_TARGETS = [
     ("backup_on_call", "Backup on-call"),
@@ -90,6 +91,12 @@ class SeverityPolicy(models.Model):
         default=list, blank=True, help_text="Empty: anyone."
     )
     bridge = models.CharField(max_length=16, choices=BRIDGE)
+    roles_required = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Roles to fill in the first minutes (App. A): the IC within ic_first_minutes, "
+        "the others within ic_roles_within_minutes; a reminder, then the manager.",
+    )
     status_page_first_minutes = models.PositiveIntegerField(null=True, blank=True)
     customer_first_minutes = models.PositiveIntegerField(null=True, blank=True)
     status_page_mode = models.CharField(max_length=24, choices=STATUS_PAGE_MODES)
@@ -108,6 +115,14 @@ class SeverityPolicy(models.Model):
 
     def __str__(self):
         return f"{self.severity} - {self.name}"
+
+    def clean(self):
+        allowed = [str(r) for r in SINGLE_HOLDER_ROLES]
+        roles = self.roles_required
+        if not isinstance(roles, list) or any(r not in allowed for r in roles):
+            raise ValidationError(
+                {"roles_required": f"Give a list of roles among: {', '.join(allowed)}."}
+            )
 
 
 class EscalationRule(models.Model):

@@ -97,3 +97,54 @@ class Page(models.Model):
 
     def __str__(self):
         return f"{self.recipient} via {self.channel}: {self.status}"
+
+
+class EscalationResponse(models.Model):
+    """One escalation contact of 5.3 paged about an incident (by a 5.1 rule or a 5.4 request),
+    and whether they acknowledged within their response time. Written in the transaction of
+    the escalation's timeline event; `due_at` is a deadline of the `response` kind, and a
+    contact still silent then is marked late and the next contact offered to the IC."""
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="escalation_responses"
+    )
+    event = models.OneToOneField(
+        "incidents.TimelineEvent",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The escalation (or escalation request) that paged them.",
+    )
+    target = models.CharField(max_length=32, help_text="The contact's role (5.3).")
+    contact_name = models.CharField(max_length=64)
+    response_minutes = models.PositiveIntegerField(help_text="As the policy said when paged.")
+    trigger = models.CharField(
+        max_length=16, blank=True, help_text="The 5.1 rule's trigger; empty for a request."
+    )
+    people = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+    paged_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    late_at = models.DateTimeField(null=True, blank=True)
+    next_response = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="previous",
+        help_text="The next contact paged because this one was late.",
+    )
+
+    class Meta:
+        ordering = ["paged_at", "id"]
+
+    def __str__(self):
+        return f"{self.contact_name} ({self.status})"
+
+    @property
+    def status(self) -> str:
+        if self.acknowledged_at is not None:
+            return "acknowledged"
+        return "late" if self.late_at is not None else "awaiting"
