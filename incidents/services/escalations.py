@@ -12,6 +12,7 @@ from ..errors import RuleViolation
 from ..escalation import TARGET_LABELS, Recipients
 from ..models import EscalationContact, Incident, User
 from ..permissions import require_writer
+from ..rules import bridge_or_none
 from ..selectors import incident_active_roles, incident_get_for_user
 from ..states import Role, Severity, Status, TimelineKind
 from .paging import pages_build, pages_enqueue
@@ -56,6 +57,7 @@ def escalation_request_text(incident: Incident, *, reason: str, requested_action
             "ic": holder.get(Role.INCIDENT_COMMANDER),
             "tech_lead": holder.get(Role.TECH_LEAD),
             "others": ", ".join(others),
+            "bridge": bridge_or_none(incident),
         },
     ).strip()
 
@@ -79,52 +81,69 @@ def incident_escalate(*, actor, incident_id, target: str, reason: str, requested
     with transaction.atomic():
         incident = incident_get_for_user(actor, incident_id, for_update=True)
         require_writer(actor)
-        contact = EscalationContact.objects.filter(role=target).first()
-        if contact is not None and contact.p1_only and incident.severity != Severity.P1:
-            raise RuleViolation(
-                f"{contact.name} is escalated to for P1 only (procedures 5.3); "
-                f"this is {incident.severity}.",
-                rule=f"{contact.name} (P1 only)",
-                field="target",
-            )
-        now = timezone.now()
-        text = escalation_request_text(
-            incident, reason=reason, requested_action=requested_action, now=now
-        )
-        people, note = Recipients(now).resolve(target, incident)
-        if not people:
-            raise RuleViolation(
-                f"Nobody to escalate to as {TARGET_LABELS[target]}: "
-                f"{note or 'no one holds that rank'}.",
-                rule="escalation target resolvable",
-                field="target",
-            )
-        key = f"manual:{uuid.uuid4().hex[:12]}"
-        page_ids, summary = pages_build(
+        event, page_ids = escalation_request_send(
             incident,
-            deadline=None,
-            rule_key=key,
-            reason=f"Escalation request from {actor.username}: {reason}",
-            people=[(target, p) for p in people],
-            at=now,
-            body=text,
-        )
-        event = timeline_record(
-            incident,
-            TimelineKind.ESCALATION_REQUESTED,
-            f"Escalation to {TARGET_LABELS[target]} requested: {reason} — paged {summary}",
             actor=actor,
-            occurred_at=now,
-            data={
-                "target": target,
-                "reason": reason,
-                "requested_action": requested_action,
-                "request": text,
-                "response_minutes": contact.response_minutes if contact else None,
-                "pages": page_ids,
-            },
+            target=target,
+            reason=reason,
+            requested_action=requested_action,
+            now=timezone.now(),
         )
-        transaction.on_commit(lambda: pages_enqueue(page_ids))
+    return event, page_ids
+
+
+def escalation_request_send(
+    incident: Incident, *, actor, target: str, reason: str, requested_action: str, now
+):
+    """Page the people behind `target` with the 5.4 request and write its timeline event
+    (whose reaction starts timing their response, 5.3). Call with the incident locked and the
+    actor's permission checked. Returns (timeline event, page ids)."""
+    contact = EscalationContact.objects.filter(role=target).first()
+    if contact is not None and contact.p1_only and incident.severity != Severity.P1:
+        raise RuleViolation(
+            f"{contact.name} is escalated to for P1 only (procedures 5.3); "
+            f"this is {incident.severity}.",
+            rule=f"{contact.name} (P1 only)",
+            field="target",
+        )
+    text = escalation_request_text(
+        incident, reason=reason, requested_action=requested_action, now=now
+    )
+    people, note = Recipients(now).resolve(target, incident)
+    if not people:
+        raise RuleViolation(
+            f"Nobody to escalate to as {TARGET_LABELS[target]}: "
+            f"{note or 'no one holds that rank'}.",
+            rule="escalation target resolvable",
+            field="target",
+        )
+    key = f"manual:{uuid.uuid4().hex[:12]}"
+    page_ids, summary = pages_build(
+        incident,
+        deadline=None,
+        rule_key=key,
+        reason=f"Escalation request from {actor.username}: {reason}",
+        people=[(target, p) for p in people],
+        at=now,
+        body=text,
+    )
+    event = timeline_record(
+        incident,
+        TimelineKind.ESCALATION_REQUESTED,
+        f"Escalation to {TARGET_LABELS[target]} requested: {reason} — paged {summary}",
+        actor=actor,
+        occurred_at=now,
+        data={
+            "target": target,
+            "reason": reason,
+            "requested_action": requested_action,
+            "request": text,
+            "response_minutes": contact.response_minutes if contact else None,
+            "pages": page_ids,
+            "rule_key": key,
+        },
+    )
+    transaction.on_commit(lambda: pages_enqueue(page_ids))
     return event, page_ids
 
 

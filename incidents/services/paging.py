@@ -18,6 +18,7 @@ from ..db import claim_row, lease_lost, on_fresh_connection
 from ..models import ContactMethod, Incident, Page, User
 from ..notify import backoff_seconds, deliver
 from ..redaction import Message, incident_message, incident_url, text_without_target
+from ..rules import bridge_or_none
 from ..states import Status, TimelineKind
 from .timeline import timeline_record
 
@@ -51,7 +52,7 @@ def _compose(incident: Incident, reason: str, user: User, at: datetime, body: st
         f"Severity: {incident.severity}   Status: {Status(incident.status).label}",
         f"Detected: {incident.detected_at:%Y-%m-%d %H:%M} UTC ({minutes} min ago)",
         f"Why you are paged: {reason}",
-        f"Channel: {incident.channel_name}   Bridge: {incident.bridge_url}",
+        f"Channel: {incident.channel_name}   Bridge: {bridge_or_none(incident)}",
         f"Incident: {incident_url(incident)}",
     ]
     if incident.acknowledged_at is None:

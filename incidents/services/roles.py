@@ -10,6 +10,7 @@ from ..rules import check_role_rules
 from ..selectors import incident_active_roles, incident_get_for_user, policy_for
 from ..states import Role, TimelineKind
 from .timeline import checklist_auto_tick, timeline_record
+from .timers import deadlines_replan
 
 
 def incident_assign_role(
@@ -48,6 +49,7 @@ def incident_assign_role(
             if role == Role.INCIDENT_COMMANDER
             else []
         )
+        deadlines_replan(incident, now=at)  # the first minutes' deadlines (4.2, App. A)
         label = Role(role).label
         text = f"{label}: {user.username}"
         if current is not None:
@@ -91,6 +93,7 @@ def incident_relieve_role(
         )
         assignment.relieved_at, assignment.relieved_by = at, actor
         assignment.save(update_fields=["relieved_at", "relieved_by"])
+        deadlines_replan(incident, now=at)
         timeline_record(
             incident,
             TimelineKind.ROLE_RELIEVED,

@@ -31,6 +31,16 @@ def _core_deadline_kinds_only():
     DEADLINE_KINDS.update(registered)
 
 
+@pytest.fixture
+def procedure_kinds(_core_deadline_kinds_only):
+    """The core's own kinds for the first minutes, the channel and the contacts' response times
+    (incidents/deadline_kinds), on top of the escalations; the apps' kinds stay out."""
+    from incidents import deadline_kinds
+
+    deadline_kinds.register()
+    return deadline_kinds.KINDS
+
+
 # --- schedules -----------------------------------------------------------------------------------
 def make_schedule(
     team: Team,
