@@ -21,7 +21,6 @@ from .models import (
     ChecklistItem,
     ContactMethod,
     EscalationContact,
-    EscalationResponse,
     EscalationRule,
     Incident,
     PolicyChange,
@@ -195,13 +194,48 @@ def deadline_label(deadline) -> str:
     return reason or deadline.key
 
 
+def _pages_of(incident: Incident, responses) -> QuerySet:
+    """The pages of the escalations behind `responses`: a 5.1 escalation's by its deadline, a
+    5.4 request's by its rule key."""
+    from .models import Page
+
+    deadlines = [r.escalation_id for r in responses if r.escalation_id]
+    keys = [r.rule_key for r in responses if not r.escalation_id and r.rule_key]
+    return Page.objects.filter(incident=incident).filter(
+        Q(deadline_id__in=deadlines) | Q(deadline__isnull=True, rule_key__in=keys)
+    )
+
+
+def _paged_by(response, deadline_id, rule_key) -> bool:
+    if response.escalation_id:
+        return deadline_id == response.escalation_id
+    return deadline_id is None and rule_key == response.rule_key
+
+
+def escalation_response_people(incident: Incident, responses) -> dict[int, list[str]]:
+    """response id -> the usernames its escalation paged, in one query."""
+    rows = list(
+        _pages_of(incident, responses).values_list("deadline_id", "rule_key", "recipient__username")
+    )
+    return {r.pk: sorted({name for d, k, name in rows if _paged_by(r, d, k)}) for r in responses}
+
+
+def escalation_responses_paging(incident: Incident, user, responses) -> list:
+    """Those of `responses` whose escalation paged `user`."""
+    if user is None or not user.is_authenticated or not responses:
+        return []
+    rows = list(
+        _pages_of(incident, responses).filter(recipient=user).values_list("deadline_id", "rule_key")
+    )
+    return [r for r in responses if any(_paged_by(r, d, k) for d, k in rows)]
+
+
 def escalation_awaits(incident: Incident, user) -> bool:
     """Whether `user` was paged as an escalation contact (5.3) and has not answered yet."""
     if user is None or not user.is_authenticated:
         return False
-    return EscalationResponse.objects.filter(
-        incident=incident, acknowledged_at__isnull=True, people=user
-    ).exists()
+    awaiting = list(incident.escalation_responses.filter(acknowledged_at__isnull=True))
+    return bool(escalation_responses_paging(incident, user, awaiting))
 
 
 def escalation_contacts_engaged(incident: Incident, at) -> set[str]:
@@ -224,13 +258,10 @@ def escalation_responses_for(incident: Incident) -> list[dict]:
     unanswered the next contact offered (`next_contact`) until it is paged (`next_response`)."""
     from .escalation import escalation_next_contact
 
-    responses = list(
-        incident.escalation_responses.select_related(
-            "acknowledged_by", "next_response"
-        ).prefetch_related("people")
-    )
+    responses = list(incident.escalation_responses.select_related("acknowledged_by"))
     if not responses:
         return []
+    people = escalation_response_people(incident, responses)
     contacts = list(EscalationContact.objects.order_by("id"))
     paged = escalation_contacts_engaged(incident, timezone.now())
     out = []
@@ -243,7 +274,7 @@ def escalation_responses_for(incident: Incident) -> list[dict]:
                 "id": r.pk,
                 "contact": r.target,
                 "contact_name": r.contact_name,
-                "people": sorted(p.username for p in r.people.all()),
+                "people": people[r.pk],
                 "paged_at": r.paged_at,
                 "response_minutes": r.response_minutes,
                 "due_at": r.due_at,

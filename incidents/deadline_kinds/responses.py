@@ -11,7 +11,7 @@ from datetime import datetime
 
 from ..escalation import Planned, Recipients, escalation_next_contact
 from ..models import Deadline, EscalationContact, EscalationResponse, Incident
-from ..selectors import escalation_contacts_engaged
+from ..selectors import escalation_contacts_engaged, escalation_response_people
 from ..services.responses import RESPONSE_KIND, response_key, response_planned
 from ..states import Status, TimelineKind
 from .common import fired_with_pages, ic_or_declarer
@@ -31,11 +31,9 @@ def plan(incident: Incident, now: datetime) -> dict[str, Planned]:
 def fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: datetime):
     """Mark the contact late and offer the next one; None (cancelled) when they acknowledged
     or the incident is resolved."""
-    response = (
-        EscalationResponse.objects.filter(incident=incident, pk=deadline.data.get("response"))
-        .prefetch_related("people")
-        .first()
-    )
+    response = EscalationResponse.objects.filter(
+        incident=incident, pk=deadline.data.get("response")
+    ).first()
     if response is None or response.status != "awaiting" or incident.status == Status.RESOLVED:
         return None
     response.late_at = at
@@ -44,9 +42,9 @@ def fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: dat
     following = escalation_next_contact(
         response.target, incident, list(EscalationContact.objects.order_by("id")), already
     )
-    names = ", ".join(sorted(p.username for p in response.people.all()))
+    names = ", ".join(escalation_response_people(incident, [response])[response.pk])
     what = (
-        f"{response.contact_name} ({names}) has not acknowledged within "
+        f"{response.contact_name} ({names or 'nobody was paged'}) has not acknowledged within "
         f"{response.response_minutes} min (5.3)"
     )
     what += (

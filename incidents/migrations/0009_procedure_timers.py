@@ -125,6 +125,7 @@ class Migration(migrations.Migration):
                         max_length=16,
                     ),
                 ),
+                ("rule_key", models.CharField(blank=True, max_length=64)),
                 ("paged_at", models.DateTimeField()),
                 ("due_at", models.DateTimeField()),
                 ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
@@ -137,6 +138,16 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "escalation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="incidents.deadline",
                     ),
                 ),
                 (
@@ -167,7 +178,6 @@ class Migration(migrations.Migration):
                         to="incidents.escalationresponse",
                     ),
                 ),
-                ("people", models.ManyToManyField(related_name="+", to=settings.AUTH_USER_MODEL)),
             ],
             options={
                 "ordering": ["paged_at", "id"],

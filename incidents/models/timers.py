@@ -102,8 +102,9 @@ class Page(models.Model):
 class EscalationResponse(models.Model):
     """One escalation contact of 5.3 paged about an incident (by a 5.1 rule or a 5.4 request),
     and whether they acknowledged within their response time. Written in the transaction of
-    the escalation's timeline event; `due_at` is a deadline of the `response` kind, and a
-    contact still silent then is marked late and the next contact offered to the IC."""
+    the escalation's timeline event (in the sweeper for 5.1: two INSERTs, this row and its
+    deadline); `due_at` is a deadline of the `response` kind, and a contact still silent then
+    is marked late and the next contact offered to the IC."""
 
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.PROTECT, related_name="escalation_responses"
@@ -120,7 +121,12 @@ class EscalationResponse(models.Model):
     trigger = models.CharField(
         max_length=16, blank=True, help_text="The 5.1 rule's trigger; empty for a request."
     )
-    people = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+    # Who was paged is the escalation's pages (never copied here): a 5.1 escalation's carry its
+    # deadline, a 5.4 request's its rule key.
+    escalation = models.ForeignKey(
+        Deadline, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rule_key = models.CharField(max_length=64, blank=True)
     paged_at = models.DateTimeField()
     due_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)

@@ -14,9 +14,13 @@ from django.utils import timezone
 from ..errors import TransitionRefused
 from ..escalation import Planned, escalation_next_contact
 from ..hooks import DEADLINE_KINDS
-from ..models import Deadline, EscalationContact, EscalationResponse, Incident, Page
+from ..models import Deadline, EscalationContact, EscalationResponse, Incident
 from ..permissions import require_writer
-from ..selectors import escalation_contacts_engaged, incident_get_for_user
+from ..selectors import (
+    escalation_contacts_engaged,
+    escalation_responses_paging,
+    incident_get_for_user,
+)
 from ..states import TimelineKind
 from .escalations import escalation_request_send
 from .timeline import timeline_record
@@ -48,29 +52,25 @@ SETTLED_BY_INCIDENT_ACK = frozenset({"unacknowledged"})
 
 def escalation_responses_on_escalation(incident: Incident, event) -> None:
     """Reaction to `escalated` (a 5.1 rule fired) and `escalation_requested` (5.4): when the
-    target is a 5.3 contact with a response time and someone was paged, record who is awaited
-    until when, and plan the deadline that marks them late (when the `response` kind runs)."""
+    target is a 5.3 contact with a response time, record that it is awaited until when (who
+    was paged are the escalation's pages), and plan the deadline that marks it late (when the
+    `response` kind runs). In the sweeper this is one SELECT and two INSERTs per escalation."""
     contact = EscalationContact.objects.filter(role=event.data.get("target") or "").first()
     if contact is None:
         return
-    if event.kind == TimelineKind.ESCALATED:
-        pages = Page.objects.filter(incident=incident, deadline_id=event.data.get("deadline"))
-    else:
-        pages = Page.objects.filter(incident=incident, rule_key=event.data.get("rule_key") or "")
-    people = set(pages.values_list("recipient_id", flat=True))
-    if not people:
-        return
+    automatic = event.kind == TimelineKind.ESCALATED
     response = EscalationResponse.objects.create(
         incident=incident,
         event=event,
+        escalation_id=event.data.get("deadline") if automatic else None,
+        rule_key="" if automatic else event.data.get("rule_key", ""),
         target=contact.role,
         contact_name=contact.name,
         response_minutes=contact.response_minutes,
-        trigger=event.data.get("trigger", "") if event.kind == TimelineKind.ESCALATED else "",
+        trigger=event.data.get("trigger", "") if automatic else "",
         paged_at=event.occurred_at,
         due_at=event.occurred_at + timedelta(minutes=contact.response_minutes),
     )
-    response.people.set(people)
     if RESPONSE_KIND in DEADLINE_KINDS:  # as deadlines_replan would plan it
         planned = response_planned(response)
         Deadline.objects.create(
@@ -89,13 +89,14 @@ def escalation_responses_acknowledge(incident: Incident, actor, at: datetime) ->
     response deadlines are cancelled. Returns the ids of the responses it answered."""
     first = incident.acknowledged_at is None
     awaiting = list(
-        EscalationResponse.objects.select_for_update()
-        .filter(incident=incident, acknowledged_at__isnull=True)
-        .prefetch_related("people")
+        EscalationResponse.objects.select_for_update().filter(
+            incident=incident, acknowledged_at__isnull=True
+        )
     )
+    mine = {r.pk for r in escalation_responses_paging(incident, actor, awaiting)}
     answered = []
     for response in awaiting:
-        paged = actor is not None and any(p.pk == actor.pk for p in response.people.all())
+        paged = response.pk in mine
         if not paged and not (first and response.trigger in SETTLED_BY_INCIDENT_ACK):
             continue
         response.acknowledged_at, response.acknowledged_by = at, actor
