@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run        install, migrate, load demo data, start web + workers + beat on 127.0.0.1:$(PORT)"
-	@echo "make test       install, run the whole test suite (extra pytest args: PYTEST_ARGS=...)"
+	@echo "make test       install, run the whole test suite on $(TEST_WORKERS) processes (PYTEST_ARGS=..., TEST_WORKERS=0 for one)"
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make install    create $(VENV) and install the project with its dev extras"
 	@echo "make clean      remove var/ (dev database, broker files, static) and caches"
@@ -54,11 +54,14 @@ run: install
 	@echo "Starting web on http://127.0.0.1:$(PORT)/ with Celery workers and beat (Procfile); Ctrl-C stops them all"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 
-# Serial on purpose: pytest-xdist (`PYTEST_ARGS="-n 2"`) was not reliably faster on 2 cores
-# (four paired SQLite runs took 0.6x to 1.3x the serial time), and in CI the fault tests
-# restart Redis and run worker subprocesses that another xdist worker's tests would disturb.
+# The suite is spread over TEST_WORKERS pytest-xdist processes (each with its own test
+# database; the fault tests each start a Redis of their own). Several of the longest tests
+# mostly wait (worker subprocesses, browsers, leases running out), so a third process keeps
+# both cores busy while two of them wait; docs/benchmarks.md ("Test suite") has the figures.
+# `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 3
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -119,6 +119,7 @@ def _build(rows: int, actions: int):
             action=f"Action {n}: add validation to config pushes for service {n}",
             priority=("P1", "P2", "P3")[n % 3],
             owner=ic,
+            due_date=pir.incident.resolved_at.date() + timedelta(days=14 + n),
             status=("open", "in_progress", "done")[n % 3],
         )
     return pir

@@ -400,7 +400,7 @@ def profile(batches: int = 5, limit: int = 500) -> dict:
     from incidents.services import timers
 
     Deadline.objects.update(due_at=timezone.now())
-    timers.pages_enqueue = lambda ids: None
+    timers.outbox_enqueue = lambda kind, ids: None
     spent: dict[str, float] = defaultdict(float)
 
     def timed(owner, attr, label):

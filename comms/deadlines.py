@@ -36,6 +36,8 @@ LABELS = {
     CommsObligation.Channel.CUSTOMER_EMAIL: "Customer email",
     CommsObligation.Channel.CUSTOMER_FIRST: "First customer communication",
 }
+# At resolution the internal update owed is Appendix A's "Send internal summary".
+RESOLVED_LABELS = {CommsObligation.Channel.INTERNAL: "Internal summary"}
 DRAFT_CHANNEL = {
     CommsObligation.Channel.CUSTOMER_FIRST: CommsObligation.Channel.STATUS_PAGE,
 }
@@ -61,7 +63,7 @@ def obligation_label(obligation: CommsObligation) -> str:
         return f"{label} (within {humanize_minutes(minutes)} of detection)"
     if obligation.kind == CommsObligation.Kind.CADENCE:
         return f"{label} (every {humanize_minutes(minutes)})"
-    return f"{label} (resolved)"
+    return f"{RESOLVED_LABELS.get(obligation.channel, label)} (resolved)"
 
 
 def plan(incident: Incident, now: datetime) -> dict[str, Planned]:
@@ -108,10 +110,11 @@ def reminder_people(incident: Incident, recipients: Recipients) -> tuple[list, s
 
 def _body(incident: Incident, obligation: CommsObligation, what: str) -> str:
     channel = DRAFT_CHANNEL.get(obligation.channel, obligation.channel)
+    template = "&template=resolved" if obligation.kind == CommsObligation.Kind.RESOLVED else ""
     return (
         f"{what}\n"
         f"Draft from the procedures' template: {settings.PUBLIC_BASE_URL}/api/v1/incidents/"
-        f"{incident.pk}/updates/draft/?channel={channel}"
+        f"{incident.pk}/updates/draft/?channel={channel}{template}"
     )
 
 

@@ -47,7 +47,7 @@ class BoardFilterForm(forms.Form):
 
 
 class DeclareForm(AccessibleForm):
-    """The details step of the declaration wizard (after the flowchart has proposed)."""
+    """The details step of the declaration wizard (after triage has proposed a severity)."""
 
     title = forms.CharField(max_length=200, help_text="Brief description (4.2).")
     severity = forms.ChoiceField(choices=Severity.choices)
@@ -56,7 +56,7 @@ class DeclareForm(AccessibleForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Reason for overriding the proposed severity",
         help_text=(
-            "Required when the severity differs from the flowchart's proposal; "
+            "Required when the severity differs from the proposal (flowchart and criteria); "
             "recorded on the timeline."
         ),
     )
@@ -114,7 +114,7 @@ class DeclareForm(AccessibleForm):
         ):
             self.add_error(
                 "override_reason",
-                f"The flowchart proposed {self.proposed}; say why this incident is {severity}.",
+                f"Triage proposed {self.proposed}; say why this incident is {severity}.",
             )
         return data
 
@@ -131,6 +131,15 @@ class RoleForm(AccessibleForm):
         to_field_name="username",
         label="Person",
         error_messages={"invalid_choice": "No active user with that username."},
+    )
+    override = forms.BooleanField(
+        required=False,
+        label="Override the on-call rule (SRE lead)",
+        help_text='Assign although they are not on call where the procedures say "On-call '
+        'engineer" (3.1, 3.3). Audited.',
+    )
+    override_reason = forms.CharField(
+        required=False, max_length=500, label="Reason for the override"
     )
 
 

@@ -14,7 +14,12 @@ from django.urls import reverse
 from incidents.escalation import TARGET_LABELS
 from incidents.models import Deadline, EscalationContact, Schedule, Service, Team, User
 from incidents.oncall import oncall_at, oncall_shifts
-from incidents.permissions import can_transition, is_writer
+from incidents.permissions import (
+    can_override_on_call,
+    can_transition,
+    is_writer,
+    resolve_refusal_for,
+)
 from incidents.selectors import (
     deadlines_for_user,
     escalation_awaits,
@@ -153,9 +158,7 @@ def _resolve_panel(user, incident) -> ResolvePanel:
         return ResolvePanel(True, True, [])
     reasons = list(incident.resolution_blockers)
     if not can_transition(user, "resolve", incident_ic_id(incident)):
-        reasons.append(
-            "only the incident's Incident Commander (or an SRE lead) may resolve it (7.4)"
-        )
+        reasons.append(resolve_refusal_for(user))
     return ResolvePanel(True, False, reasons)
 
 
@@ -222,6 +225,7 @@ def incident_page(user, incident_id) -> dict:
         "transitions": _transition_buttons(incident),
         "resolve": _resolve_panel(user, incident),
         "can_acknowledge": incident.acknowledged_at is None and is_writer(user),
+        "can_override": is_writer(user) and can_override_on_call(user),
         "roles": roles,
         "ic": next((a.user for a in roles if a.role == Role.INCIDENT_COMMANDER), None),
         "role_choices": Role.choices,

@@ -14,6 +14,7 @@ class IncidentsConfig(AppConfig):
         from .groups import ensure_groups
         from .ratelimit import login_failed_received
         from .reactions import EVERY_EVENT, register_reaction
+        from .services import paging
         from .services.responses import escalation_responses_on_escalation
         from .states import TimelineKind
 
@@ -33,3 +34,5 @@ class IncidentsConfig(AppConfig):
             escalation_responses_on_escalation,
             name="incidents: time the escalation contact's response",
         )
+        # Pages are rows of the delivery outbox, kind "page" (incidents/services/paging.py).
+        paging.register()

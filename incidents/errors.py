@@ -23,3 +23,11 @@ class TransitionRefused(DomainError):
         if missing:
             extra["missing"] = missing
         super().__init__(detail, **extra)
+
+
+class StaleWrite(DomainError):
+    """The row changed since the caller read it (HTTP 409): `version` is the current one, so
+    the caller reloads and decides again instead of overwriting someone else's change."""
+
+    def __init__(self, detail: str, *, version: int):
+        super().__init__(detail, version=version)

@@ -217,3 +217,24 @@ class Recipients:
 
 def _unique(people: list[User]) -> list[User]:
     return list({p.pk: p for p in people}.values())
+
+
+def without_role_holders(
+    incident: Incident, people: list[User], holders: list | None = None
+) -> tuple[list[User], list[str]]:
+    """An escalation never pages someone who already holds a role on the incident: they are
+    in it already, and paging the IC about their own incident (as the IC's manager, say) asks
+    nobody new. Returns the people to page and a note per person skipped. `holders` are the
+    incident's active role assignments when the caller has them."""
+    if holders is None:
+        holders = list(incident.roles.filter(relieved_at__isnull=True))
+    held: dict[int, list[str]] = {}
+    for assignment in holders:
+        held.setdefault(assignment.user_id, []).append(Role(assignment.role).label)
+    kept = [p for p in people if p.pk not in held]
+    notes = [
+        f"skipped {p.username}: already {' and '.join(held[p.pk])} on this incident"
+        for p in people
+        if p.pk in held
+    ]
+    return kept, notes

@@ -135,3 +135,47 @@ def oncall_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Sh
         else:
             shifts.append(Shift(point, until, now.primary, now.backup))
     return shifts
+
+
+@dataclass(frozen=True)
+class OnCallNow:
+    """Who is on call at one instant, for the role rules of 3.1 and 3.3 ("On-call engineer"):
+    the primary and backup of every schedule, the owning teams' (the affected services' teams)
+    apart from the rest. Each maps a user id to (username, where they are on call)."""
+
+    owning: dict[int, tuple[str, str]]
+    elsewhere: dict[int, tuple[str, str]]
+    owning_teams: tuple[str, ...]
+
+    def slot(self, user) -> str | None:
+        """Where `user` is on call in a way that counts, else None: in the owning teams'
+        rotations first; only when nobody is on call there, in any rotation."""
+        found = (self.owning or self.elsewhere).get(user.pk)
+        return found[1] if found else None
+
+    def describe(self) -> str:
+        """Who would count, for a refusal: their names, or that nobody is on call."""
+        pool = self.owning or self.elsewhere
+        if not pool:
+            return "nobody is on call in any rotation now"
+        where = f" for {', '.join(self.owning_teams)}" if self.owning else ""
+        names = ", ".join(f"{name} ({slot})" for name, slot in pool.values())
+        return f"on call now{where}: {names}"
+
+
+def oncall_now(team_ids: set[int], at: datetime) -> OnCallNow:
+    """Primary and backup of every schedule at `at`, split by whether the schedule belongs to
+    one of `team_ids` (the owning teams of an incident)."""
+    owning: dict[int, tuple[str, str]] = {}
+    elsewhere: dict[int, tuple[str, str]] = {}
+    teams: list[str] = []
+    for schedule in Schedule.objects.select_related("team").order_by("team__name", "name"):
+        now = oncall_at(schedule, at)
+        pool = owning if schedule.team_id in team_ids else elsewhere
+        for slot, user in (("primary", now.primary), ("backup", now.backup)):
+            if user is None or not user.is_active:
+                continue
+            pool.setdefault(user.pk, (user.username, f"{slot}, {schedule.name}"))
+            if pool is owning and schedule.team.name not in teams:
+                teams.append(schedule.team.name)
+    return OnCallNow(owning, elsewhere, tuple(teams))

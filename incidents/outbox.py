@@ -205,6 +205,15 @@ def outbox_kind(kind: str) -> OutboxKind:
         raise LookupError(f"no outbox kind {kind!r} is registered") from None
 
 
+def outbox_statuses() -> list[str]:
+    """Every status a row of a registered kind can have (a kind may add its own), in the
+    order the kinds declare them."""
+    found: dict[str, None] = {}
+    for spec in OUTBOX_KINDS.values():
+        found.update((value, None) for value, _label in spec.model.Status.choices)
+    return list(found)
+
+
 # --- hand-off -------------------------------------------------------------------------------
 def outbox_enqueue(kind: str, row_ids: list[int]) -> None:
     """Hand rows to the workers (after commit). With the broker down they stay pending and the

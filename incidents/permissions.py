@@ -4,14 +4,16 @@ before they write; views, admin and selectors ask them; nothing else decides."""
 
 from django.core.exceptions import PermissionDenied
 
-from .states import GroupName, Rank
+from .states import GroupName, Rank, Role
 
 WRITER_GROUPS = frozenset(
     {GroupName.RESPONDER, GroupName.INCIDENT_COMMANDER, GroupName.SRE_LEAD, GroupName.SECURITY}
 )
-# Transitions that the procedures give to the IC alone: "IC declares resolved" (7.4), and
-# undoing it.
-IC_ONLY_TRANSITIONS = frozenset({"resolve", "reopen"})
+# "IC declares resolved" (3.1, 7.4): the incident's Incident Commander alone resolves. An SRE
+# lead who must resolve takes the IC role first (audited), like anyone else.
+IC_ONLY_TRANSITIONS = frozenset({"resolve"})
+# Undoing a resolution: the IC, or an SRE lead.
+IC_OR_SRE_LEAD_TRANSITIONS = frozenset({"reopen"})
 
 
 def is_sre_lead(user) -> bool:
@@ -34,12 +36,25 @@ def require_sre_lead(user) -> None:
         raise PermissionDenied("Only SRE leads may do this.")
 
 
+def require_may_revoke_token_of(actor, owner) -> None:
+    """An API token is revoked by its owner or an SRE lead; a superuser's only by a superuser
+    (as only a superuser changes a superuser in the admin)."""
+    if actor.pk == owner.pk:
+        return
+    require_sre_lead(actor)
+    if owner.is_superuser and not actor.is_superuser:
+        raise PermissionDenied("Only a superuser may revoke a superuser's API token.")
+
+
 def can_transition(user, transition_name: str, ic_user_id: int | None) -> bool:
+    if transition_name in IC_ONLY_TRANSITIONS:
+        # A person, and the one in command: the platform (timers, integrations) never resolves.
+        return user is not None and is_writer(user) and user.pk == ic_user_id
     if user is None:  # the platform itself (timers, integrations)
         return True
     if not is_writer(user):
         return False
-    if transition_name in IC_ONLY_TRANSITIONS:
+    if transition_name in IC_OR_SRE_LEAD_TRANSITIONS:
         return is_sre_lead(user) or user.pk == ic_user_id
     return True
 
@@ -96,13 +111,34 @@ def require_may_allow_restricted(actor) -> None:
 
 
 def require_can_transition(user, transition_name: str, ic_user_id: int | None) -> None:
-    if not can_transition(user, transition_name, ic_user_id):
-        if transition_name in IC_ONLY_TRANSITIONS and is_writer(user):
+    if can_transition(user, transition_name, ic_user_id):
+        return
+    if transition_name in IC_ONLY_TRANSITIONS:
+        if user is None:
             raise PermissionDenied(
-                "Only the incident's Incident Commander (or an SRE lead) may "
-                f"{transition_name} it (procedures 7.4: IC declares resolved)."
+                "Only the incident's Incident Commander declares it resolved (procedures 3.1, "
+                "7.4); the platform never resolves an incident."
             )
         require_writer(user)
+        raise PermissionDenied(RESOLVE_REFUSED + (SRE_LEAD_TAKES_IC if is_sre_lead(user) else ""))
+    if transition_name in IC_OR_SRE_LEAD_TRANSITIONS and is_writer(user):
+        raise PermissionDenied(
+            "Only the incident's Incident Commander (or an SRE lead) may "
+            f"{transition_name} it (procedures 7.4: IC declares resolved)."
+        )
+    require_writer(user)
+
+
+RESOLVE_REFUSED = (
+    "Only the incident's Incident Commander may resolve it (procedures 3.1, 7.4: the IC "
+    "declares resolved)."
+)
+SRE_LEAD_TAKES_IC = " As an SRE lead, take the Incident Commander role first (audited)."
+
+
+def resolve_refusal_for(user) -> str:
+    """Why `user` may not resolve an incident they do not command, as the pages say it."""
+    return RESOLVE_REFUSED + (SRE_LEAD_TAKES_IC if user is not None and is_sre_lead(user) else "")
 
 
 def _is_ic_or_sre_lead(user, ic_user_id: int | None) -> bool:
@@ -157,6 +193,38 @@ def require_can_assign(user, replacing_ic: bool, ic_user_id: int | None) -> None
         raise PermissionDenied(
             "Replacing the Incident Commander takes the IC, an incident commander or an SRE lead."
         )
+
+
+# --- who may hold incident roles (procedures 3) -------------------------------------------------
+def may_hold_incident_roles(user) -> bool:
+    """People in the viewer group read incidents; they never hold a role on one (any role,
+    the Scribe's included), whatever other group they are in."""
+    return GroupName.VIEWER not in user.group_names
+
+
+def can_override_on_call(actor) -> bool:
+    """Giving a role to someone who is not on call, where the procedures say "On-call
+    engineer" (3.1, 3.3), is an SRE lead's call, with a reason (audited)."""
+    return actor is None or is_sre_lead(actor)
+
+
+def require_can_override_on_call(actor) -> None:
+    if not can_override_on_call(actor):
+        raise PermissionDenied(
+            "Only SRE leads may override the on-call rule (procedures 3.1, 3.3) when "
+            "assigning a role."
+        )
+
+
+def sre_lead_takes_command(actor, role: str, user) -> bool:
+    """An SRE lead making themself Incident Commander: how they come to resolve an incident
+    (3.1, 7.4), so the taking is audited."""
+    return (
+        actor is not None
+        and role == Role.INCIDENT_COMMANDER
+        and actor.pk == user.pk
+        and is_sre_lead(actor)
+    )
 
 
 # --- paging, contact methods ------------------------------------------------------------------

@@ -21,6 +21,11 @@ from .states import Checklist, Rank, Role, Severity, ranks_at_or_above
 # "All-hands response", P2 "On-call engineer + backup"; P3 is "On-call engineer" alone).
 EVERY_SINGLE_ROLE = [Role.INCIDENT_COMMANDER, Role.TECH_LEAD, Role.COMMS_LEAD, Role.SCRIBE]
 
+# 3.1 / 3.3: "On-call engineer" is a fact about now (who is on call, 9.4), not a rank: a role
+# with `*_on_call` admits whoever is on call when it is assigned, whatever their rank, besides
+# the ranks listed ("or support": the support team's ranks, on call or not).
+SUPPORT_RANKS = (Rank.SUPPORT, Rank.SUPPORT_LEAD)
+
 # --- 2.1 Severity definitions, response requirements, targets; 3 role selection; 6.3; 8.1 ----
 SEVERITY_DEFAULTS: dict[str, dict] = {
     Severity.P1: {
@@ -44,8 +49,10 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "target_resolution_minutes": 2 * 60,
         "ic_selection": "Engineering Manager or above",
         "ic_allowed_ranks": ranks_at_or_above(Rank.ENGINEERING_MANAGER),
+        "ic_on_call": False,
         "comms_lead_selection": "Customer Success Manager or Support Lead",
         "comms_lead_allowed_ranks": [Rank.CUSTOMER_SUCCESS_MANAGER, Rank.SUPPORT_LEAD],
+        "comms_lead_on_call": False,
         "bridge": "required",
         "roles_required": list(EVERY_SINGLE_ROLE),
         "status_page_first_minutes": 10,
@@ -58,7 +65,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "pir_required": "required",
         "pir_due_hours": 72,
         "pir_attendees": "All involved + management",
-        "action_review_every_days": 7,
+        "action_review_every_days": 7,  # 8.4, for P1 *actions* (the item's priority)
     },
     Severity.P2: {
         "name": "Major",
@@ -81,12 +88,10 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "target_resolution_minutes": 4 * 60,
         "ic_selection": "Senior Engineer or above",
         "ic_allowed_ranks": ranks_at_or_above(Rank.SENIOR_ENGINEER),
+        "ic_on_call": False,
         "comms_lead_selection": "On-call engineer or support",
-        "comms_lead_allowed_ranks": [
-            *ranks_at_or_above(Rank.ENGINEER),
-            Rank.SUPPORT,
-            Rank.SUPPORT_LEAD,
-        ],
+        "comms_lead_allowed_ranks": list(SUPPORT_RANKS),
+        "comms_lead_on_call": True,
         "bridge": "recommended",
         "roles_required": list(EVERY_SINGLE_ROLE),
         "status_page_first_minutes": 15,
@@ -119,13 +124,11 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "notify_at_declaration": ["on_call"],
         "target_resolution_minutes": 24 * 60,
         "ic_selection": "On-call engineer",
-        "ic_allowed_ranks": ranks_at_or_above(Rank.ENGINEER),
+        "ic_allowed_ranks": [],
+        "ic_on_call": True,
         "comms_lead_selection": "On-call engineer or support",
-        "comms_lead_allowed_ranks": [
-            *ranks_at_or_above(Rank.ENGINEER),
-            Rank.SUPPORT,
-            Rank.SUPPORT_LEAD,
-        ],
+        "comms_lead_allowed_ranks": list(SUPPORT_RANKS),
+        "comms_lead_on_call": True,
         "bridge": "none",
         "roles_required": [Role.INCIDENT_COMMANDER, Role.COMMS_LEAD],
         "status_page_first_minutes": None,
@@ -156,9 +159,11 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "notify_at_declaration": ["engineering_queue"],
         "target_resolution_minutes": 30 * 24 * 60,
         "ic_selection": "On-call engineer",
-        "ic_allowed_ranks": ranks_at_or_above(Rank.ENGINEER),
+        "ic_allowed_ranks": [],
+        "ic_on_call": True,
         "comms_lead_selection": "",
         "comms_lead_allowed_ranks": [],
+        "comms_lead_on_call": False,
         "bridge": "none",
         "roles_required": [],
         "status_page_first_minutes": None,

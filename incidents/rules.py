@@ -10,11 +10,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from .errors import RuleViolation
+from .permissions import may_hold_incident_roles
 from .policy import RESOLVE_ACT_KEY
-from .states import Checklist, Rank, Role, Status
+from .states import Checklist, Rank, Role, Status, ranks_at_or_above
 
 if TYPE_CHECKING:
     from .models import Incident, RoleAssignment, SeverityPolicy, User
+    from .oncall import OnCallNow
 
 CHANNEL_MAX = 80  # Slack's limit on a channel name (without the '#')
 
@@ -70,21 +72,63 @@ def check_role_rules(
     user: User,
     active: list[RoleAssignment],
     policy: SeverityPolicy,
+    *,
+    on_call: OnCallNow | None = None,
+    on_call_overridden: bool = False,
 ) -> None:
-    """Raise RuleViolation quoting the procedures when `user` may not hold `role`."""
+    """Raise RuleViolation quoting the procedures when `user` may not hold `role`.
+
+    Where the procedures say "On-call engineer" (3.1, 3.3: the policy's `*_on_call`), whoever
+    is on call at the assignment (`on_call`, incidents.oncall.oncall_now) is admitted whatever
+    their rank, and an SRE lead's override (`on_call_overridden`) admits someone who is not.
+    Without `on_call` (role_warnings, later on) that part is not judged again: it held when
+    the role was given, and a shift ending does not unseat an IC."""
     if not user.is_active:
         raise RuleViolation(
             f"{user.username} is not an active user.", rule="active_user", field="username"
         )
+    if not may_hold_incident_roles(user):
+        raise RuleViolation(
+            f"{user.username} is in the viewer group: viewers read incidents and hold no role "
+            "on them (procedures 3).",
+            rule="viewers hold no roles",
+            field="username",
+        )
     sev = incident.severity
     rank_rules = {
-        Role.INCIDENT_COMMANDER: ("3.1", policy.ic_allowed_ranks, policy.ic_selection),
-        Role.COMMS_LEAD: ("3.3", policy.comms_lead_allowed_ranks, policy.comms_lead_selection),
+        Role.INCIDENT_COMMANDER: (
+            "3.1",
+            policy.ic_allowed_ranks,
+            policy.ic_on_call,
+            policy.ic_selection,
+        ),
+        Role.COMMS_LEAD: (
+            "3.3",
+            policy.comms_lead_allowed_ranks,
+            policy.comms_lead_on_call,
+            policy.comms_lead_selection,
+        ),
     }
     if role in rank_rules:
-        section, allowed, selection = rank_rules[role]
-        if allowed and user.rank not in allowed:
-            label = Role(role).label
+        section, allowed, needs_on_call, selection = rank_rules[role]
+        label = Role(role).label
+        if needs_on_call:
+            refused = (
+                on_call is not None
+                and not on_call_overridden
+                and user.rank not in allowed
+                and on_call.slot(user) is None
+            )
+            if refused:
+                rank = f" is {_rank_label(user.rank)} and" if allowed else ""
+                raise RuleViolation(
+                    f"{sev} {label}: {selection} (procedures {section}); {user.username}{rank} "
+                    f"is not on call now ({on_call.describe()}). An SRE lead may assign them "
+                    "anyway with override and an override_reason.",
+                    rule=f"{sev} {label}: {selection}",
+                    field="username",
+                )
+        elif allowed and user.rank not in allowed:
             raise RuleViolation(
                 f"{sev} {label}: {selection} (procedures {section}); "
                 f"{user.username} is {_rank_label(user.rank)}.",
@@ -111,13 +155,47 @@ def check_role_rules(
         )
 
 
+TECH_LEAD_SELECTION = (
+    "Technical Lead: subject matter expert for the affected system or senior engineer from the "
+    "owning team (procedures 3.2)"
+)
+
+
+def tech_lead_warning(incident: Incident, user: User) -> str | None:
+    """Procedures 3.2, shown and not enforced: the Technical Lead is an expert of an affected
+    service (`Service.experts`) or a senior engineer (or above) of a team owning one."""
+    from .selectors import service_experts_among
+
+    services = list(incident.services.select_related("team"))
+    if not services:
+        return (
+            f"{TECH_LEAD_SELECTION}; the incident names no affected service, so "
+            f"{user.username} cannot be matched to one: add the affected services."
+        )
+    if service_experts_among(services, user):
+        return None
+    teams = {s.team_id: s.team.name for s in services}
+    if user.team_id in teams and user.rank in ranks_at_or_above(Rank.SENIOR_ENGINEER):
+        return None
+    return (
+        f"{TECH_LEAD_SELECTION}; {user.username} is not an expert of "
+        f"{', '.join(s.name for s in services)} and not a senior engineer of "
+        f"{', '.join(sorted(set(teams.values())))}."
+    )
+
+
 def role_warnings(
     incident: Incident, active: list[RoleAssignment], policy: SeverityPolicy
 ) -> list[str]:
-    """Rules that current holders no longer meet (after a severity change): shown, not enforced,
-    so a severity change is never blocked in the middle of an outage."""
+    """Rules that current holders do not meet (after a severity change, or 3.2's Technical Lead
+    selection): shown, not enforced, so nothing is blocked in the middle of an outage."""
     warnings = []
     for assignment in active:
+        if assignment.role == Role.TECH_LEAD:
+            warning = tech_lead_warning(incident, assignment.user)
+            if warning:
+                warnings.append(warning)
+            continue
         if assignment.role not in (Role.INCIDENT_COMMANDER, Role.COMMS_LEAD):
             continue
         try:

@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from .errors import RuleViolation
 from .models import (
     ApiToken,
     AuditEvent,
@@ -398,8 +399,17 @@ def deadline_lateness_stats(user, *, since=None) -> dict:
 
 # --- people, catalog, accounts ----------------------------------------------------------------
 def service_list() -> QuerySet[Service]:
-    """The services catalog (9.2), with each owning team."""
-    return Service.objects.select_related("team")
+    """The services catalog (9.2), with each owning team and its subject matter experts."""
+    return Service.objects.select_related("team").prefetch_related(
+        Prefetch("experts", queryset=User.objects.order_by("username"))
+    )
+
+
+def service_experts_among(services: list[Service], user) -> bool:
+    """Whether `user` is a subject matter expert of any of `services` (procedures 3.2)."""
+    return Service.experts.through.objects.filter(
+        service_id__in=[s.pk for s in services], user_id=user.pk
+    ).exists()
 
 
 def user_list_for(actor) -> QuerySet[User]:
@@ -536,9 +546,30 @@ def outbox_list_for_user(
     user, *, kind: str | None = None, status: str | None = None, incident_id: int | None = None
 ) -> OutboxListing:
     """The outbox rows `user` may see (outbox_rows_of_kind), of one kind or all, optionally in
-    one status and about one incident."""
-    from .outbox import OUTBOX_KINDS
+    one status and about one incident: the one read behind the API list and the admin page.
 
+    SRE leads only (PermissionDenied for anyone else). A `kind` or `status` no registered kind
+    has is a RuleViolation naming it; an incident `user` may not open is Http404, like one
+    that does not exist."""
+    from .outbox import OUTBOX_KINDS, outbox_statuses
+
+    require_sre_lead(user)
+    if kind is not None and kind not in OUTBOX_KINDS:
+        raise RuleViolation(
+            f"no outbox kind {_quoted(kind)}; kind must be one of "
+            f"{', '.join(sorted(OUTBOX_KINDS))}.",
+            rule="kind",
+            field="kind",
+        )
+    if status is not None and status not in outbox_statuses():
+        raise RuleViolation(
+            f"no delivery status {_quoted(status)}; status must be one of "
+            f"{', '.join(outbox_statuses())}.",
+            rule="status",
+            field="status",
+        )
+    if incident_id is not None:
+        incident_get_for_user(user, incident_id)  # Http404 unless `user` may open it
     querysets = {}
     for name in [kind] if kind else sorted(OUTBOX_KINDS):
         spec = OUTBOX_KINDS[name]
@@ -551,6 +582,11 @@ def outbox_list_for_user(
             rows = rows.filter(**{spec.incident_path: incident_id}).distinct()
         querysets[name] = _outbox_values(spec, rows)
     return OutboxListing(querysets)
+
+
+def _quoted(value: str, limit: int = 40) -> str:
+    """A value someone typed, quoted for a message that names it (cut short if long)."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def outbox_row_for_user(user, kind: str, row_id: int) -> dict:

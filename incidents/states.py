@@ -143,3 +143,6 @@ class AuditAction(models.TextChoices):
     GRANT_OFF = "grant.off", "Grant withdrawn"
     OUTBOX_RETRIED = "outbox.retried", "Delivery retried now"
     OUTBOX_GIVEN_UP = "outbox.given_up", "Delivery given up"
+    # Incident roles (procedures 3.1, 3.3, 7.4): the SRE lead's powers over who commands.
+    ROLE_ON_CALL_OVERRIDE = "role.on_call_override", "Role given over the on-call rule"
+    ROLE_IC_TAKEN = "role.ic_taken", "Incident Commander role taken by an SRE lead"

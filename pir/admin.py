@@ -14,6 +14,7 @@ from incidents.selectors import incident_list_for_user
 
 from . import services
 from .models import (
+    ACTION_REQUIRED_FIELDS,
     ActionDigestDelivery,
     ActionItem,
     PirStatus,
@@ -115,15 +116,45 @@ class PostIncidentReviewAdmin(admin.ModelAdmin):
 
 
 class ActionItemForm(forms.ModelForm):
+    """Owner and due date required (8.2, 8.3), as in the API; `edited_version` is the item's
+    version this form was shown with, so a save over someone else's change since is refused,
+    not applied."""
+
+    edited_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
     class Meta:
         model = ActionItem
         fields = ("action", "description", "owner", "priority", "due_date", "status")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ACTION_REQUIRED_FIELDS:
+            self.fields[name].required = True
+        self.fields["edited_version"].initial = self.instance.version
+
+    def clean_edited_version(self):
+        version = self.cleaned_data["edited_version"]
+        if version != self.instance.version:
+            raise forms.ValidationError(
+                "Someone else changed this action item while you edited it; reload the page "
+                "and apply your change again."
+            )
+        return version
 
 
 @admin.register(ActionItem)
 class ActionItemAdmin(admin.ModelAdmin):
     form = ActionItemForm
-    list_display = ("action", "pir", "incident", "owner", "priority", "due_date", "status")
+    list_display = (
+        "action",
+        "pir",
+        "incident",
+        "owner",
+        "priority",
+        "due_date",
+        "status",
+        "needs",
+    )
     list_filter = ("status", "priority", "incident__severity")
     search_fields = ("action",)
     readonly_fields = ("label", "completed_at", "closed_at", "created_at")
@@ -140,11 +171,20 @@ class ActionItemAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # added on a review (API), which links it to the review and incident
 
+    @admin.display(description="Needs")
+    def needs(self, item):
+        """Items from before the owner and due date rule, shown as needing them."""
+        return ", ".join(item._meta.get_field(n).verbose_name for n in item.missing_fields)
+
     def save_model(self, request, obj, form, change):
-        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        changed = {name: form.cleaned_data[name] for name in form.changed_data if name != "version"}
         if changed:
             services.action_item_update(
-                actor=request.user, pir_id=obj.pir_id, item_id=obj.pk, **changed
+                actor=request.user,
+                pir_id=obj.pir_id,
+                item_id=obj.pk,
+                version=form.cleaned_data["edited_version"],
+                **changed,
             )
 
     def delete_model(self, request, obj):
@@ -159,11 +199,11 @@ class ActionItemAdmin(admin.ModelAdmin):
 class ActionDigestDeliveryAdmin(OutboxRowAdminMixin, admin.ModelAdmin):
     """Read-only record of what was mailed to whom."""
 
-    list_display = ("period_start", "severity", "manager", "status", "sent_at")
-    list_filter = ("severity", "status")
+    list_display = ("period_start", "priority", "manager", "status", "sent_at")
+    list_filter = ("priority", "status")
     fields = (
         "manager",
-        "severity",
+        "priority",
         "period_start",
         "period_end",
         "idempotency_key",

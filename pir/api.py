@@ -9,7 +9,7 @@ import re
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -46,9 +46,15 @@ from .serializers import (
     PirListOutputSerializer,
     PirTransitionInputSerializer,
     PirUpdateInputSerializer,
+    StaleWriteOutputSerializer,
     TimelineEntryInputSerializer,
     TimelineEntryOutputSerializer,
     TimelineEntryUpdateInputSerializer,
+)
+
+STALE = OpenApiResponse(
+    StaleWriteOutputSerializer,
+    description="Changed by someone else since you read it: `version` is the current one.",
 )
 
 
@@ -281,6 +287,8 @@ class PirActionItemsApi(APIView):
 
     @extend_schema(
         summary="Add an action item (label incident-action)",
+        description="The review's author, the incident's IC or an SRE lead may; `owner` and "
+        "`due_date` are required (procedures 8.2, 8.3).",
         request=ActionItemInputSerializer,
         responses={201: ActionItemOutputSerializer, 400: RULE},
     )
@@ -300,8 +308,11 @@ class PirActionItemApi(APIView):
 
     @extend_schema(
         summary="Change an action item (status done records completed_at)",
+        description="The item's owner, the review's author, the incident's IC or an SRE lead "
+        "may. It must keep an owner and a due date (procedures 8.2, 8.3). Send the `version` "
+        "you read to be refused (409) rather than overwrite someone else's change.",
         request=ActionItemUpdateInputSerializer,
-        responses={200: ActionItemOutputSerializer, 400: RULE},
+        responses={200: ActionItemOutputSerializer, 400: RULE, 409: STALE},
     )
     def patch(self, request, pk, item_id):
         data = _valid(ActionItemUpdateInputSerializer, request)

@@ -140,6 +140,13 @@ class ActionStatus(models.TextChoices):
 OPEN_ACTION_STATUSES = (ActionStatus.OPEN, ActionStatus.IN_PROGRESS)
 
 
+# What every action item must have (8.2's Action Items table: Owner, Due Date; 8.3 "Assign
+# owners"). The columns stay nullable: rows written before the rule keep loading, and are
+# shown as needing what they lack until someone supplies it (pir.services enforces it on
+# every write).
+ACTION_REQUIRED_FIELDS = ("owner", "due_date")
+
+
 class ActionItem(models.Model):
     """An action item (8.4), linked to its review and its incident."""
 
@@ -169,6 +176,9 @@ class ActionItem(models.Model):
     closed_at = models.DateTimeField(
         null=True, blank=True, help_text="When it left the open statuses (done or won't do)."
     )
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Raised by every change; a stale edit is refused."
+    )
 
     class Meta:
         ordering = ["pir", "priority", "due_date", "id"]
@@ -183,16 +193,24 @@ class ActionItem(models.Model):
     def __str__(self):
         return f"[{self.priority}] {self.action}"
 
+    @property
+    def missing_fields(self) -> list[str]:
+        """The required fields it lacks (only rows from before the rule can lack any)."""
+        values = {"owner": self.owner_id, "due_date": self.due_date}
+        return [name for name in ACTION_REQUIRED_FIELDS if values[name] is None]
+
 
 class ActionDigestDelivery(OutboxRow):
     """One review digest (8.4) to one Engineering Manager for one period: a row of the core's
     outbox (kind "pir-digest", pir/digests.py). Written before the send; the idempotency key
-    (severity, period, manager) makes a second row impossible."""
+    (action priority, period, manager) makes a second row impossible."""
 
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    severity = models.CharField(max_length=2)
+    priority = models.CharField(
+        max_length=2, help_text="The action items' priority this digest reviews (8.4)."
+    )
     period_start = models.DateField()
     period_end = models.DateField()
     to_address = models.EmailField()
@@ -201,8 +219,16 @@ class ActionDigestDelivery(OutboxRow):
     action_items = models.ManyToManyField(ActionItem, related_name="+", blank=True)
 
     class Meta:
-        ordering = ["-period_start", "severity", "id"]
+        ordering = ["-period_start", "priority", "id"]
         verbose_name_plural = "action digest deliveries"
+        indexes = [
+            # What the outbox sweep reads every 2 s (as every kind's): the outstanding rows only.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="pir_digest_outstanding",
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.severity} digest {self.period_start} to {self.manager} ({self.status})"
+        return f"{self.priority} actions, {self.period_start}, to {self.manager} ({self.status})"

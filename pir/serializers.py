@@ -4,9 +4,11 @@ out. Writes happen in pir.services, never here."""
 from rest_framework import serializers
 
 from incidents.api.fields import AwareDateTimeField, StrictSerializer
+from incidents.api.schema import ErrorOutputSerializer
 from incidents.models import User
 
 from .models import (
+    ACTION_REQUIRED_FIELDS,
     ActionItem,
     ActionPriority,
     ActionStatus,
@@ -55,6 +57,11 @@ class ActionItemOutputSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     pir_reference = serializers.CharField(source="pir.reference", read_only=True)
     incident_reference = serializers.CharField(source="incident.reference", read_only=True)
+    missing_fields = serializers.ListField(
+        child=serializers.ChoiceField(choices=ACTION_REQUIRED_FIELDS),
+        read_only=True,
+        help_text="Required fields it lacks (items from before the rule): it needs them.",
+    )
 
     class Meta:
         model = ActionItem
@@ -74,6 +81,8 @@ class ActionItemOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "completed_at",
             "closed_at",
+            "version",
+            "missing_fields",
         ]
 
 
@@ -177,25 +186,46 @@ class TimelineEntryUpdateInputSerializer(StrictSerializer):
     at_least_one_field = True
 
 
+OWNER_REQUIRED = "Every action item needs an owner (procedures 8.2, 8.3: assign owners)."
+DUE_DATE_REQUIRED = "Every action item needs a due date (procedures 8.2)."
+
+
 class ActionItemInputSerializer(StrictSerializer):
     action = serializers.CharField(max_length=300)
     description = serializers.CharField(allow_blank=True, required=False, max_length=10000)
     owner = serializers.SlugRelatedField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
-        allow_null=True,
-        required=False,
+        error_messages={"required": OWNER_REQUIRED, "null": OWNER_REQUIRED},
     )
     priority = serializers.ChoiceField(choices=ActionPriority.choices)
-    due_date = serializers.DateField(allow_null=True, required=False)
+    due_date = serializers.DateField(
+        error_messages={"required": DUE_DATE_REQUIRED, "null": DUE_DATE_REQUIRED}
+    )
     status = serializers.ChoiceField(choices=ActionStatus.choices, required=False)
 
 
 class ActionItemUpdateInputSerializer(ActionItemInputSerializer):
     action = serializers.CharField(max_length=300, required=False)
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        error_messages={"null": OWNER_REQUIRED},
+    )
     priority = serializers.ChoiceField(choices=ActionPriority.choices, required=False)
+    due_date = serializers.DateField(required=False, error_messages={"null": DUE_DATE_REQUIRED})
+    version = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="The version you read: if the item changed since, 409 and nothing changes.",
+    )
 
     at_least_one_field = True
+
+
+class StaleWriteOutputSerializer(ErrorOutputSerializer):
+    version = serializers.IntegerField(help_text="The action item's current version.")
 
 
 class ActionMetricsSerializer(serializers.Serializer):

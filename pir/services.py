@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.errors import RuleViolation, TransitionRefused
+from incidents.errors import RuleViolation, StaleWrite, TransitionRefused
 from incidents.models import Incident, TimelineEvent
 from incidents.permissions import require_writer
 from incidents.selectors import incident_get_for_user, incident_ic_id, policy_for
@@ -25,7 +25,12 @@ from .models import (
     PirTimelineEntry,
     PostIncidentReview,
 )
-from .permissions import require_may_create_review, require_may_publish_review
+from .permissions import (
+    require_may_change_action_item,
+    require_may_create_review,
+    require_may_manage_action_items,
+    require_may_publish_review,
+)
 from .sections import pir_missing_sections
 from .selectors import action_item_get_for_user, pir_entry_get, pir_get_for_user
 
@@ -321,35 +326,76 @@ def _apply_status(item: ActionItem, status: str, at: datetime) -> None:
         item.closed_at = None
 
 
+def _require_owner_and_due_date(item: ActionItem) -> None:
+    """Every action item has an owner and a due date (8.2's Action Items table; 8.3 "Assign
+    owners"). Checked on every write, whatever door it came through; the error names the
+    field (the first missing, and the detail every one)."""
+    missing = item.missing_fields
+    if not missing:
+        return
+    names = {"owner": "an owner", "due_date": "a due date"}
+    raise RuleViolation(
+        f"An action item needs {' and '.join(names[n] for n in missing)}: "
+        f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
+        rule="8.2/8.3 every action item has an owner and a due date",
+        field=missing[0],
+    )
+
+
 def action_item_create(*, actor, pir_id, **fields) -> ActionItem:
     with transaction.atomic():
         incident, pir = _lock(actor, pir_id)
         require_writer(actor)
+        require_may_manage_action_items(actor, incident, pir, "add")
         now = timezone.now()
         status = fields.pop("status", ActionStatus.OPEN)
         item = ActionItem(pir=pir, incident=incident, created_at=now, created_by=actor, **fields)
+        _require_owner_and_due_date(item)
         _apply_status(item, status, now)
         item.save()
         return item
 
 
-def action_item_update(*, actor, pir_id, item_id, **fields) -> ActionItem:
+def action_item_update(*, actor, pir_id, item_id, version: int | None = None, **fields):
+    """Change an action item.
+
+    1. Lock the incident and the review (see _lock), then the item.
+    2. The item's owner, the review's author, the IC or an SRE lead only.
+    3. `version`, when given, must be the item's current one: someone else's change since the
+       caller read it is a 409 (StaleWrite) naming the current version, and nothing changes.
+    4. Nothing to change (only `version` sent): the item as it is, unsaved.
+    5. Apply the fields; the result must still have an owner and a due date (an item from
+       before that rule gets them here, or is not changed).
+    6. Save with the version raised.
+    """
     with transaction.atomic():
-        _incident, pir = _lock(actor, pir_id)
+        incident, pir = _lock(actor, pir_id)
         require_writer(actor)
         item = action_item_get_for_user(actor, pir, item_id)
         item = ActionItem.objects.select_for_update().get(pk=item.pk)
+        require_may_change_action_item(actor, incident, pir, item)
+        if version is not None and version != item.version:
+            raise StaleWrite(
+                f"This action item was changed by someone else (version {item.version}, "
+                f"you edited version {version}); reload it and apply your change again.",
+                version=item.version,
+            )
+        if not fields:
+            return item
         now = timezone.now()
         if "status" in fields:
             _apply_status(item, fields.pop("status"), now)
         for name, value in fields.items():
             setattr(item, name, value)
+        _require_owner_and_due_date(item)
+        item.version += 1
         item.save()
         return item
 
 
 def action_item_delete(*, actor, pir_id, item_id) -> None:
     with transaction.atomic():
-        _incident, pir = _lock(actor, pir_id)
+        incident, pir = _lock(actor, pir_id)
         require_writer(actor)
+        require_may_manage_action_items(actor, incident, pir, "remove")
         action_item_get_for_user(actor, pir, item_id).delete()

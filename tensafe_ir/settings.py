@@ -76,7 +76,9 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 PUBLIC_BASE_URL = os.environ.get("TENSAFE_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, its site with the pages that are no one model's list (the deliveries of
+    # every outbox kind): incidents/admin_site.py.
+    "incidents.admin_site.TenSafeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -361,7 +363,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Deadlines are rows; beat starts a sweep every second on its own queue, served by its own
-# worker so page deliveries never delay an escalation.
+# worker so page deliveries (and the outbox sweep) never delay an escalation.
 CELERY_TASK_ROUTES = {"incidents.tasks.sweep_timers_task": {"queue": "timers"}}
 # Every periodic task, in one place. Rows are the record everywhere: these entries re-hand
 # what a lost hand-off left behind, or do the periodic work itself.
@@ -380,9 +382,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1.0,
         "options": {"expires": 2},
     },
-    # The action-item review digests of 8.4 (P1 weekly, P2 every two weeks: the policy's
-    # action_review_every_days) are written once per (severity, period, manager); beat asks
-    # every hour, so a new period's digests go out within the hour and a lost send is retried.
+    # The action-item review digests of 8.4 (P1 actions weekly, P2 actions every two weeks:
+    # the policy's action_review_every_days) are written once per (action priority, period,
+    # manager); beat asks every hour, so a new period's digests go out within the hour and a
+    # lost send is retried.
     # The review reminders need no entry: they are deadlines the timer sweep fires.
     "pir-action-review-digests": {
         "task": "pir.tasks.action_review_digests_task",
@@ -395,11 +398,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10.0,
         "options": {"expires": 10},
     },
-    # The delivery outbox (incidents/outbox.py): rows whose worker died (lease run out) or
-    # whose hand-off was lost (each kind's grace period passed) are handed over again.
+    # The delivery outbox (incidents/outbox.py), pages included: rows whose worker died
+    # (lease run out) or whose hand-off was lost (each kind's grace period passed) are handed
+    # over again. Every 2 s, so a page lost with Redis goes out again 10-12 s after it was due
+    # (its 10 s grace plus at most one interval). The message expires after the shortest
+    # grace: while the workers' queue is backed up by more than that (rows queued, not lost),
+    # a sweep is dropped instead of handing every queued row over a second time; after a
+    # Redis restart the queue is empty and it runs at once. It runs on the default workers,
+    # never on the timers queue, so it cannot hold up a deadline.
     "sweep-outbox": {
         "task": "incidents.tasks.outbox_sweep_task",
-        "schedule": 10.0,
+        "schedule": 2.0,
         "options": {"expires": 10},
     },
 }

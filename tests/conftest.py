@@ -1,3 +1,4 @@
+import contextlib
 import ipaddress
 import os
 import socket
@@ -5,6 +6,8 @@ import socket
 import pytest
 from django.conf import settings
 from django.core.cache import caches
+from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -32,6 +35,20 @@ def _uses_redis() -> bool:
     return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 
 
+# The tests that take longest run first (`make test` spreads the suite over pytest-xdist
+# workers, which then share out the rest as they finish): started last, one of them alone would
+# keep a worker busy after every other had run out of work.
+LONGEST_FIRST = ("tests/faults/", "tests/browser/", "tests/fuzz/")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        starts = (n for n, start in enumerate(LONGEST_FIRST) if item.nodeid.startswith(start))
+        return next(starts, len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the order within each group is kept
+
+
 def pytest_runtest_setup(item):
     for marker, available, what in (
         ("postgres", _uses_postgres, "DATABASE_URL=postgres://..."),
@@ -42,6 +59,21 @@ def pytest_runtest_setup(item):
             if REQUIRE_SERVICES:
                 pytest.fail(message)
             pytest.skip(message)
+
+
+@contextlib.contextmanager
+def kept_for_module(django_db_blocker):
+    """For a module-scoped fixture whose rows its tests only read (e.g. sixty incidents to
+    page through): the rows are written once, in a transaction opened here, inside which every
+    test of the module then runs in a savepoint of its own (pytest-django), and which is rolled
+    back when the module is done. Building them per test cost seconds each."""
+    with (
+        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+    ):
+        yield
+        transaction.set_rollback(True)
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +113,21 @@ def eager_tasks():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def no_hand_offs(monkeypatch):
+    """Hand-offs of outbox rows to the workers (incidents.outbox) are recorded, not sent:
+    the test runs each step itself, or asserts what was handed over."""
+    handed: list[tuple] = []
+    monkeypatch.setattr(
+        "incidents.tasks.outbox_deliver_task.delay", lambda *args: handed.append(args)
+    )
+    monkeypatch.setattr(
+        "incidents.tasks.outbox_deliver_task.apply_async",
+        lambda args, **kwargs: handed.append(tuple(args)),
+    )
+    return handed
 
 
 @pytest.fixture

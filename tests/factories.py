@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from incidents import services
-from incidents.models import ChecklistItem, Incident, Service, Team, User
+from incidents.models import ChecklistItem, Incident, Override, Schedule, Service, Team, User
 from incidents.selectors import policy_settings
 from incidents.states import Checklist, Role, Status
 
@@ -50,6 +50,27 @@ class UserFactory(factory.django.DjangoModelFactory):
         self.save()
         if extracted:
             self.groups.set(Group.objects.filter(name__in=extracted))
+
+
+def put_on_call(
+    user: User, team: Team | None = None, *, slot: str = "primary", days: int = 3650
+) -> Override:
+    """Make `user` on call (`slot`: primary or backup) for `team` (their own, else a new one)
+    from `days` ago to `days` ahead (tests move the clock), as an override on the team's
+    schedule: procedures 3.1 and 3.3 ask for the on-call engineer by being on call."""
+    team = team or user.team or TeamFactory()
+    schedule = Schedule.objects.filter(team=team).first() or Schedule.objects.create(
+        team=team, slug=f"{team.slug}-on-call", name=f"{team.name} on call"
+    )
+    now = timezone.now()
+    return Override.objects.create(
+        schedule=schedule,
+        user=user,
+        role=slot,
+        starts_at=now - timedelta(days=days),
+        ends_at=now + timedelta(days=days),
+        reason="test: on call",
+    )
 
 
 def declare(actor=None, **fields) -> Incident:

@@ -1,23 +1,29 @@
 """Admin for SRE leads: it reaches incidents through the selectors and changes them (and the
 policy) only through the services, so what admin does is visible and audited."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.contrib import admin
 from django.contrib.messages import get_messages
 from django.forms import MultiWidget
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
+from incidents import services
 from incidents.models import (
     EscalationRule,
     Incident,
     PolicyChange,
+    Service,
     SeverityPolicy,
     TimelineEvent,
 )
 from incidents.selectors import policy_for
-from incidents.states import Status, TimelineKind
-from tests.factories import UserFactory, declare
+from incidents.states import Role, Status, TimelineKind
+from tests.factories import UserFactory, declare, drive_to, tick_resolution_criteria
 
 pytestmark = pytest.mark.django_db
 
@@ -209,8 +215,11 @@ def test_transition_action_reports_the_refusal(lead_client, ic_user):
     assert any(moved.reference in m and "moved to Monitoring" in m for m in messages)
 
 
-def test_resolve_action_reports_what_blocks_resolving(lead_client, ic_user):
-    incident = declare(actor=ic_user)
+def test_resolve_action_reports_what_blocks_resolving(lead_client, ic_user, sre_lead):
+    incident = declare(actor=ic_user, severity="P2")
+    services.incident_assign_role(
+        actor=sre_lead, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=sre_lead
+    )
     _action(lead_client, "identify", incident)
     _action(lead_client, "mitigate", incident)
 
@@ -219,6 +228,29 @@ def test_resolve_action_reports_what_blocks_resolving(lead_client, ic_user):
     incident.refresh_from_db()
     assert incident.status == Status.MONITORING
     assert any("Cannot resolve yet" in m for m in _messages(response))
+
+
+def test_resolve_action_is_the_ics_alone(lead_client, ic_user, sre_lead):
+    """An SRE lead who is not the IC resolved an incident from admin; the IC declares resolved
+    (procedures 3.1, 7.4), so admin refuses them as the API does."""
+    incident = drive_to(declare(actor=ic_user, severity="P2"), Status.MONITORING, ic_user)
+    services.incident_assign_role(
+        actor=ic_user, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ic_user
+    )
+    tick_resolution_criteria(incident, ic_user)
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        response = _action(lead_client, "resolve", incident)
+
+        incident.refresh_from_db()
+        assert incident.status == Status.MONITORING
+        [message] = _messages(response)
+        assert "Only the incident's Incident Commander may resolve it" in message
+        assert "take the Incident Commander role first" in message
+
+        resolved = services.incident_transition(
+            actor=ic_user, incident_id=incident.pk, to=Status.RESOLVED
+        )
+    assert resolved.status == Status.RESOLVED
 
 
 def test_acknowledge_action(lead_client, ic_user, sre_lead):
@@ -350,3 +382,19 @@ def test_sre_lead_cannot_make_a_superuser(lead_client, responder):
     responder.refresh_from_db()
     assert responder.rank == "senior_engineer"
     assert not responder.is_superuser
+
+
+# --- the catalog: each service's subject matter experts (procedures 3.2) -------------------------
+def test_an_sre_lead_names_a_services_experts_in_admin(lead_client, responder):
+    service = Service.objects.get(slug="inference")
+    change = reverse("admin:incidents_service_change", args=[service.pk])
+    data = _form_data(lead_client.get(change))
+    data["experts"] = [str(responder.pk)]
+
+    response = lead_client.post(change, data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(service.experts.all()) == [responder]
+    # A responder without admin rights cannot.
+    lead_client.force_login(responder)
+    assert lead_client.get(change).status_code == 302  # to the admin login

@@ -13,8 +13,9 @@ from django.utils import timezone
 from incidents.db import claim_row, on_fresh_connection
 from incidents.models import Page
 from incidents.notify import Outcome
+from incidents.outbox import _record, outbox_deliver, outbox_kind
 from incidents.services import paging
-from incidents.services.paging import _page_record, page_deliver, pages_build
+from incidents.services.paging import pages_build
 from tests.factories import UserFactory, declare
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -128,15 +129,16 @@ def test_a_send_is_recorded_once_and_only_under_its_own_lease():
     Page.objects.filter(pk=page.pk).update(status="sending", attempts=1, lease_until=lease)
     page.refresh_from_db()
     ok = Outcome(ok=True, code=200)
+    spec = outbox_kind(paging.KIND)
 
     # Another worker took it over after this send's lease ran out: left alone.
-    assert _page_record(page, ok, lease - timedelta(seconds=1)) == "sending"
+    assert _record(spec, page, ok, lease - timedelta(seconds=1)) == "sending"
     assert Page.objects.get(pk=page.pk).status == "sending"
 
-    assert _page_record(page, ok, lease) == "sent"
+    assert _record(spec, page, ok, lease) == "sent"
     sent_at = Page.objects.get(pk=page.pk).sent_at
     # The same record again (its first commit went through before the connection dropped).
-    assert _page_record(page, ok, lease) == "sent"
+    assert _record(spec, page, ok, lease) == "sent"
     assert Page.objects.get(pk=page.pk).sent_at == sent_at
 
 
@@ -150,7 +152,7 @@ def test_a_page_is_recorded_sent_when_the_connection_drops_after_the_send(monkey
         return outcome
 
     monkeypatch.setattr(paging, "deliver", deliver_then_drop)
-    assert page_deliver(page.pk) == "sent"
+    assert outbox_deliver(paging.KIND, page.pk) == "sent"
     page.refresh_from_db()
     assert (page.status, page.attempts) == ("sent", 1)
     assert len(mailoutbox) == 1

@@ -13,6 +13,7 @@ from incidents.models import (
     Incident,
     PolicyChange,
     RoleAssignment,
+    Service,
     TimelineEvent,
     User,
 )
@@ -156,3 +157,22 @@ def test_resolved_p1_has_a_real_timeline_and_roles_by_the_rules():
         holders[Role.TECH_LEAD],
     )
     assert not incident.checklist.filter(checklist="resolution", done=False).exists()
+
+
+def test_demo_roles_meet_the_rules_of_issue_14():
+    """The P3's IC was on call when given the role (3.1), every Technical Lead is an expert of
+    the affected service (3.2), and no demo incident shows a role warning."""
+    from incidents.oncall import oncall_now
+    from incidents.selectors import incident_detail_for_user
+
+    seed()
+
+    p3 = Incident.objects.get(severity="P3")
+    command = p3.roles.get(role=Role.INCIDENT_COMMANDER, relieved_at__isnull=True)
+    team_ids = set(p3.services.values_list("team_id", flat=True))
+    assert oncall_now(team_ids, command.assigned_at).slot(command.user) is not None
+    admin = User.objects.get(username="admin")
+    for incident in Incident.objects.all():
+        assert incident_detail_for_user(admin, incident.pk).role_warnings == [], incident
+    assert set(Service.objects.get(slug="inference").experts.values_list("username", flat=True))
+    assert not User.objects.get(username="viewer").expert_for.exists()

@@ -9,11 +9,12 @@ from django.core.exceptions import PermissionDenied
 
 from incidents import services
 from incidents.errors import RuleViolation, TransitionRefused
-from incidents.models import ChecklistItem, Incident, TimelineEvent
+from incidents.models import AuditEvent, ChecklistItem, Incident, TimelineEvent
 from incidents.policy import RESOLVE_ACT_KEY
-from incidents.selectors import policy_settings
-from incidents.states import Checklist, Role, Status, TimelineKind
-from tests.factories import UserFactory, declare
+from incidents.rules import resolution_blockers
+from incidents.selectors import incident_detail_for_user, policy_settings
+from incidents.states import AuditAction, Checklist, Role, Status, TimelineKind
+from tests.factories import UserFactory, declare, put_on_call
 
 pytestmark = pytest.mark.django_db
 
@@ -289,14 +290,17 @@ def monitoring_since_t0(actor, time_machine):
     return incident
 
 
-def test_resolve_refusal_names_every_missing_thing(sre_lead, time_machine):
+def test_resolve_refusal_names_every_missing_thing(sre_lead, ic_user, time_machine):
     incident = monitoring_since_t0(sre_lead, time_machine)
     before = state_of(incident)
 
-    with pytest.raises(TransitionRefused) as refused:
+    # Nobody commands it, so nobody may resolve it (3.1, 7.4); what is missing is listed.
+    with pytest.raises(PermissionDenied):
         move(incident, sre_lead, RESOLVED)
+    detail = incident_detail_for_user(sre_lead, incident.pk)
 
-    missing = refused.value.extra["missing"]
+    missing = detail.resolution_blockers
+    assert RESOLVED not in detail.allowed_transitions
     assert len(missing) == 7
     for text in RESOLUTION_TEXTS.values():
         assert sum(text in entry for entry in missing) == 1, text
@@ -305,6 +309,15 @@ def test_resolve_refusal_names_every_missing_thing(sre_lead, time_machine):
     assert "0 of the 15 minutes" in window
     [ic] = [entry for entry in missing if "Incident Commander" in entry]
     assert "no Incident Commander assigned" in ic
+    assert sorted(detail.allowed_transitions) == [IDENTIFIED, INVESTIGATING]
+    assert state_of(incident) == before
+
+    # The IC, once there, is refused with the same list (409).
+    assign_ic(incident, ic_user, actor=sre_lead)
+    before = state_of(incident)
+    with pytest.raises(TransitionRefused) as refused:
+        move(incident, ic_user, RESOLVED)
+    assert refused.value.extra["missing"] == missing[:-1]
     assert sorted(refused.value.extra["allowed"]) == [IDENTIFIED, INVESTIGATING]
     assert state_of(incident) == before
 
@@ -379,25 +392,25 @@ def test_resolve_refused_without_an_incident_commander(sre_lead, ic_user, time_m
     incident = monitoring_since_t0(sre_lead, time_machine)
     tick(incident, sre_lead)
     time_machine.shift(WINDOW)
-    with pytest.raises(TransitionRefused) as refused:
-        move(incident, sre_lead, RESOLVED)
-    assert refused.value.extra["missing"] == [
+    assert resolution_blockers(incident) == [
         "no Incident Commander assigned (the IC declares resolved)"
     ]
+    with pytest.raises(PermissionDenied):
+        move(incident, sre_lead, RESOLVED)
 
-    # A relieved IC is no IC.
+    # A relieved IC is no IC: they may not resolve it either.
     assign_ic(incident, ic_user, actor=sre_lead)
     services.incident_relieve_role(
         actor=sre_lead, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ic_user
     )
-    with pytest.raises(TransitionRefused) as refused:
-        move(incident, sre_lead, RESOLVED)
-    assert refused.value.extra["missing"] == [
+    assert resolution_blockers(incident) == [
         "no Incident Commander assigned (the IC declares resolved)"
     ]
+    with pytest.raises(PermissionDenied):
+        move(incident, ic_user, RESOLVED)
 
     assign_ic(incident, ic_user, actor=sre_lead)
-    assert move(incident, sre_lead, RESOLVED).status == RESOLVED
+    assert move(incident, ic_user, RESOLVED).status == RESOLVED
 
 
 @pytest.mark.parametrize(("minutes", "refused_at", "allowed_at"), [(30, 29, 30), (5, 4, 5)])
@@ -452,20 +465,64 @@ def test_only_the_ic_or_an_sre_lead_may_resolve_or_reopen(
     assert move(incident, ic_user, target, reason="mine to call").status == target
 
 
-@pytest.mark.parametrize(("source", "target"), IC_ONLY_PAIRS)
-def test_an_sre_lead_may_resolve_or_reopen_without_being_ic(
-    source, target, ic_user, sre_lead, time_machine
+def test_an_sre_lead_may_reopen_without_being_ic(ic_user, sre_lead, time_machine):
+    incident = incident_in(RESOLVED, ic_user, time_machine)
+    result = move(incident, sre_lead, INVESTIGATING, reason="SRE lead call")
+    assert result.status == INVESTIGATING
+    assert incident.timeline.filter(kind=TimelineKind.REOPENED).get().actor == sre_lead
+
+
+@pytest.mark.parametrize("outsider", ["sre_lead", "superuser", "platform"])
+def test_only_the_ic_resolves_not_an_sre_lead_nor_the_platform(
+    outsider, ic_user, sre_lead, time_machine
 ):
-    incident = incident_in(source, ic_user, time_machine)
-    result = move(incident, sre_lead, target, reason="SRE lead call")
-    assert result.status == target
-    lifecycle = incident.timeline.filter(
-        kind__in=[TimelineKind.STATUS_CHANGED, TimelineKind.REOPENED]
-    )
-    assert lifecycle.order_by("-id").first().actor == sre_lead
+    """Procedures 3.1 and 7.4: the IC declares resolved. An SRE lead who is not the IC was
+    able to resolve; now they are refused, and so is the platform (no actor)."""
+    actor = {
+        "sre_lead": sre_lead,
+        "superuser": UserFactory(is_superuser=True, is_staff=True),
+        "platform": None,
+    }[outsider]
+    incident = incident_in(MONITORING, ic_user, time_machine)
+    before = state_of(incident)
+    with pytest.raises(PermissionDenied) as denied:
+        move(incident, actor, RESOLVED)
+    assert "Incident Commander" in str(denied.value)
+    assert "3.1, 7.4" in str(denied.value)
+    assert state_of(incident) == before
+    if outsider == "sre_lead":
+        assert "take the Incident Commander role first" in str(denied.value)
+    assert move(incident, ic_user, RESOLVED).status == RESOLVED
+
+
+def test_an_sre_lead_takes_the_ic_role_audited_then_resolves(ic_user, sre_lead, time_machine):
+    incident = incident_in(MONITORING, ic_user, time_machine, severity="P2")
+    assert RESOLVED not in incident_detail_for_user(sre_lead, incident.pk).allowed_transitions
+
+    assign_ic(incident, sre_lead)  # an SRE lead replaces a sitting IC
+
+    [audit] = AuditEvent.objects.filter(action=AuditAction.ROLE_IC_TAKEN)
+    assert audit.actor == sre_lead
+    assert audit.target_user == sre_lead
+    assert audit.target_id == str(incident.pk)
+    assert audit.details["previous"] == ic_user.username
+    assert RESOLVED in incident_detail_for_user(sre_lead, incident.pk).allowed_transitions
+    # The IC they relieved is no longer the IC.
+    with pytest.raises(PermissionDenied):
+        move(incident, ic_user, RESOLVED)
+    assert move(incident, sre_lead, RESOLVED).status == RESOLVED
+
+
+def test_taking_the_ic_role_is_audited_only_for_sre_leads_taking_it(ic_user, time_machine):
+    incident = incident_in(MONITORING, ic_user, time_machine, severity="P2")
+    other = UserFactory(rank="engineering_manager", groups=["incident_commander"])
+    assign_ic(incident, other, actor=ic_user)
+    assign_ic(incident, ic_user)
+    assert not AuditEvent.objects.filter(action=AuditAction.ROLE_IC_TAKEN).exists()
 
 
 def test_a_responder_who_is_the_ic_may_resolve(responder, time_machine):
+    put_on_call(responder)  # the P3 IC is the on-call engineer (3.1)
     incident = incident_in(MONITORING, responder, time_machine, severity="P3")
     assert move(incident, responder, RESOLVED).status == RESOLVED
     assert move(incident, responder, INVESTIGATING, reason="again").status == INVESTIGATING

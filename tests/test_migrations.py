@@ -58,3 +58,54 @@ def test_clear_text_authtoken_keys_move_in_hashed_and_keep_working():
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/users/me/").json()["username"] == "legacy"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_action_items_without_owner_or_due_date_survive_the_pir_migration():
+    """pir 0004 adds the action item's version and renames the digests' `severity` to
+    `priority`; it must not fail on rows written before owners and due dates were required
+    (the columns stay nullable: the services enforce the rule, and such rows show as needing
+    them)."""
+    from datetime import date
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.utils import timezone
+
+    from pir.models import ActionDigestDelivery, ActionItem
+    from tests.factories import UserFactory, declare, drive_to
+
+    ic = UserFactory(rank="engineering_manager", groups=["incident_commander"])
+    incident = drive_to(declare(actor=ic), "resolved", ic)
+    before, after = (
+        ("pir", "0003_digest_outstanding_index"),
+        ("pir", "0004_action_item_version_digest_priority"),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    item = old.get_model("pir", "ActionItem").objects.create(
+        pir_id=incident.pir.pk,
+        incident_id=incident.pk,
+        action="Written before the rule",
+        priority="P1",
+        created_at=timezone.now(),
+    )
+    old.get_model("pir", "ActionDigestDelivery").objects.create(
+        manager_id=ic.pk,
+        severity="P2",
+        period_start=date(2026, 1, 5),
+        period_end=date(2026, 1, 18),
+        idempotency_key="pir-digest:P2:2026-01-05:u1",
+        to_address="em@t.test",
+        subject="s",
+        body="b",
+        created_at=timezone.now(),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([after])
+
+    migrated = ActionItem.objects.get(pk=item.pk)
+    assert (migrated.owner_id, migrated.due_date, migrated.version) == (None, None, 1)
+    assert migrated.missing_fields == ["owner", "due_date"]
+    assert ActionDigestDelivery.objects.get().priority == "P2"

@@ -34,20 +34,6 @@ from tests.factories import ServiceFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def no_hand_offs(monkeypatch):
-    """Hand-offs to the workers are recorded, not sent: the test runs each step itself."""
-    handed: list[tuple] = []
-    monkeypatch.setattr(
-        "incidents.tasks.outbox_deliver_task.delay", lambda *args: handed.append(args)
-    )
-    monkeypatch.setattr(
-        "incidents.tasks.outbox_deliver_task.apply_async",
-        lambda args, **kwargs: handed.append(tuple(args)),
-    )
-    return handed
-
-
 def subscriber_delivery() -> SubscriberDelivery:
     subscriber = confirmed()
     update = post(incident("P2", [ServiceFactory(slug="api", name="API")]), "Investigating.")
@@ -59,16 +45,45 @@ def digest(**fields) -> ActionDigestDelivery:
     today = timezone.now().date()
     return ActionDigestDelivery.objects.create(
         manager=manager,
-        severity="P1",
+        priority="P1",
         period_start=today,
         period_end=today + timedelta(days=6),
-        idempotency_key=f"pir-digest:P1:{today}:u{manager.pk}",
+        idempotency_key=f"pir-digest:action-P1:{today}:u{manager.pk}",
         to_address=manager.email,
         subject="P1 action items to review",
         body="- Fix pool",
         created_at=timezone.now(),
         **fields,
     )
+
+
+# The idempotency key of outbox_rows()'s delivery about the restricted incident.
+HIDDEN_KEY = "quartzite-hidden"
+
+
+def outbox_rows() -> dict:
+    """A pending status-subscriber delivery about a normal incident ("delivery"), one about a
+    restricted (security) incident ("hidden", key HIDDEN_KEY), and a failed review digest
+    about no one incident ("digest"): the operators' list as the API and the admin show it."""
+    subscriber = confirmed()
+    api_service = ServiceFactory(slug="api", name="API")
+    normal = incident("P2", [api_service])
+    update = post(normal, "Investigating.")
+    secret = incident("P1", [api_service], security=True, title="Quartzite exfiltration")
+    hidden_update = post(secret, "Investigating.")
+    hidden = SubscriberDelivery.objects.create(
+        update=hidden_update,
+        subscriber=subscriber,
+        idempotency_key=HIDDEN_KEY,
+        created_at=hidden_update.posted_at,
+    )
+    return {
+        "normal": normal,
+        "secret": secret,
+        "delivery": SubscriberDelivery.objects.get(update=update),
+        "hidden": hidden,
+        "digest": digest(status="failed", attempts=5, last_error="smtp down"),
+    }
 
 
 def test_a_late_worker_never_overwrites_the_outcome_of_the_one_that_took_over(
@@ -144,6 +159,7 @@ def test_a_digest_left_sending_by_a_dead_worker_is_sent_once_after_its_lease(
         subscribers.KIND: 0,
         "comms-delivery": 0,
         "outgoing-webhook": 0,
+        "page": 0,
     }
     assert no_hand_offs[-1] == (digests.KIND, row.pk)
     assert outbox_deliver(digests.KIND, row.pk) == "sent"
@@ -203,6 +219,47 @@ def test_beat_runs_the_one_sweep():
     assert entry["task"] == "incidents.tasks.outbox_sweep_task"
     tasks = {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "comms.status.tasks.requeue_status_deliveries_task" not in tasks
+    assert "incidents.tasks.requeue_stale_pages_task" not in tasks
+
+
+def test_a_sweep_costs_the_same_statements_however_much_the_outbox_holds(no_hand_offs):
+    """What beat runs every 2 s: a fixed number of statements per kind whatever the tables
+    hold (bench/outbox_sweep.py measures them, and their plans, on PostgreSQL), plus one
+    UPDATE for each kind with rows to re-hand."""
+    from django.test.utils import CaptureQueriesContext
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            outbox_sweep()
+        control = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
+        return len([q for q in queries.captured_queries if not q["sql"].startswith(control)])
+
+    empty = statements()
+    assert empty <= 3 * len(OUTBOX_KINDS)
+    soon = timezone.now() + timedelta(minutes=5)
+    for n in range(30):
+        row = digest(status="sent" if n % 3 else "failed", attempts=1)
+        if n % 5 == 0:
+            type(row).objects.filter(pk=row.pk).update(status="pending", next_attempt_at=soon)
+    assert statements() == empty and no_hand_offs == []
+    lost = digest(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    assert statements() == empty + 1
+    assert no_hand_offs == [(digests.KIND, lost.pk)]
+
+
+def test_the_sweep_re_hands_a_lost_page_as_promptly_as_operations_md_says():
+    """docs/operations.md: a page whose hand-off Redis lost goes out again within 10-15 s. A
+    lost row is re-handed by the first sweep after its grace period, so at worst grace + one
+    interval after it was due. The sweep's message expires after the shortest grace (a queue
+    backed up by more than that holds rows queued, not lost: they are not handed twice). It
+    runs on the default workers, so it never holds up the timers worker's deadlines."""
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-outbox"]
+    graces = {kind: spec.policy.requeue_grace_seconds for kind, spec in OUTBOX_KINDS.items()}
+    assert graces["page"] + entry["schedule"] <= 12
+    assert max(graces.values()) + entry["schedule"] <= 17
+    assert entry["options"]["expires"] == min(graces.values())
+    assert "queue" not in entry["options"]
+    assert entry["task"] not in settings.CELERY_TASK_ROUTES, "never on the timers queue"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -23,14 +23,7 @@ from incidents.policy import (
     SEVERITY_DEFAULTS,
 )
 from incidents.selectors import policy_for, policy_settings
-from incidents.states import (
-    ENGINEERING_LADDER,
-    Checklist,
-    Rank,
-    Role,
-    Severity,
-    ranks_at_or_above,
-)
+from incidents.states import Checklist, Rank, Role, Severity, ranks_at_or_above
 
 DOC_PATH = Path(settings.BASE_DIR) / "docs/procedures/incident-response-procedures.md"
 SHARED_PATH = Path(settings.BASE_DIR).parent / "shared/procedures/incident-response-procedures.md"
@@ -160,12 +153,13 @@ NOTIFY_WORDING = {
     "Assigned to engineering queue": ["engineering_queue"],
 }
 NOTIFY_NOBODY = {"No immediate action required", "Status page update if customer-visible"}
-# 3.1 / 3.3 wording that is not a rank's own name: anyone on the engineering ladder can be the
-# on-call engineer; "support" is the support team, its lead included.
+# 3.1 / 3.3 wording that is not a rank's own name: "support" is the support team, its lead
+# included. "On-call engineer" is no rank at all: whoever is on call now (9.4), whatever their
+# rank, which the policy says with `*_on_call` (and an SRE lead may override, with a reason).
 RANK_WORDING = {
-    "On-call engineer": [str(r) for r in ENGINEERING_LADDER],
     "support": [Rank.SUPPORT, Rank.SUPPORT_LEAD],
 }
+ON_CALL_WORDING = "On-call engineer"
 RANK_BY_LABEL = {rank.label: str(rank) for rank in Rank}
 # 5.1 / 5.3 people -> escalation targets.
 TARGET_WORDING = {
@@ -188,8 +182,14 @@ def ranks(selection: str) -> list[str]:
         return ranks_at_or_above(RANK_BY_LABEL[above.group(1)])
     found = []
     for part in selection.split(" or "):
-        found += RANK_WORDING.get(part) or [RANK_BY_LABEL[part]]
+        if part != ON_CALL_WORDING:
+            found += RANK_WORDING.get(part) or [RANK_BY_LABEL[part]]
     return found
+
+
+def on_call(selection: str) -> bool:
+    """ "On-call engineer" or "On-call engineer or support": being on call now admits anyone."""
+    return ON_CALL_WORDING in selection.split(" or ")
 
 
 # --- what the document says, per policy field -------------------------------------------------
@@ -242,9 +242,11 @@ def expected_3(severity: str) -> dict:
     return {
         "ic_selection": ic[severity],
         "ic_allowed_ranks": ranks(ic[severity]),
-        # A severity 3.3 does not name has no comms lead rule ("" / [] = anyone).
+        "ic_on_call": on_call(ic[severity]),
+        # A severity 3.3 does not name has no comms lead rule ("" / [] / not on call = anyone).
         "comms_lead_selection": comms.get(severity, ""),
         "comms_lead_allowed_ranks": ranks(comms.get(severity, "")),
+        "comms_lead_on_call": on_call(comms.get(severity, "")),
     }
 
 

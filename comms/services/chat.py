@@ -22,13 +22,17 @@ from incidents.outbound import outbound_host
 from incidents.redaction import Message, incident_message
 from incidents.rules import bridge_or_none
 from incidents.services import incident_declare
-from incidents.services.paging import LEASE_SECONDS, REQUEUE_GRACE_SECONDS
 from incidents.states import DetectionSource
 
 from ..models import ChatCommand, ChatRequestSeen
 
 log = logging.getLogger(__name__)
 TITLE_MAX = 200
+# A command running longer than this is presumed dead (its worker was killed) and handed over
+# again; one queued longer than the grace period is presumed lost in the broker. Beat's
+# "comms-requeue-stale" asks every 10 s (tensafe_ir/settings.py).
+COMMAND_LEASE_SECONDS = 60
+COMMAND_REQUEUE_GRACE_SECONDS = 10
 
 
 def chat_request_claim(*, timestamp: int, signature: str, max_age_seconds: int) -> bool:
@@ -166,12 +170,12 @@ def chat_commands_requeue_stale(*, now: datetime | None = None) -> list[int]:
         ChatCommand.objects.filter(
             status=ChatCommand.Status.RUNNING,
             incident__isnull=True,
-            handed_at__lt=now - timedelta(seconds=LEASE_SECONDS),
+            handed_at__lt=now - timedelta(seconds=COMMAND_LEASE_SECONDS),
         ).update(status=ChatCommand.Status.QUEUED)
         stale = list(
             ChatCommand.objects.filter(
                 status=ChatCommand.Status.QUEUED,
-                handed_at__lt=now - timedelta(seconds=REQUEUE_GRACE_SECONDS),
+                handed_at__lt=now - timedelta(seconds=COMMAND_REQUEUE_GRACE_SECONDS),
             ).values_list("pk", flat=True)
         )
         ChatCommand.objects.filter(pk__in=stale).update(handed_at=now)

@@ -10,17 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.utils import timezone
-
 from incidents.notify import TRANSPORTS, Outcome
 from incidents.outbox import RetryPolicy, register_outbox_kind
-from incidents.redaction import (
-    Message,
-    contact_target_masked,
-    incident_message,
-    text_without_target,
-)
-from incidents.services.timeline import timeline_record
+from incidents.redaction import Message, contact_target_masked, incident_message
+from incidents.services.timeline import timeline_delivery_failed
 from incidents.states import TimelineKind
 
 from ..models import CustomerContact, Delivery, TeamWebhook, Update
@@ -129,14 +122,14 @@ class DeliverySender:
 
     def final_failure(self, delivery: Delivery, outcome: Outcome) -> None:
         what = "Customer email" if delivery.channel == "email" else "Team webhook post"
-        error = text_without_target(outcome.error, delivery.target)
-        timeline_record(
+        timeline_delivery_failed(
             delivery.incident,
             TimelineKind.NOTE,
             f"{what} to {contact_target_masked(delivery.target)} failed after "
-            f"{delivery.attempts} attempt(s): {error}",
-            occurred_at=timezone.now(),
-            data={"delivery": delivery.pk, "error": error, "code": outcome.code},
+            f"{delivery.attempts} attempt(s)",
+            row=delivery,
+            row_key="delivery",
+            outcome=outcome,
         )
 
 

@@ -5,9 +5,10 @@ and whether each was met. One open (pending) obligation per channel at a time:
   communication within M, first internal update within the internal interval);
 - each next one from the post that met the last (or, when the last was missed, from its
   deadline, so a silent incident keeps owing an update every interval);
-- at resolution the cadences stop; a resolved update is owed where the policy says so
-  (status page "initial + resolved" once the status page was used, customer email
-  "end of incident"), due at resolution with the reminder lead to post it.
+- at resolution the cadences stop; a resolved update is owed where the procedures say so
+  (the status page's Resolved update for P1/P2, and for P3 "initial + resolved" once the
+  status page was used; the internal summary wherever internal updates are set, P1-P3;
+  customer email "end of incident"), due at resolution with the reminder lead to post it.
 
 Every number comes from `policy_for(severity)`. `obligations_sync` runs inside the timer
 engine's re-plan (the incident row locked), so obligations follow every severity change,
@@ -62,31 +63,36 @@ def reminder_lead() -> timedelta:
 
 def channel_rules(incident: Incident, policy: SeverityPolicy, used_status_page: bool) -> dict:
     """The obligation channels the policy in force sets for this incident. Security incidents
-    never go to the status page or to customers, so they owe only internal updates."""
+    never go to customers and have no status page cadence while open; their resolved status
+    page update and internal summary are owed like any other incident's."""
     rules: dict[str, ChannelRule] = {}
     public = not incident.security
-    if public and policy.status_page_mode == "cadence":
+    if policy.status_page_mode == "cadence":
+        # P1/P2: a cadence while open, and the Resolved update at the end (6.2's "Template -
+        # Resolved"; Appendix A, Resolution: "Update status page - resolved").
         rules[Channel.STATUS_PAGE] = ChannelRule(
             policy.status_page_first_minutes or policy.status_page_every_minutes,
             policy.status_page_every_minutes,
-            while_open=True,
-            at_resolution=False,
+            while_open=public,
+            at_resolution=True,
         )
-    elif public and policy.status_page_mode == "initial_and_resolved":
+    elif policy.status_page_mode == "initial_and_resolved":
         # P3: "Status page update if customer-visible" (2.1): the resolved update is owed
         # once the status page told customers about the incident.
         rules[Channel.STATUS_PAGE] = ChannelRule(
             policy.status_page_first_minutes,
             None,
-            while_open=True,
+            while_open=public,
             at_resolution=used_status_page,
         )
     if policy.internal_every_minutes:
+        # Every severity with internal updates (6.3: P1-P3; P4 "As needed") owes the internal
+        # summary at resolution (Appendix A, Resolution: "Send internal summary").
         rules[Channel.INTERNAL] = ChannelRule(
             policy.internal_every_minutes,
             policy.internal_every_minutes,
             while_open=True,
-            at_resolution=False,
+            at_resolution=True,
         )
     if public and policy.customer_email_mode == "cadence":
         rules[Channel.CUSTOMER_EMAIL] = ChannelRule(
@@ -120,11 +126,14 @@ def _settle(obligation: CommsObligation, update: Update) -> None:
 
 def obligations_meet(incident: Incident, update: Update) -> list[CommsObligation]:
     """Settle the obligations `update` covers: the channel's pending one, and any missed one
-    still waiting for its (late) update. Call inside the posting transaction."""
+    still waiting for its (late) update. The resolved status page update is met only by a post
+    of the Resolved template (6.2). Call inside the posting transaction."""
     channels = [c for c, by in MET_BY.items() if update.channel in by]
     open_rows = CommsObligation.objects.filter(
         incident=incident, channel__in=channels, counted_from__lte=update.posted_at
     ).filter(status__in=[PENDING, MISSED], met_by_update__isnull=True)
+    if update.channel == Update.Channel.STATUS_PAGE and update.template != Update.Template.RESOLVED:
+        open_rows = open_rows.exclude(kind=Kind.RESOLVED)
     settled = []
     for obligation in open_rows.order_by("channel", "sequence"):
         _settle(obligation, update)
@@ -167,12 +176,15 @@ class _Posts:
         times = [self.span[c][1] for c in MET_BY[channel] if c in self.span]
         return max(times, default=None)
 
-    def first_update(self, channel: str) -> Update | None:
-        return (
-            Update.objects.filter(incident=self.incident, channel__in=MET_BY[channel])
-            .order_by("posted_at", "id")
-            .first()
-        )
+    def first_update(self, channel: str, since: datetime | None = None) -> Update | None:
+        """The earliest post that meets `channel` (posted at or after `since`: then, on the
+        status page, of the Resolved template, as `obligations_meet` asks of a resolved one)."""
+        rows = Update.objects.filter(incident=self.incident, channel__in=MET_BY[channel])
+        if since is not None:
+            rows = rows.filter(posted_at__gte=since)
+            if channel == Channel.STATUS_PAGE:
+                rows = rows.filter(template=Update.Template.RESOLVED)
+        return rows.order_by("posted_at", "id").first()
 
 
 def _follow_policy(pending: CommsObligation, rule: ChannelRule | None, incident) -> bool:
@@ -219,7 +231,11 @@ def _sync_channel(incident, channel, rule, rows, posts: _Posts, now) -> None:
         if owed:
             # Due at resolution; the reminder lead is the time given to post it.
             lead = int(reminder_lead().total_seconds() // 60)
-            _create(incident, channel, rows, Kind.RESOLVED, incident.resolved_at, lead, now)
+            resolved_at = incident.resolved_at
+            row = _create(incident, channel, rows, Kind.RESOLVED, resolved_at, lead, now)
+            posted = posts.first_update(channel, since=resolved_at)
+            if posted is not None:
+                _settle(row, posted)  # posted before the obligation existed (P3's first post)
         return
     if not rule.while_open:
         return

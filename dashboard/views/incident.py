@@ -145,14 +145,18 @@ def incident_transition(request, pk):
 def _role_action(request, pk, relieve: bool):
     form = RoleForm(request.POST)
     if form.is_valid():
-        service = services.incident_relieve_role if relieve else services.incident_assign_role
+        data = form.cleaned_data
+        who = {"actor": request.user, "incident_id": pk, "role": data["role"]}
         try:
-            service(
-                actor=request.user,
-                incident_id=pk,
-                role=form.cleaned_data["role"],
-                user=form.cleaned_data["username"],
-            )
+            if relieve:
+                services.incident_relieve_role(**who, user=data["username"])
+            else:
+                services.incident_assign_role(
+                    **who,
+                    user=data["username"],
+                    override=data["override"],
+                    override_reason=data["override_reason"],
+                )
         except (DomainError, PermissionDenied) as exc:
             attach_error(form, exc)
             status = status_for(exc)

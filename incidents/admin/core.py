@@ -427,8 +427,10 @@ class SeverityPolicyAdmin(ChangeOnlyPolicyAdmin):
                 "fields": (
                     "ic_selection",
                     "ic_allowed_ranks",
+                    "ic_on_call",
                     "comms_lead_selection",
                     "comms_lead_allowed_ranks",
+                    "comms_lead_on_call",
                     "roles_required",
                 )
             },
@@ -495,11 +497,14 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
+    """SRE leads keep the catalog, and each service's subject matter experts (3.2)."""
+
     list_display = ("name", "slug", "team", "runbook")
     list_filter = ("team",)
     search_fields = ("name", "slug", "runbook")
     list_select_related = ("team",)
     prepopulated_fields = {"slug": ("name",)}
+    autocomplete_fields = ("experts",)
 
 
 INCIDENT_RESPONSE_FIELDSET = ("Incident response", {"fields": ("rank", "team", "manager")})

@@ -9,6 +9,7 @@ from ..models import ContactMethod, Deadline, Override, Page, Rotation, Rotation
 from ..oncall import oncall_at
 from ..selectors import deadline_lateness_stats, incident_list_for_user
 from .mixins import ReadOnlyAdminMixin
+from .outbox import OutboxRowAdminMixin
 
 
 class RotationInline(admin.TabularInline):
@@ -110,7 +111,10 @@ class DeadlineAdmin(VisibleIncidentRowsAdmin):
 
 
 @admin.register(Page)
-class PageAdmin(VisibleIncidentRowsAdmin):
+class PageAdmin(OutboxRowAdminMixin, VisibleIncidentRowsAdmin):
+    """Rows of the outbox's "page" kind: read-only, with its two actions (send again now,
+    give up) for SRE leads."""
+
     list_display = (
         "incident",
         "recipient",

@@ -11,12 +11,20 @@ from django.http import Http404
 from ..errors import TransitionRefused
 from ..outbox import OUTBOX_KINDS
 from ..services.outbox import outbox_give_up, outbox_retry
+from .deliveries import outbox_index_entry
 
 
 class OutboxRowAdminMixin:
-    """For the ModelAdmin of a registered outbox kind's model."""
+    """For the ModelAdmin of a registered outbox kind's model. Its list links to the page of
+    every kind's deliveries (incidents/admin/deliveries.py) for those who may open it."""
 
     actions = ["outbox_retry_now", "outbox_give_up"]
+    change_list_template = "admin/incidents/outbox_kind_change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        entry = outbox_index_entry(request, self.admin_site)
+        extra_context = {**(extra_context or {}), "outbox_all": entry}
+        return super().changelist_view(request, extra_context=extra_context)
 
     def _outbox_kind(self) -> str:
         return next(k for k, spec in OUTBOX_KINDS.items() if spec.model is self.model)

@@ -1,7 +1,8 @@
 """One exception handler for the API: every error is JSON with a readable `detail`.
 
 - RuleViolation and validation errors: 400, naming the rule or the fields that failed.
-- TransitionRefused, TransitionNotAllowed, ConcurrentTransition: 409 with `allowed`.
+- TransitionRefused, TransitionNotAllowed, ConcurrentTransition: 409 with `allowed`;
+  StaleWrite: 409 with the row's current `version`.
 - PermissionDenied: 403; Http404: 404 (DRF's own mapping).
 """
 
@@ -11,7 +12,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..errors import RuleViolation, TransitionRefused
+from ..errors import RuleViolation, StaleWrite, TransitionRefused
 
 
 def _summarise(errors, prefix="") -> list[str]:
@@ -31,7 +32,7 @@ def _summarise(errors, prefix="") -> list[str]:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, TransitionRefused):
+    if isinstance(exc, (TransitionRefused, StaleWrite)):
         return Response({"detail": exc.detail, **exc.extra}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, (TransitionNotAllowed, ConcurrentTransition)):
         return Response(

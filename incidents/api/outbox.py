@@ -10,21 +10,12 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..errors import RuleViolation
-from ..outbox import OUTBOX_KINDS
+from ..outbox import OUTBOX_KINDS, outbox_statuses
 from ..permissions import require_sre_lead
 from ..selectors import outbox_list_for_user, outbox_row_for_user
 from ..services.outbox import outbox_give_up, outbox_retry
-from .fields import ID_SCHEMA, incident_from_query
+from .fields import ID_SCHEMA, id_param
 from .schema import CONFLICT, FORBIDDEN, NOT_FOUND, RULE
-
-
-def outbox_statuses() -> list[str]:
-    """Every status a row of a registered kind can have (a kind may add its own)."""
-    found: dict[str, None] = {}
-    for spec in OUTBOX_KINDS.values():
-        found.update((value, None) for value, _label in spec.model.Status.choices)
-    return list(found)
 
 
 class OutboxRowOutputSerializer(serializers.Serializer):
@@ -68,24 +59,11 @@ class OutboxListApi(GenericAPIView):
     )
     def get(self, request):
         require_sre_lead(request.user)
-        kind = request.query_params.get("kind")
-        if kind is not None and kind not in OUTBOX_KINDS:
-            raise RuleViolation(
-                f"kind must be one of {', '.join(sorted(OUTBOX_KINDS))}.", rule="kind", field="kind"
-            )
-        state = request.query_params.get("status")
-        if state is not None and state not in outbox_statuses():
-            raise RuleViolation(
-                f"status must be one of {', '.join(outbox_statuses())}.",
-                rule="status",
-                field="status",
-            )
-        incident = incident_from_query(request)
         rows = outbox_list_for_user(
             request.user,
-            kind=kind,
-            status=state,
-            incident_id=incident.pk if incident is not None else None,
+            kind=request.query_params.get("kind"),
+            status=request.query_params.get("status"),
+            incident_id=id_param(request, "incident", "an incident id"),
         )
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(OutboxRowOutputSerializer(page, many=True).data)

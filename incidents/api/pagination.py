@@ -2,14 +2,28 @@ from django.core.paginator import InvalidPage
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def page_size_from(value: str | None) -> int:
+    """The page size a `?page_size=` asks for: none gives PAGE_SIZE, above MAX_PAGE_SIZE gives
+    MAX_PAGE_SIZE; anything but a whole number, 1 or more, is a ValueError saying so. The API's
+    lists and the admin's outbox page share it."""
+    if value is None:
+        return PAGE_SIZE
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise ValueError("page_size must be a whole number, 1 or more.")
+    return min(int(value), MAX_PAGE_SIZE)
+
 
 class Pagination(PageNumberPagination):
     """`?page=` (a page past the last is a 404, DRF's rule) and `?page_size=` (1 or more;
     above 200 gives 200). A page size that is not a whole number is a 400, not the default."""
 
-    page_size = 50
+    page_size = PAGE_SIZE
     page_size_query_param = "page_size"
-    max_page_size = 200
+    max_page_size = MAX_PAGE_SIZE
 
     def paginate_lazily(self, queryset, request, view=None):
         """`paginate_queryset`, except that the page is returned as the queryset's slice, not
@@ -27,14 +41,10 @@ class Pagination(PageNumberPagination):
         return self.page.object_list
 
     def get_page_size(self, request):
-        value = request.query_params.get(self.page_size_query_param)
-        if value is None:
-            return self.page_size
-        if not value.isascii() or not value.isdigit() or int(value) < 1:
-            raise ValidationError(
-                {self.page_size_query_param: ["page_size must be a whole number, 1 or more."]}
-            )
-        return min(int(value), self.max_page_size)
+        try:
+            return page_size_from(request.query_params.get(self.page_size_query_param))
+        except ValueError as wrong:
+            raise ValidationError({self.page_size_query_param: [str(wrong)]}) from None
 
     def get_page_number(self, request, paginator):
         if request.query_params.get(self.page_query_param) == "":

@@ -6,7 +6,7 @@ from rest_framework.fields import empty
 
 from ..models import ChecklistItem, Incident, RoleAssignment, Service, TimelineEvent, User
 from ..states import DetectionSource, GroupName, Rank, Role, Severity, Status
-from ..triage import QUESTIONS
+from ..triage import ANSWER_KEYS, CRITERIA, QUESTIONS
 from .fields import AwareDateTimeField, StrictSerializer
 
 
@@ -174,10 +174,16 @@ class ChecklistItemOutputSerializer(serializers.ModelSerializer):
 class ServiceOutputSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     team_name = serializers.CharField(source="team.name", read_only=True)
+    experts = serializers.SlugRelatedField(
+        slug_field="username",
+        many=True,
+        read_only=True,
+        help_text="Subject matter experts (procedures 3.2), by username.",
+    )
 
     class Meta:
         model = Service
-        fields = ["slug", "name", "team", "team_name", "runbook"]
+        fields = ["slug", "name", "team", "team_name", "runbook", "experts"]
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -274,6 +280,15 @@ class RoleInputSerializer(StrictSerializer):
     remove = serializers.BooleanField(
         required=False, default=False, help_text="Relieve instead of assign."
     )
+    override = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="SRE leads: assign although the person is not on call where the procedures "
+        'say "On-call engineer" (3.1, 3.3); needs override_reason, and is audited.',
+    )
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500
+    )
 
 
 class NoteInputSerializer(StrictSerializer):
@@ -286,24 +301,26 @@ class ChecklistItemInputSerializer(StrictSerializer):
 
 
 class TriageInputSerializer(StrictSerializer):
-    all_users_unavailable = serializers.BooleanField(required=False, allow_null=True, default=None)
-    core_feature_unavailable = serializers.BooleanField(
-        required=False, allow_null=True, default=None
-    )
-    security_data_exposure = serializers.BooleanField(required=False, allow_null=True, default=None)
-    error_or_latency_breach = serializers.BooleanField(
-        required=False, allow_null=True, default=None
-    )
-    workaround_available = serializers.BooleanField(required=False, allow_null=True, default=None)
-    multiple_customers_affected = serializers.BooleanField(
-        required=False, allow_null=True, default=None
-    )
+    """The flowchart's questions (2.2) and the severity criteria (2.1), each a boolean; a
+    question the flowchart reaches must be answered, criteria may be left out (the answer's
+    `criteria.unanswered` lists those that could still raise the proposal)."""
 
     def get_fields(self):
         fields = super().get_fields()
-        for key, field in fields.items():
-            field.help_text = QUESTIONS[key]
+        for key in ANSWER_KEYS:
+            fields[key] = serializers.BooleanField(
+                required=False, allow_null=True, default=None, help_text=_triage_help(key)
+            )
         return fields
+
+
+def _triage_help(key: str) -> str:
+    parts = []
+    if key in QUESTIONS:
+        parts.append(f"Flowchart (2.2): {QUESTIONS[key]}")
+    if key in CRITERIA:
+        parts.append(f"{CRITERIA[key].severity} criterion (2.1): {CRITERIA[key].text}")
+    return " / ".join(parts)
 
 
 class TriageStepSerializer(serializers.Serializer):
@@ -312,9 +329,55 @@ class TriageStepSerializer(serializers.Serializer):
     answer = serializers.BooleanField()
 
 
-class TriageOutputSerializer(serializers.Serializer):
+class TriageFlowchartSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     path = TriageStepSerializer(many=True)
+
+
+class TriageCriterionSerializer(serializers.Serializer):
+    criterion = serializers.CharField()
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    text = serializers.CharField()
+
+
+class TriageCriterionAnswerSerializer(TriageCriterionSerializer):
+    answer = serializers.BooleanField()
+
+
+class TriageCriteriaSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(
+        choices=Severity.choices, allow_null=True, help_text="The most severe criterion matched."
+    )
+    matched = TriageCriterionSerializer(many=True)
+    answers = TriageCriterionAnswerSerializer(many=True)
+    unanswered = TriageCriterionSerializer(
+        many=True, help_text="Criteria more severe than the proposal that were not answered."
+    )
+
+
+class TriageOutputSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(
+        choices=Severity.choices, help_text="The proposal: the more severe of the two walks."
+    )
+    path = TriageStepSerializer(many=True, help_text="The flowchart's path (as `flowchart.path`).")
+    flowchart = TriageFlowchartSerializer()
+    criteria = TriageCriteriaSerializer()
+    decided_by = serializers.ChoiceField(choices=["flowchart", "criteria", "both"])
+
+
+def triage_output(result) -> dict:
+    return {
+        "severity": result.severity,
+        "path": result.path,
+        "flowchart": {"severity": result.flowchart_severity, "path": result.path},
+        "criteria": {
+            "severity": result.criteria_severity,
+            "matched": result.criteria_matched,
+            "answers": result.criteria_answers,
+            "unanswered": result.criteria_open,
+        },
+        "decided_by": result.decided_by,
+    }
 
 
 class UserCreateInputSerializer(StrictSerializer):

@@ -42,6 +42,7 @@ from .serializers import (
     TriageOutputSerializer,
     UserCreateInputSerializer,
     UserOutputSerializer,
+    triage_output,
 )
 
 
@@ -148,10 +149,22 @@ class IncidentRolesApi(APIView):
     )
     def post(self, request, pk):
         data = _valid(RoleInputSerializer, request)
-        service = (
-            services.incident_relieve_role if data["remove"] else services.incident_assign_role
-        )
-        service(actor=request.user, incident_id=pk, role=data["role"], user=data["username"])
+        who = {"actor": request.user, "incident_id": pk, "role": data["role"]}
+        if not data["remove"]:
+            services.incident_assign_role(
+                **who,
+                user=data["username"],
+                override=data["override"],
+                override_reason=data["override_reason"],
+            )
+        elif data["override"] or data["override_reason"]:
+            raise RuleViolation(
+                "override and override_reason are for assigning a role, not relieving one.",
+                rule="override on assignment only",
+                field="override",
+            )
+        else:
+            services.incident_relieve_role(**who, user=data["username"])
         return _detail_response(request, pk)
 
 
@@ -203,7 +216,7 @@ class IncidentChecklistItemApi(APIView):
 
 class TriageApi(APIView):
     @extend_schema(
-        summary="Severity flowchart (procedures 2.2)",
+        summary="Propose a severity: the flowchart (2.2) and the criteria (2.1)",
         request=TriageInputSerializer,
         responses={200: TriageOutputSerializer, 400: RULE},
     )
@@ -215,7 +228,7 @@ class TriageApi(APIView):
             raise RuleViolation(
                 str(missing), rule="flowchart answer required", field=missing.key
             ) from None
-        return Response({"severity": result.severity, "path": result.path})
+        return Response(TriageOutputSerializer(triage_output(result)).data)
 
 
 class ServiceListApi(APIView):

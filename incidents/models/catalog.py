@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -23,6 +24,13 @@ class Service(models.Model):
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="services")
     runbook = models.CharField(
         max_length=500, help_text="Runbook location: a repository path or a URL."
+    )
+    experts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="expert_for",
+        help_text="Subject matter experts for this service: a Technical Lead should be one of "
+        "them or a senior engineer of the owning team (procedures 3.2).",
     )
 
     class Meta:

@@ -85,10 +85,25 @@ class SeverityPolicy(models.Model):
     )
     target_resolution_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     ic_selection = models.CharField(max_length=100, help_text="Who may be IC (3.1), as written.")
-    ic_allowed_ranks = models.JSONField(default=list, help_text="Empty: anyone.")
+    ic_allowed_ranks = models.JSONField(
+        # blank: P3/P4 admit whoever is on call, with no rank (else no change of theirs saves)
+        default=list,
+        blank=True,
+        help_text="Ranks admitted. Empty, and not on call: anyone.",
+    )
+    ic_on_call = models.BooleanField(
+        default=False,
+        help_text="Whoever is on call now is admitted too, whatever their rank (3.1 "
+        '"On-call engineer"); an SRE lead may override with a reason.',
+    )
     comms_lead_selection = models.CharField(max_length=100, blank=True)
     comms_lead_allowed_ranks = models.JSONField(
-        default=list, blank=True, help_text="Empty: anyone."
+        default=list, blank=True, help_text="Ranks admitted. Empty, and not on call: anyone."
+    )
+    comms_lead_on_call = models.BooleanField(
+        default=False,
+        help_text="Whoever is on call now is admitted too, whatever their rank (3.3 "
+        '"On-call engineer or support"); an SRE lead may override with a reason.',
     )
     bridge = models.CharField(max_length=16, choices=BRIDGE)
     roles_required = models.JSONField(

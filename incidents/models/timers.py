@@ -1,12 +1,14 @@
 """Timers are rows (docs/architecture.md, Conventions). A deadline is a `Deadline` row with
 `due_at`; the sweeper claims due rows with a conditional UPDATE and fires each in one
-transaction with the pages it sends and the timeline event it writes. A page is a `Page` row
-written before any send, with an idempotency key per (incident, rule, recipient, contact
-method)."""
+transaction with the pages it sends and the timeline event it writes. A page is a `Page` row,
+a row of the delivery outbox written before any send, with an idempotency key per (incident,
+rule, recipient, contact method)."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from ..outbox import OutboxRow
 
 
 class Deadline(models.Model):
@@ -48,15 +50,19 @@ class Deadline(models.Model):
         return f"{self.key} due {self.due_at:%Y-%m-%d %H:%M:%S} ({self.status})"
 
 
-class Page(models.Model):
-    """One message to one person through one contact method. Exists before the send; holds the
-    outcome. The idempotency key makes a second page for the same reason impossible."""
+class Page(OutboxRow):
+    """One message to one person through one contact method: a row of the core's outbox, kind
+    "page" (incidents/outbox.py; registered in incidents/services/paging.py). Exists before the
+    send; holds the outcome. The idempotency key (incident, rule, recipient, contact method)
+    makes a second page for the same reason impossible. A drill's pages are written
+    `suppressed` and never sent; `cancelled` is an SRE lead giving a waiting page up."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
         SUPPRESSED = "suppressed", "Suppressed (drill)"
 
     incident = models.ForeignKey(
@@ -74,16 +80,12 @@ class Page(models.Model):
     secret = models.CharField(max_length=128, blank=True)
     subject = models.CharField(max_length=300)
     body = models.TextField()
-    payload = models.JSONField(default=dict, blank=True)
+    # Longer than the outbox's 120: (incident, rule, recipient, contact method).
     idempotency_key = models.CharField(max_length=200, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    # Always given by whoever writes the row (as before the outbox): no default, so SQLite has
+    # no table to rebuild for one.
     next_attempt_at = models.DateTimeField()
-    lease_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -21,12 +21,18 @@ from .policy import (
 )
 from .responses import escalation_page_next
 from .roles import incident_assign_role, incident_relieve_role
-from .tokens import api_token_create, api_token_revoke, api_tokens_revoke_all
+from .tokens import (
+    api_token_create,
+    api_token_revoke,
+    api_token_revoke_for,
+    api_tokens_revoke_all,
+)
 from .users import contact_method_create, contact_method_delete, user_create, user_password_set
 
 __all__ = [
     "api_token_create",
     "api_token_revoke",
+    "api_token_revoke_for",
     "api_tokens_revoke_all",
     "contact_method_create",
     "contact_method_delete",

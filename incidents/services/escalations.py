@@ -9,13 +9,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ..errors import RuleViolation
-from ..escalation import TARGET_LABELS, Recipients
+from ..escalation import TARGET_LABELS, Recipients, without_role_holders
 from ..models import EscalationContact, Incident, User
+from ..outbox import outbox_enqueue
 from ..permissions import require_writer
 from ..rules import bridge_or_none
 from ..selectors import incident_active_roles, incident_get_for_user
 from ..states import Role, Severity, Status, TimelineKind
-from .paging import pages_build, pages_enqueue
+from .paging import KIND as PAGE
+from .paging import pages_build
 from .timeline import timeline_record
 
 MANUAL_TARGETS = (
@@ -110,10 +112,11 @@ def escalation_request_send(
         incident, reason=reason, requested_action=requested_action, now=now
     )
     people, note = Recipients(now).resolve(target, incident)
+    people, skipped = without_role_holders(incident, people)
     if not people:
         raise RuleViolation(
             f"Nobody to escalate to as {TARGET_LABELS[target]}: "
-            f"{note or 'no one holds that rank'}.",
+            f"{'; '.join(skipped) or note or 'no one holds that rank'}.",
             rule="escalation target resolvable",
             field="target",
         )
@@ -130,7 +133,8 @@ def escalation_request_send(
     event = timeline_record(
         incident,
         TimelineKind.ESCALATION_REQUESTED,
-        f"Escalation to {TARGET_LABELS[target]} requested: {reason} — paged {summary}",
+        f"Escalation to {TARGET_LABELS[target]} requested: {reason} — paged {summary}"
+        + (f" ({'; '.join(skipped)})" if skipped else ""),
         actor=actor,
         occurred_at=now,
         data={
@@ -140,10 +144,11 @@ def escalation_request_send(
             "request": text,
             "response_minutes": contact.response_minutes if contact else None,
             "pages": page_ids,
+            "skipped": skipped,
             "rule_key": key,
         },
     )
-    transaction.on_commit(lambda: pages_enqueue(page_ids))
+    transaction.on_commit(lambda: outbox_enqueue(PAGE, page_ids))
     return event, page_ids
 
 
@@ -177,5 +182,5 @@ def incident_page_user(*, actor, incident_id, user: User, reason: str):
             occurred_at=now,
             data={"user": user.username, "reason": reason, "pages": page_ids},
         )
-        transaction.on_commit(lambda: pages_enqueue(page_ids))
+        transaction.on_commit(lambda: outbox_enqueue(PAGE, page_ids))
     return event, page_ids

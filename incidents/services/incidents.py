@@ -172,7 +172,7 @@ def incident_acknowledge(
         incident = incident_get_for_user(actor, incident_id, for_update=True)
         if actor is not None:
             require_may_acknowledge(actor, awaited=escalation_awaits(incident, actor))
-        return _acknowledge(incident, actor, at or timezone.now(), via)
+        return acknowledgement_record(incident, actor, at or timezone.now(), via)
 
 
 def incident_acknowledge_by_link(*, token: str, at: datetime | None = None) -> Incident:
@@ -186,18 +186,22 @@ def incident_acknowledge_by_link(*, token: str, at: datetime | None = None) -> I
         incident = incident_get_for_user(None, incident_id, for_update=True)
         user = User.objects.get(pk=user_id, is_active=True)
         require_may_acknowledge_by_link(incident, user)
-        return _acknowledge(incident, user, at or timezone.now(), "page link")
+        return acknowledgement_record(incident, user, at or timezone.now(), "page link")
 
 
-def _acknowledge(incident: Incident, actor, at: datetime, via: str) -> Incident:
-    escalation_responses_acknowledge(incident, actor, at)  # the contacts paged answer (5.3)
+def acknowledgement_record(incident: Incident, actor, at: datetime, via: str, by=None) -> Incident:
+    """The first acknowledgement stands. `by` is whose acknowledgement it is when that is not
+    the actor's (an IC someone else assigned, incidents.services.roles). Whoever it is
+    answers the escalations that paged them (5.3), first or not."""
+    escalation_responses_acknowledge(incident, by or actor, at)
     if incident.acknowledged_at is not None:
         return incident
-    incident.acknowledged_at, incident.acknowledged_by = at, actor
+    by = by or actor
+    incident.acknowledged_at, incident.acknowledged_by = at, by
     incident.save(update_fields=["acknowledged_at", "acknowledged_by", "updated_at"])
     ticked = checklist_auto_tick(incident, "acknowledged", actor=actor, at=at)
     deadlines_replan(incident, now=at)  # after the ticks: the triage reminder sees them
-    who = actor.username if actor else "the platform"
+    who = by.username if by else "the platform"
     timeline_record(
         incident,
         TimelineKind.ACKNOWLEDGED,
@@ -380,7 +384,7 @@ def _change_severity(incident: Incident, severity: str, reason: str, actor, now:
     if warnings:
         text += ". Reassign: " + " ".join(warnings)
     if bridge:
-        text += f". {bridge}"
+        text += (" " if text.endswith(".") else ". ") + bridge
     data = {"old": old, "new": severity, "reason": reason, "role_warnings": warnings}
     data["bridge"] = {"url": incident.bridge_url, "change": bridge}
     if ic is not None and ic != actor:
@@ -395,7 +399,9 @@ def _change_severity(incident: Incident, severity: str, reason: str, actor, now:
 def _page_ic_about_severity(incident, ic, actor, old: str, reason: str, now) -> list[int]:
     """Page the IC about a severity someone else changed, through the paging machinery (one
     page per change and contact method, sent after commit). Returns the page ids."""
-    from .paging import pages_build, pages_enqueue
+    from ..outbox import outbox_enqueue
+    from .paging import KIND as PAGE
+    from .paging import pages_build
 
     who = actor.username if actor is not None else "the platform"
     page_ids, _summary = pages_build(
@@ -407,7 +413,7 @@ def _page_ic_about_severity(incident, ic, actor, old: str, reason: str, now) -> 
         people=[("incident_commander", ic)],
         at=now,
     )
-    transaction.on_commit(lambda: pages_enqueue(page_ids))
+    transaction.on_commit(lambda: outbox_enqueue(PAGE, page_ids))
     return page_ids
 
 

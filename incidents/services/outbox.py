@@ -19,6 +19,14 @@ RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.PENDING)
 GIVE_UP_FROM = (OutboxStatus.PENDING,)
 
 
+def outbox_actions_open(status: str) -> set[str]:
+    """The actions a row in `status` may take now, named as the API's URLs name them
+    ("retry", "give-up"), for the buttons a page offers (the services decide again under
+    lock: the row may have moved meanwhile)."""
+    allowed = {"retry": RETRYABLE, "give-up": GIVE_UP_FROM}
+    return {action for action, statuses in allowed.items() if status in statuses}
+
+
 def _locked_row(actor, kind: str, row_id: int):
     require_sre_lead(actor)
     try:

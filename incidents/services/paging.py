@@ -1,34 +1,32 @@
 """Pages: one row per (incident, rule, recipient, contact method), written before any send,
-holding the outcome. Delivery retries with exponential backoff on timeouts, 5xx and 429, never
-on other 4xx; the idempotency key means a retry or a re-run never pages twice."""
+holding the outcome. The rows are the core outbox's kind "page" (incidents/outbox.py), which
+claims, sends, retries and re-hands them like every other kind's: with exponential backoff on
+timeouts, 5xx and 429 (never sooner than Retry-After), never on other 4xx; the idempotency key
+means a retry or a re-run never pages twice. This module builds the rows and says how one is
+sent (`PageSender`, through `incidents.notify`'s transports and so the outbound client)."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone
 
-from ..db import claim_row, lease_lost, on_fresh_connection
 from ..models import ContactMethod, Incident, Page, User
-from ..notify import backoff_seconds, deliver
-from ..redaction import Message, incident_message, incident_url, text_without_target
+from ..notify import Outcome, deliver
+from ..outbox import RetryPolicy, register_outbox_kind
+from ..redaction import Message, incident_message, incident_url
 from ..rules import bridge_or_none
 from ..states import Status, TimelineKind
-from .timeline import timeline_record
+from .timeline import timeline_delivery_failed
 
-log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 6
-BACKOFF_BASE_SECONDS = 2
-BACKOFF_CAP_SECONDS = 300
-LEASE_SECONDS = 60  # a send that takes longer is presumed dead and retried
-REQUEUE_GRACE_SECONDS = 10  # time the broker gets to deliver a hand-off before the sweeper resends
+KIND = "page"
+# 6 tries, 2 s doubling to 5 min; a send taking longer than a minute is presumed dead, and a
+# hand-off not taken within 10 s lost (the outbox sweep then hands it over again).
+POLICY = RetryPolicy(
+    attempts=6, base_seconds=2, cap_seconds=300, lease_seconds=60, requeue_grace_seconds=10
+)
 ACK_SALT = "tensafe.ack"
 
 
@@ -195,125 +193,36 @@ def pages_build(
     ]
 
 
-def pages_enqueue(page_ids: list[int]) -> None:
-    """Hand pages to the workers. Runs after commit; if the broker is down the pages stay
-    pending and the sweeper hands them over again (pages_requeue_stale)."""
-    if not page_ids:
-        return
-    from ..tasks import deliver_page_task
+class PageSender:
+    """How the outbox sends a "page" row: through its contact method's transport
+    (`incidents.notify.deliver`: email, Slack-compatible or signed JSON webhook, the HTTP ones
+    through the outbound client). A final failure (a 4xx other than 429, a refused address,
+    or the last attempt) is a `page_failed` event on the incident's timeline, so the IC sees
+    that a page did not go out; everyone who may open the incident reads it, so the target (a
+    webhook URL is a credential) is masked in it."""
 
-    for page_id in page_ids:
-        try:
-            deliver_page_task.delay(page_id)
-        except Exception:
-            log.warning("could not enqueue page %s; the sweeper will retry", page_id, exc_info=True)
-            return
+    def send(self, page: Page) -> Outcome:
+        return deliver(page)
+
+    def final_failure(self, page: Page, outcome: Outcome) -> None:
+        timeline_delivery_failed(
+            page.incident,
+            TimelineKind.PAGE_FAILED,
+            f"Page to {page.recipient.username} via {page.channel} failed after "
+            f"{page.attempts} attempt(s)",
+            row=page,
+            row_key="page",
+            outcome=outcome,
+        )
 
 
-def _backoff(attempts: int, retry_after: float | None) -> float:
-    return backoff_seconds(
-        attempts, retry_after, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS
+def register() -> None:
+    """Called from IncidentsConfig.ready()."""
+    register_outbox_kind(
+        KIND,
+        model=Page,
+        sender=PageSender(),
+        policy=POLICY,
+        select_related=("recipient", "incident"),
+        incident_path="incident",
     )
-
-
-def page_deliver(page_id: int) -> str:
-    """Send one page.
-
-    1. Claim it: a conditional UPDATE pending→sending (attempts+1, lease) that exactly one
-       worker wins; a page already sent, failed or being sent is left alone.
-    2. Send through its transport (outside any transaction).
-    3. Record the outcome (`_page_record`): sent; or pending again after a backoff when
-       retryable and attempts remain; or failed, with a timeline event so the IC sees that a
-       page did not go out.
-    A database connection lost on the way is replaced and the step tried again
-    (incidents.db), so a page sent is recorded as sent rather than left to its lease and sent
-    twice. Returns the resulting status."""
-    now = timezone.now()
-    lease = now + timedelta(seconds=LEASE_SECONDS)
-    claimed = claim_row(
-        Page,
-        page_id,
-        where={"status": Page.Status.PENDING, "next_attempt_at__lte": now},
-        changes={
-            "status": Page.Status.SENDING,
-            "attempts": F("attempts") + 1,
-            "lease_until": lease,
-        },
-    )
-    if not claimed:
-        return "skipped"
-    page = on_fresh_connection(Page.objects.select_related("recipient", "incident").get, pk=page_id)
-    outcome = deliver(page)
-    status = on_fresh_connection(_page_record, page, outcome, lease)
-    if status == Page.Status.PENDING:
-        from ..tasks import deliver_page_task
-
-        try:
-            deliver_page_task.apply_async((page.pk,), eta=page.next_attempt_at)
-        except Exception:
-            log.warning("could not schedule retry of page %s", page.pk, exc_info=True)
-    return status
-
-
-def _page_record(page: Page, outcome, lease: datetime) -> str:
-    """Record a send's outcome, unless the page is no longer this send's (`lease` ran out and
-    another worker has it, or an earlier try of this record committed before the connection
-    dropped): then its status is left as it is and returned."""
-    with transaction.atomic():
-        if (status := lease_lost(Page, page.pk, lease)) is not None:
-            return status
-        now = timezone.now()
-        page.response_code = outcome.code
-        page.last_error = outcome.error[:500]
-        page.lease_until = None
-        if outcome.ok:
-            page.status, page.sent_at = Page.Status.SENT, now
-        elif outcome.retryable and page.attempts < MAX_ATTEMPTS:
-            page.status = Page.Status.PENDING
-            page.next_attempt_at = now + timedelta(
-                seconds=_backoff(page.attempts, outcome.retry_after)
-            )
-        else:
-            page.status = Page.Status.FAILED
-            # Everyone who may open the incident reads its timeline, not the target.
-            error = text_without_target(outcome.error, page.target)
-            timeline_record(
-                page.incident,
-                TimelineKind.PAGE_FAILED,
-                f"Page to {page.recipient.username} via {page.channel} failed after "
-                f"{page.attempts} attempt(s): {error}",
-                occurred_at=now,
-                data={"page": page.pk, "error": error, "code": outcome.code},
-            )
-        page.save(
-            update_fields=[
-                "status",
-                "sent_at",
-                "next_attempt_at",
-                "lease_until",
-                "response_code",
-                "last_error",
-            ]
-        )
-    return page.status
-
-
-def pages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Pages a worker should have handled by now: pending and due for longer than the grace
-    period (their hand-off was lost, e.g. Redis restarted), or stuck sending past their lease
-    (the worker died mid-send). Returns the ids handed to the workers again."""
-    now = now or timezone.now()
-    grace = now - timedelta(seconds=REQUEUE_GRACE_SECONDS)
-    with transaction.atomic():
-        Page.objects.filter(status=Page.Status.SENDING, lease_until__lt=now).update(
-            status=Page.Status.PENDING, lease_until=None
-        )
-        stale = list(
-            Page.objects.filter(Q(status=Page.Status.PENDING) & Q(next_attempt_at__lte=grace))
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        # Push them forward so each is re-sent once per grace period, not on every sweep.
-        Page.objects.filter(pk__in=stale).update(next_attempt_at=now)
-    pages_enqueue(stale)
-    return stale

@@ -5,6 +5,7 @@ from django.utils import timezone
 from ..models import ChecklistItem, Incident, TimelineEvent
 from ..policy import AUTO_TICKS
 from ..reactions import reactions_run
+from ..redaction import text_without_target
 
 
 def timeline_record(
@@ -29,6 +30,23 @@ def timeline_record(
     )
     reactions_run(incident, event)
     return event
+
+
+def timeline_delivery_failed(
+    incident: Incident, kind: str, text: str, *, row, row_key: str, outcome
+) -> TimelineEvent:
+    """A delivery's final failure (an outbox row: a page, a comms delivery) on its incident's
+    timeline: "`text`: <error>", with the row's target (an address, a webhook URL: a
+    credential) masked in the error, since everyone who may open the incident reads it. The
+    event's data: {`row_key`: the row's id, "error", "code"}."""
+    error = text_without_target(outcome.error, row.target)
+    return timeline_record(
+        incident,
+        kind,
+        f"{text}: {error}",
+        occurred_at=timezone.now(),
+        data={row_key: row.pk, "error": error, "code": outcome.code},
+    )
 
 
 def checklist_auto_tick(incident: Incident, event: str, *, actor, at: datetime) -> list[str]:

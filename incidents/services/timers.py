@@ -15,13 +15,21 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..escalation import TARGET_LABELS, Recipients, deadline_still_applies, plan_deadlines
+from ..escalation import (
+    TARGET_LABELS,
+    Recipients,
+    deadline_still_applies,
+    plan_deadlines,
+    without_role_holders,
+)
 from ..hooks import DEADLINE_KINDS, Fired
 from ..models import Deadline, EscalationRule, Incident, TimelineEvent
+from ..outbox import outbox_enqueue
 from ..reactions import reactions_run
-from ..selectors import policy_for
+from ..selectors import active_roles_prefetch, incident_active_roles, policy_for
 from ..states import TimelineKind
-from .paging import PageRequest, pages_build_many, pages_enqueue
+from .paging import KIND as PAGE
+from .paging import PageRequest, pages_build_many
 
 log = logging.getLogger(__name__)
 PENDING, FIRED, CANCELLED = (
@@ -89,7 +97,7 @@ def _lock_due(now: datetime, limit: int) -> tuple[list[Deadline], dict[int, Inci
         due_qs = due_qs.select_for_update(skip_locked=True, of=("self",))
     due = list(due_qs[:limit])
     incident_qs = Incident.objects.filter(pk__in={d.incident_id for d in due}).prefetch_related(
-        "services__team"
+        "services__team", active_roles_prefetch()
     )
     if skip:
         incident_qs = incident_qs.select_for_update(skip_locked=True, of=("self",))
@@ -160,7 +168,7 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
             Deadline.objects.filter(pk__in=cancelled).update(status=CANCELLED, updated_at=now)
         for event in TimelineEvent.objects.bulk_create(events):
             reactions_run(event.incident, event)
-        transaction.on_commit(lambda: pages_enqueue(fired_pages))
+        transaction.on_commit(lambda: outbox_enqueue(PAGE, fired_pages))
     return count
 
 
@@ -185,9 +193,12 @@ def _prepare(deadline: Deadline, incident: Incident, recipients: Recipients):
     people, notes = [], []
     for target in targets:
         found, note = recipients.resolve(target, incident)
-        people += [(target, person) for person in found]
         if note:
             notes.append(note)
+        if deadline.kind == "escalation":
+            found, skipped = without_role_holders(incident, found, incident_active_roles(incident))
+            notes += skipped
+        people += [(target, person) for person in found]
     return _Prepared(reason, targets, people, notes)
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ..models import ApiToken, User
 from ..models.accounts import token_digest
+from ..permissions import require_may_revoke_token_of
 from ..states import AuditAction
 from .audit import audit_record
 
@@ -44,10 +45,35 @@ def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
 
 def api_token_revoke(*, actor: User, token_id: int, reason: str = "revoked by owner") -> ApiToken:
     """Revoke one of `actor`'s own tokens; anyone else's is a 404, as if it did not exist."""
+    return _token_revoke(actor, ApiToken.objects.filter(user=actor), token_id, reason)
+
+
+def api_token_revoke_for(
+    *, actor: User, token_id: int, reason: str = "revoked by an SRE lead"
+) -> ApiToken:
+    """Revoke anyone's token (the admin's list of tokens): an SRE lead's act, audited like the
+    owner's; a superuser's token only by a superuser (permissions.require_may_revoke_token_of).
+    A token already revoked stays as it was, with no second audit row."""
+    return _token_revoke(
+        actor, ApiToken.objects.all(), token_id, reason, check=require_may_revoke_token_of
+    )
+
+
+def _token_revoke(actor: User, tokens, token_id: int, reason: str, check=None) -> ApiToken:
+    """Revoke the token `token_id` among `tokens` (Http404 if it is not one of them), once:
+    locked, `check(actor, owner)` asked, stamped with the time and reason, and audited in the
+    same transaction."""
     with transaction.atomic():
-        token = ApiToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
+        token = (
+            tokens.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(pk=token_id)
+            .first()
+        )
         if token is None:
             raise Http404("No such token.")
+        if check is not None:
+            check(actor, token.user)
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
             token.revoked_reason = reason
@@ -55,7 +81,7 @@ def api_token_revoke(*, actor: User, token_id: int, reason: str = "revoked by ow
             audit_record(
                 AuditAction.TOKEN_REVOKED,
                 actor=actor,
-                target_user=actor,
+                target_user=token.user,
                 target=token,
                 details={"token_ids": [token.pk], "reason": reason},
             )

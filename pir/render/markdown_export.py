@@ -42,8 +42,8 @@ def pir_markdown(pir: PostIncidentReview) -> str:
         "|--------|-------|----------|----------|--------|",
     ]
     out += [
-        f"| {_cell(a.action)} | {_cell(a.owner or '')} | {a.priority} | "
-        f"{a.due_date or ''} | {a.get_status_display()} |"
+        f"| {_cell(a.action)} | {_cell(a.owner or 'needs an owner')} | {a.priority} | "
+        f"{a.due_date or 'needs a due date'} | {a.get_status_display()} |"
         for a in doc["action_items"]
     ]
     out += ["", f"## {h['lessons_learned']}", pir.lessons_learned.strip() or "(not written)", ""]

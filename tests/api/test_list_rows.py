@@ -12,55 +12,75 @@ from incidents.api.filters import IncidentFilter
 from incidents.api.serializers import IncidentOutputSerializer
 from incidents.models import Service
 from incidents.selectors import incident_list_for_api
-from tests.factories import UserFactory, declare, drive_to
+from tests.conftest import kept_for_module
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 
 from .conftest import INCIDENTS
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def history(ic_user, responder, security_user):
+@pytest.fixture(scope="module")
+def history(django_db_setup, django_db_blocker):
     """Incidents with every shape a row can take: no services or several, roles held, handed
     over and relieved, names blank or not, every milestone or none, a start time with
-    microseconds and one given with another UTC offset, security and drill."""
-    catalog = list(Service.objects.order_by("slug"))
-    lead = UserFactory(rank="senior_engineer", groups=["responder"], first_name="", last_name="")
-    now = datetime.now(UTC).replace(microsecond=0)
-    for n in range(12):
-        detected = now - timedelta(hours=n, microseconds=123456 * (n % 2))
-        started = detected - timedelta(minutes=7) if n % 3 else None
-        incident = declare(
-            actor=security_user if n == 5 else ic_user,
-            title=f"Incident {n}",
-            severity=f"P{n % 4 + 1}",
-            services=catalog[n % 4 : n % 4 + n % 3],
-            security=n in (5, 9),
-            drill=n == 7,
-            detected_at=detected.astimezone(UTC if n % 2 else _PLUS_TWO),
-            started_at=started,
+    microseconds and one given with another UTC offset, security and drill. Written once for
+    the module (the tests only read them), with the people who read them."""
+    with kept_for_module(django_db_blocker):
+        ic_user = UserFactory(rank="engineering_manager", groups=["incident_commander"])
+        responder = UserFactory(rank="engineer", groups=["responder"])
+        security_user = UserFactory(rank="security_lead", groups=["security"])
+        catalog = list(Service.objects.order_by("slug"))
+        put_on_call(ic_user)  # the IC of a P3 or P4 is the on-call engineer (3.1)
+        lead = UserFactory(
+            rank="senior_engineer", groups=["responder"], first_name="", last_name=""
         )
-        if n % 2:
-            acknowledger = security_user if incident.security else responder
-            services.incident_acknowledge(actor=acknowledger, incident_id=incident.pk)
-        if n % 3 == 0:
-            services.incident_assign_role(
-                actor=ic_user, incident_id=incident.pk, role="tech_lead", user=lead
+        now = datetime.now(UTC).replace(microsecond=0)
+        for n in range(12):
+            detected = now - timedelta(hours=n, microseconds=123456 * (n % 2))
+            started = detected - timedelta(minutes=7) if n % 3 else None
+            incident = declare(
+                actor=security_user if n == 5 else ic_user,
+                title=f"Incident {n}",
+                severity=f"P{n % 4 + 1}",
+                services=catalog[n % 4 : n % 4 + n % 3],
+                security=n in (5, 9),
+                drill=n == 7,
+                detected_at=detected.astimezone(UTC if n % 2 else _PLUS_TWO),
+                started_at=started,
             )
-        if n % 4 == 0:
-            services.incident_assign_role(
-                actor=ic_user, incident_id=incident.pk, role="sme", user=responder
-            )
-            services.incident_relieve_role(
-                actor=ic_user, incident_id=incident.pk, role="sme", user=responder
-            )
-        if n == 9:  # a security incident the responder sees by holding a role
-            services.incident_assign_role(
-                actor=ic_user, incident_id=incident.pk, role="sme", user=responder
-            )
-        if n in (2, 3):
-            drive_to(incident, ("monitoring", "resolved")[n - 2], ic_user)
-    return 12
+            if n % 2:
+                acknowledger = security_user if incident.security else responder
+                services.incident_acknowledge(actor=acknowledger, incident_id=incident.pk)
+            if n % 3 == 0:
+                services.incident_assign_role(
+                    actor=ic_user, incident_id=incident.pk, role="tech_lead", user=lead
+                )
+            if n % 4 == 0:
+                services.incident_assign_role(
+                    actor=ic_user, incident_id=incident.pk, role="sme", user=responder
+                )
+                services.incident_relieve_role(
+                    actor=ic_user, incident_id=incident.pk, role="sme", user=responder
+                )
+            if n == 9:  # a security incident the responder sees by holding a role
+                services.incident_assign_role(
+                    actor=ic_user, incident_id=incident.pk, role="sme", user=responder
+                )
+            if n in (2, 3):
+                drive_to(incident, ("monitoring", "resolved")[n - 2], ic_user)
+        yield {"responder": responder, "security_user": security_user}
+
+
+# The module's readers are the people the history was written with.
+@pytest.fixture
+def responder(history):
+    return history["responder"]
+
+
+@pytest.fixture
+def security_user(history):
+    return history["security_user"]
 
 
 _PLUS_TWO = timezone(timedelta(hours=2))

@@ -7,7 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from incidents import services
 from incidents.models import Service
-from tests.factories import UserFactory, declare
+from tests.conftest import kept_for_module
+from tests.factories import UserFactory, declare, put_on_call
 
 from .conftest import INCIDENTS
 
@@ -21,30 +22,62 @@ pytestmark = pytest.mark.django_db
 EXPECTED_QUERIES = 7
 
 
-@pytest.fixture
-def sixty_incidents(ic_user, responder):
-    catalog = list(Service.objects.order_by("slug"))
-    lead = UserFactory(rank="senior_engineer", groups=["responder"])
-    for n in range(60):
-        incident = declare(
-            actor=ic_user,
-            title=f"Incident {n}",
-            severity=f"P{n % 4 + 1}",
-            services=catalog[n % 3 : n % 3 + 2],
-        )
-        services.incident_assign_role(
-            actor=ic_user, incident_id=incident.pk, role="incident_commander", user=ic_user
-        )
-        services.incident_assign_role(
-            actor=ic_user, incident_id=incident.pk, role="tech_lead", user=lead
-        )
-        if n % 2:
-            services.incident_acknowledge(actor=responder, incident_id=incident.pk)
-        if n % 5 == 0:
-            services.incident_assign_role(
-                actor=ic_user, incident_id=incident.pk, role="sme", user=responder
+@pytest.fixture(scope="module")
+def sixty(django_db_setup, django_db_blocker):
+    """Sixty incidents with roles and acknowledgements, and the people who read them, written
+    once for the module (the tests only read them)."""
+    with kept_for_module(django_db_blocker):
+        people = {
+            "ic_user": UserFactory(rank="engineering_manager", groups=["incident_commander"]),
+            "responder": UserFactory(rank="engineer", groups=["responder"]),
+            "sre_lead": UserFactory(rank="senior_engineer", groups=["sre_lead"], is_staff=True),
+            "security_user": UserFactory(rank="security_lead", groups=["security"]),
+        }
+        ic_user, responder = people["ic_user"], people["responder"]
+        catalog = list(Service.objects.order_by("slug"))
+        put_on_call(ic_user)  # the IC of a P3 or P4 is the on-call engineer (3.1)
+        lead = UserFactory(rank="senior_engineer", groups=["responder"])
+        for n in range(60):
+            incident = declare(
+                actor=ic_user,
+                title=f"Incident {n}",
+                severity=f"P{n % 4 + 1}",
+                services=catalog[n % 3 : n % 3 + 2],
             )
+            services.incident_assign_role(
+                actor=ic_user, incident_id=incident.pk, role="incident_commander", user=ic_user
+            )
+            services.incident_assign_role(
+                actor=ic_user, incident_id=incident.pk, role="tech_lead", user=lead
+            )
+            if n % 2:
+                services.incident_acknowledge(actor=responder, incident_id=incident.pk)
+            if n % 5 == 0:
+                services.incident_assign_role(
+                    actor=ic_user, incident_id=incident.pk, role="sme", user=responder
+                )
+        yield people
+
+
+@pytest.fixture
+def sixty_incidents(sixty):
     return 60
+
+
+# The module's readers are the people the sixty incidents were written with.
+@pytest.fixture
+def responder(sixty):
+    return sixty["responder"]
+
+
+@pytest.fixture
+def sre_lead(sixty):
+    return sixty["sre_lead"]
+
+
+@pytest.fixture
+def security_user(sixty):
+    return sixty["security_user"]
 
 
 def _measure(client, query):

@@ -99,14 +99,68 @@ def test_answers_past_the_deciding_question_are_not_on_the_path(api, viewer):
     assert [step["question"] for step in body["path"]] == ["all_users_unavailable"]
 
 
-def test_core_feature_is_asked_before_security(api, viewer):
-    """The flowchart's order: a core feature down is P2 even with data exposure."""
+def test_core_feature_with_data_exposure_is_p1_by_the_criteria(api, viewer):
+    """The flowchart asks about core features first and says P2; 2.1 calls an active breach P1.
+    The proposal is the more severe, and both walks are in the answer."""
     answers = {
         "all_users_unavailable": False,
         "core_feature_unavailable": True,
         "security_data_exposure": True,
     }
-    assert api(viewer).post(TRIAGE, answers, format="json").json()["severity"] == "P2"
+    body = api(viewer).post(TRIAGE, answers, format="json").json()
+    assert body["severity"] == "P1"
+    assert body["decided_by"] == "criteria"
+    assert body["flowchart"]["severity"] == "P2"
+    assert body["flowchart"]["path"] == body["path"]
+    assert [s["question"] for s in body["path"]] == [
+        "all_users_unavailable",
+        "core_feature_unavailable",
+    ]
+    assert body["criteria"]["severity"] == "P1"
+    assert body["criteria"]["matched"][0] == {
+        "criterion": "security_data_exposure",
+        "severity": "P1",
+        "text": "Active security breach with data exposure risk",
+    }
+
+
+def test_a_single_customer_with_a_workaround_is_p3(api, viewer):
+    answers = {key: key == "workaround_available" for key in ORDER}  # the flowchart: P4
+    body = api(viewer).post(TRIAGE, {**answers, "single_customer_impact": True}, format="json")
+    body = body.json()
+    assert (body["flowchart"]["severity"], body["criteria"]["severity"]) == ("P4", "P3")
+    assert body["severity"] == "P3"
+    assert [c["criterion"] for c in body["criteria"]["matched"]] == ["single_customer_impact"]
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    ["data_loss_multiple_customers", "payment_processing_failure", "performance_degraded_over_50"],
+)
+def test_criteria_the_flowchart_has_no_question_for_can_be_answered(api, viewer, criterion):
+    answers = {key: key == "workaround_available" for key in ORDER}
+    body = api(viewer).post(TRIAGE, {**answers, criterion: True}, format="json").json()
+    assert body["flowchart"]["severity"] == "P4"
+    assert body["severity"] == body["criteria"]["severity"] in ("P1", "P2")
+    assert body["criteria"]["matched"][0]["criterion"] == criterion
+
+
+def test_unanswered_criteria_that_could_raise_the_proposal_are_listed(api, viewer):
+    answers = {"all_users_unavailable": False, "core_feature_unavailable": True}
+    body = api(viewer).post(TRIAGE, answers, format="json").json()
+    assert body["severity"] == "P2"  # a flowchart-only caller is answered as before
+    assert {c["severity"] for c in body["criteria"]["unanswered"]} == {"P1"}
+    assert "payment_processing_failure" in [c["criterion"] for c in body["criteria"]["unanswered"]]
+    body = api(viewer).post(TRIAGE, {"all_users_unavailable": True}, format="json").json()
+    assert body["criteria"]["unanswered"] == [] and body["decided_by"] == "both"
+
+
+@pytest.mark.parametrize("value", ["maybe", 2, [], "true"])
+def test_a_non_boolean_criterion_is_400_naming_it(api, viewer, value):
+    answers = {"all_users_unavailable": True, "payment_processing_failure": value}
+    body = assert_error(api(viewer).post(TRIAGE, answers, format="json"), 400)
+    assert "payment_processing_failure" in body
+    assert "payment_processing_failure" in body["detail"]
 
 
 @pytest.mark.parametrize("reached", range(len(ORDER)))

@@ -17,7 +17,7 @@ from incidents.models import Deadline, Page, SeverityPolicy, Team, TimelineEvent
 from incidents.selectors import policy_for
 from incidents.services.timers import deadlines_fire_due
 from incidents.states import Role, TimelineKind
-from tests.factories import UserFactory, declare, drive_to
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 from tests.timers.conftest import make_schedule
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,9 @@ def sweep(clock):
 
 @pytest.fixture
 def ic(db):
-    return UserFactory(username="ian-ic", rank="engineering_manager", groups=["incident_commander"])
+    ian = UserFactory(username="ian-ic", rank="engineering_manager", groups=["incident_commander"])
+    put_on_call(ian)  # commands P3s and P4s too: their IC is the on-call engineer (3.1)
+    return ian
 
 
 @pytest.fixture
@@ -296,16 +298,123 @@ def test_declared_late_the_missed_deadline_fires_at_once_without_a_reminder(ic, 
     assert "Status page update" in missed.text
 
 
-def test_cadences_stop_when_the_incident_resolves(ic, csm, sweep):
+def test_cadences_stop_when_the_incident_resolves(ic, csm, sweep, clock):
+    """Only what the resolution itself owes is left: the Resolved status page update and the
+    internal summary; once posted, nothing more is due."""
     incident = incident_of("P1", ic, comms_lead=csm)
     sweep(1)
     for channel in ("status_page", "internal", "customer_email"):
         update_post(actor=csm, incident_id=incident.pk, channel=channel)
     incident = drive_to(incident, "resolved", ic)
+    pending = CommsObligation.objects.filter(incident=incident, status="pending")
+    assert {(o.channel, o.kind) for o in pending} == {
+        ("status_page", "resolved"),
+        ("internal", "resolved"),
+    }
+    clock.move_to(incident.resolved_at, tick=False)
+    for channel in ("status_page", "internal"):
+        update_post(actor=csm, incident_id=incident.pk, channel=channel, template="resolved")
     assert comms_deadlines(incident) == {}
-    assert not CommsObligation.objects.filter(incident=incident, status="pending").exists()
+    assert not pending.all().exists()
     sweep(300)
     assert comms_events(incident, TimelineKind.COMMS_MISSED) == []
+
+
+RESOLUTION_OWES = {
+    # severity: {channel: owed at resolution} (6.2 Resolved template and Appendix A "Update
+    # status page - resolved" for P1/P2; "Send internal summary" wherever 6.3 sets internal
+    # updates; P2 customer email at the end of the incident).
+    "P1": {"status_page", "internal"},
+    "P2": {"status_page", "internal", "customer_email"},
+    "P3": {"internal"},  # the status page only once used (below)
+    "P4": set(),  # internal updates "As needed", no status page
+}
+
+
+@pytest.mark.parametrize("severity", ["P1", "P2", "P3", "P4"])
+def test_the_resolution_owes_the_resolved_update_and_the_internal_summary(ic, severity):
+    incident = drive_to(incident_of(severity, ic), "resolved", ic)
+    resolved_at = incident.resolved_at
+    owed = CommsObligation.objects.filter(incident=incident, kind="resolved")
+    assert {o.channel for o in owed} == RESOLUTION_OWES[severity]
+    for o in owed:
+        assert (o.status, o.counted_from, o.due_at) == (
+            "pending",
+            resolved_at,
+            resolved_at + timedelta(minutes=5),
+        )
+    expected = {}
+    for channel in RESOLUTION_OWES[severity]:
+        expected[f"comms:{channel}:{obligation_seq(incident, channel)}:remind"] = resolved_at
+        expected[f"comms:{channel}:{obligation_seq(incident, channel)}:missed"] = (
+            resolved_at + timedelta(minutes=5)
+        )
+    assert comms_deadlines(incident) == expected
+
+
+def obligation_seq(incident, channel) -> int:
+    return CommsObligation.objects.get(incident=incident, channel=channel, kind="resolved").sequence
+
+
+def test_the_resolved_status_page_update_is_reminded_of_and_missed(ic, csm, clock):
+    incident = drive_to(incident_of("P1", ic, comms_lead=csm), "resolved", ic)
+    resolved_at = incident.resolved_at
+    owed = CommsObligation.objects.get(incident=incident, channel="status_page", kind="resolved")
+    key = f"comms:status_page:{owed.sequence}"
+    deadlines_fire_due(now=resolved_at)
+    reminders = comms_events(incident, TimelineKind.COMMS_REMINDER)
+    assert sorted(e.text.split(" due at")[0] for e in reminders) == [
+        "Internal summary (resolved)",
+        "Status page update (resolved)",
+    ]
+    assert paged(incident, f"{key}:remind") == ["cora-csm"]
+    clock.move_to(resolved_at + timedelta(minutes=5), tick=False)
+    deadlines_fire_due(now=resolved_at + timedelta(minutes=5))
+    missed = {e.text.split(" missed")[0] for e in comms_events(incident, TimelineKind.COMMS_MISSED)}
+    assert missed == {"Status page update (resolved)", "Internal summary (resolved)"}
+    assert paged(incident, f"{key}:missed") == ["cora-csm"]
+    assert CommsObligation.objects.get(pk=owed.pk).status == "missed"
+
+
+def test_only_a_resolved_status_page_update_meets_the_resolved_obligation(ic, clock):
+    csm = UserFactory(rank="support", groups=["responder"])
+    incident = drive_to(incident_of("P2", ic, comms_lead=csm), "resolved", ic)
+    clock.move_to(incident.resolved_at + timedelta(minutes=1), tick=False)
+    owed = CommsObligation.objects.get(incident=incident, channel="status_page", kind="resolved")
+    update_post(actor=csm, incident_id=incident.pk, channel="status_page", template="monitoring")
+    assert CommsObligation.objects.get(pk=owed.pk).status == "pending"
+    update_post(actor=csm, incident_id=incident.pk, channel="status_page")  # the current state
+    owed = CommsObligation.objects.get(pk=owed.pk)
+    assert owed.status == "met" and owed.met_by_update.template == "resolved"
+    summary = CommsObligation.objects.get(incident=incident, channel="internal", kind="resolved")
+    update_post(actor=csm, incident_id=incident.pk, channel="internal", text="All clear: …")
+    assert CommsObligation.objects.get(pk=summary.pk).status == "met"
+    assert not Deadline.objects.filter(
+        incident=incident, key__startswith="comms:status_page", status="pending"
+    ).exists()
+
+
+def test_security_incidents_owe_the_resolved_updates_too(clock):
+    """A security incident has no status page cadence while open; its Resolved update (under
+    its public title) and internal summary are owed at resolution like any other's."""
+    ic = UserFactory(rank="engineering_manager", groups=["security"])
+    incident = drive_to(declare(actor=ic, severity="P1", security=True), "resolved", ic)
+    owed = CommsObligation.objects.filter(incident=incident, kind="resolved")
+    assert {o.channel for o in owed} == {"status_page", "internal"}
+    assert {k.rsplit(":", 1)[0] for k in comms_deadlines(incident)} == {
+        f"comms:status_page:{obligation_seq(incident, 'status_page')}",
+        f"comms:internal:{obligation_seq(incident, 'internal')}",
+    }
+
+
+def test_reopening_cancels_what_the_resolution_owed(ic, csm, clock):
+    incident = drive_to(incident_of("P1", ic, comms_lead=csm), "resolved", ic)
+    services.incident_transition(
+        actor=ic, incident_id=incident.pk, to="investigating", reason="errors are back"
+    )
+    owed = CommsObligation.objects.filter(incident=incident, kind="resolved")
+    assert {o.status for o in owed} == {"cancelled"}
+    assert not [k for k in comms_deadlines(incident) if k.startswith("comms:status_page:1")]
 
 
 def test_p2_owes_the_end_of_incident_email_at_resolution(ic, clock):
@@ -319,13 +428,12 @@ def test_p2_owes_the_end_of_incident_email_at_resolution(ic, clock):
         resolved_at,
         resolved_at + timedelta(minutes=5),
     )
-    assert comms_deadlines(incident) == {
-        "comms:customer_email:1:remind": resolved_at,
-        "comms:customer_email:1:missed": resolved_at + timedelta(minutes=5),
-    }
+    deadlines = comms_deadlines(incident)
+    assert deadlines["comms:customer_email:1:remind"] == resolved_at
+    assert deadlines["comms:customer_email:1:missed"] == resolved_at + timedelta(minutes=5)
     deadlines_fire_due(now=resolved_at)
-    (reminder,) = comms_events(incident, TimelineKind.COMMS_REMINDER)
-    assert reminder.text.startswith("Customer email (resolved) due at")
+    reminders = comms_events(incident, TimelineKind.COMMS_REMINDER)
+    assert any(r.text.startswith("Customer email (resolved) due at") for r in reminders)
     clock.move_to(resolved_at + timedelta(minutes=2), tick=False)
     update_post(actor=lead, incident_id=incident.pk, channel="customer_email")
     assert CommsObligation.objects.get(pk=owed.pk).status == "met"
@@ -333,14 +441,27 @@ def test_p2_owes_the_end_of_incident_email_at_resolution(ic, clock):
 
 def test_p3_owes_a_resolved_status_page_update_only_once_the_status_page_was_used(ic, sweep):
     quiet = drive_to(incident_of("P3", ic), "resolved", ic)
-    assert not CommsObligation.objects.filter(incident=quiet, kind="resolved").exists()
+    assert not CommsObligation.objects.filter(
+        incident=quiet, kind="resolved", channel="status_page"
+    ).exists()
 
     visible = incident_of("P3", ic, title="Model upload slow")
     update_post(actor=ic, incident_id=visible.pk, channel="status_page")
     assert obligation(visible, "status_page", 1).status == "met"
     visible = drive_to(visible, "resolved", ic)
-    owed = CommsObligation.objects.get(incident=visible, kind="resolved")
-    assert (owed.channel, owed.counted_from) == ("status_page", visible.resolved_at)
+    owed = CommsObligation.objects.get(incident=visible, kind="resolved", channel="status_page")
+    assert owed.counted_from == visible.resolved_at
+
+
+def test_a_p3_status_page_first_used_after_resolution_owes_nothing_more(ic, clock):
+    """The post that makes the status page "used" is itself the Resolved update: the
+    obligation it creates is met by it at once."""
+    incident = drive_to(incident_of("P3", ic), "resolved", ic)
+    clock.move_to(incident.resolved_at + timedelta(minutes=1), tick=False)
+    update = update_post(actor=ic, incident_id=incident.pk, channel="status_page")
+    owed = CommsObligation.objects.get(incident=incident, channel="status_page", kind="resolved")
+    assert (owed.status, owed.met_by_update) == ("met", update)
+    assert not [k for k in comms_deadlines(incident) if k.startswith("comms:status_page")]
 
 
 def test_reopening_restarts_the_cadence_from_now(ic, csm, sweep):

@@ -52,10 +52,9 @@ def bob(db):
 
 @pytest.fixture
 def incident(ann):
+    """Ann's P1, not yet acknowledged (an IC taking command would have acknowledged it)."""
     incident = declare(actor=ann, severity="P1", title="Checkout failing")
-    services.incident_assign_role(
-        actor=ann, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ann
-    )
+    services.incident_assign_role(actor=ann, incident_id=incident.pk, role=Role.TECH_LEAD, user=ann)
     return incident
 
 

@@ -57,11 +57,18 @@ def ian(db):
 
 @pytest.fixture
 def incident(ian):
+    """Ian's P1: taking the IC role acknowledged it."""
     incident = declare(actor=ian, severity="P1", title="Checkout failing")
     services.incident_assign_role(
         actor=ian, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ian
     )
     return incident
+
+
+@pytest.fixture
+def unacknowledged(ian):
+    """Declared, nobody in command yet: declaring alone does not acknowledge."""
+    return declare(actor=ian, severity="P1", title="Search failing")
 
 
 def channel_of(incident) -> str:
@@ -84,12 +91,13 @@ def test_a_valid_signature_is_answered(client, incident):
     assert reply["text"].startswith(f"*INC-{incident.pk}* Checkout failing")
 
 
-def test_a_wrong_signature_is_refused(client, incident):
-    response = slack(client, form("/incident", "ack"), secret="not-the-secret")
+def test_a_wrong_signature_is_refused(client, unacknowledged):
+    fields = form("/incident", "ack", channel=channel_of(unacknowledged))
+    response = slack(client, fields, secret="not-the-secret")
     assert response.status_code == 401
     assert response.json()["detail"] == "Bad Slack signature."
-    incident.refresh_from_db()
-    assert incident.acknowledged_at is None
+    unacknowledged.refresh_from_db()
+    assert unacknowledged.acknowledged_at is None
 
 
 def test_a_tampered_body_is_refused(client, incident):
@@ -203,7 +211,8 @@ def test_unknown_slack_users_are_answered_a_link(client, incident):
     assert "Checkout failing" not in reply["text"]
 
 
-def test_a_linked_identity_wins_over_the_username(client, incident):
+def test_a_linked_identity_wins_over_the_username(client, unacknowledged):
+    incident = unacknowledged
     sam = UserFactory(username="sam", groups=["responder"])
     link(sam, user_id="U0SAM")
     reply = answer(
@@ -322,7 +331,8 @@ def test_incident_mistakes_get_the_usage(client, ian, text, problem):
 
 
 # --- /incident ack and status --------------------------------------------------------------------
-def test_ack_in_the_incident_channel(client, incident):
+def test_ack_in_the_incident_channel(client, unacknowledged):
+    incident = unacknowledged
     reply = answer(slack(client, form("/incident", "ack", channel=channel_of(incident))))
     assert reply == {
         "response_type": "in_channel",
@@ -335,9 +345,20 @@ def test_ack_in_the_incident_channel(client, incident):
     assert "already acknowledged by ian" in again["text"]
 
 
-def test_ack_elsewhere_by_reference(client, incident):
-    reply = answer(slack(client, form("/incident", f"ack INC-{incident.pk}", channel="random")))
+def test_ack_elsewhere_by_reference(client, unacknowledged):
+    reference = f"ack INC-{unacknowledged.pk}"
+    reply = answer(slack(client, form("/incident", reference, channel="random")))
     assert reply["response_type"] == "in_channel"
+
+
+def test_taking_the_ic_role_was_the_acknowledgement(client, incident, ian):
+    """Acknowledgement follows people (4.2, Appendix A): Ian took command, so the incident is
+    acknowledged, by him, and `/incident ack` says so instead of acknowledging again."""
+    incident.refresh_from_db()
+    assert incident.acknowledged_by == ian
+    reply = answer(slack(client, form("/incident", "ack", channel=channel_of(incident))))
+    assert reply["response_type"] == "ephemeral"
+    assert "already acknowledged by ian" in reply["text"]
 
 
 def test_outside_an_incident_channel_without_a_reference(client, incident):
@@ -360,13 +381,16 @@ def test_a_security_incident_is_invisible_to_others(client, security_user):
     assert "This is not an incident channel" in in_channel["text"]
 
 
-def test_status_summarises_the_incident_and_the_next_updates_due(client, incident):
+def test_status_summarises_the_incident_and_the_next_updates_due(client, incident, unacknowledged):
     reply = answer(slack(client, form("/incident", "status", channel=channel_of(incident))))
     text = reply["text"]
     assert "P1 · Investigating" in text
-    assert "NOT acknowledged" in text
+    assert " · acknowledged" in text
     assert "Incident Commander: @ian" in text
     assert "Next status page update due" in text
+    fresh = answer(slack(client, form("/incident", "status", channel=channel_of(unacknowledged))))
+    assert "NOT acknowledged" in fresh["text"]
+    assert "No roles assigned yet." in fresh["text"]
 
 
 # --- /status update ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from incidents import services
 from incidents.models import Service, TimelineEvent
 from incidents.outbox import outbox_deliver, outbox_requeue_stale
 from incidents.states import Role, TimelineKind
-from tests.factories import UserFactory, declare, drive_to
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,9 @@ def eager():
 
 @pytest.fixture
 def ic(db):
-    return UserFactory(username="ian-ic", rank="engineering_manager", groups=["incident_commander"])
+    ian = UserFactory(username="ian-ic", rank="engineering_manager", groups=["incident_commander"])
+    put_on_call(ian)  # commands P3s and P4s too: their IC is the on-call engineer (3.1)
+    return ian
 
 
 @pytest.fixture

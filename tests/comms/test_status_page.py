@@ -20,7 +20,7 @@ from incidents import services
 from incidents.models import Incident
 from incidents.services.timeline import timeline_record
 from incidents.states import TimelineKind
-from tests.factories import ServiceFactory, UserFactory, declare
+from tests.factories import ServiceFactory, UserFactory, declare, put_on_call
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -381,6 +381,7 @@ def test_conditional_gets_answer_304(client, db, now):
 def test_incident_changes_through_the_services_change_the_page(client, db, now, ic_user):
     api, web = ServiceFactory(slug="api", name="API"), ServiceFactory(slug="web", name="Web")
     inc = incident("P3", [api], title="Search slow", actor=ic_user)
+    put_on_call(ic_user)  # the P3 IC is the on-call engineer (3.1)
     services.incident_assign_role(
         actor=ic_user, incident_id=inc.pk, role="incident_commander", user=ic_user
     )

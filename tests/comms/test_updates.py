@@ -14,7 +14,7 @@ from comms.services import update_post
 from incidents import services
 from incidents.models import Service, TimelineEvent
 from incidents.states import Role, TimelineKind
-from tests.factories import UserFactory, declare, drive_to
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,9 @@ def frozen(time_machine):
 
 @pytest.fixture
 def ic(db):
-    return UserFactory(username="ian-ic", rank="engineering_manager", groups=["incident_commander"])
+    ian = UserFactory(username="ian-ic", rank="engineering_manager", groups=["incident_commander"])
+    put_on_call(ian)  # commands P3s and P4s too: their IC is the on-call engineer (3.1)
+    return ian
 
 
 @pytest.fixture
@@ -156,7 +158,7 @@ def test_internal_update_template(ic, frozen):
     incident.refresh_from_db()
     text = update_draft(incident, "internal", now=datetime.now(UTC)).text
     body = lines(text)
-    assert body[:10] == [
+    assert body[:11] == [
         "[12:07 UTC] STATUS UPDATE",
         "",
         "Current State: Identified",
@@ -167,9 +169,11 @@ def test_internal_update_template(ic, frozen):
         "",
         "Actions Taken:",
         "- 12:00 UTC Declared P1: Inference API returning 502s",
+        # make_incident makes ian-ic the IC, which acknowledges the incident (4.2).
+        "- 12:00 UTC Acknowledged by ian-ic (took the Incident Commander role)",
         "- 12:07 UTC Status: Investigating → Identified",
     ]
-    assert body[10:] == [
+    assert body[11:] == [
         "",
         "Next Steps:",
         "- Implement and deploy the fix (Owner: tess-tl, ETA: 12:22 UTC)",

@@ -94,7 +94,7 @@ def test_not_the_ic_sees_why_they_cannot_resolve(client, ic, incident):
     move(incident, ic, "identified", "monitoring")
     client.force_login(other)
     page = client.get(url("incident", incident))
-    assert b"only the incident&#x27;s Incident Commander" in page.content
+    assert b"Only the incident&#x27;s Incident Commander may resolve it" in page.content
 
 
 def test_a_refused_transition_says_why_and_changes_nothing(ic_client, ic, incident):

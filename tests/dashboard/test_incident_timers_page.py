@@ -45,9 +45,15 @@ def test_pending_deadlines_are_listed_in_words(ic_client, incident):
 
 @pytest.fixture
 def p3(ic, service):
+    """A P3 commanded by emma: nobody is on call here, so an SRE lead assigns her over 3.1."""
     incident = declare(actor=ic, title="Docs typo", severity="P3", services=[service])
     services.incident_assign_role(
-        actor=ic, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ic
+        actor=UserFactory(groups=["sre_lead"]),
+        incident_id=incident.pk,
+        role=Role.INCIDENT_COMMANDER,
+        user=ic,
+        override=True,
+        override_reason="nobody on call in this test",
     )
     return incident
 

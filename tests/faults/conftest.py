@@ -4,16 +4,21 @@ Redis restarted without persistence, two sweepers racing, the workers' PostgreSQ
 terminated mid-sweep, webhook targets answering 500 / 429 or timing out) and checked for lost
 or doubled work.
 
-Every fixture here cleans up in a finally: worker process groups are killed, the dedicated Redis
-database is flushed, Redis is started again if a test left it down, and background threads
-(beat stand-ins, the connection terminator, local HTTP targets) are stopped.
+The workers' broker is a `redis-server` of the fault tests' own (`fault_redis`, on a free port,
+one per test process), so restarting it disturbs no other test, no other pytest-xdist worker and
+no `make run`; the suite's other Redis users keep the one CELERY_BROKER_URL names. Every fixture
+here cleans up in a finally: worker process groups are killed, the Redis database is flushed,
+Redis is started again if a test left it down, and background threads (beat stand-ins, the
+connection terminator, local HTTP targets) are stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from celery import Celery
@@ -48,18 +53,6 @@ from incidents.states import Rank, Status
 from tests.faults.counting import KeyCounts
 
 ROOT = Path(__file__).resolve().parents[2]
-# How the CI machine starts its Redis (nothing kept on disk); another machine can say how with
-# TENSAFE_REDIS_START_COMMAND.
-REDIS_START = os.environ.get(
-    "TENSAFE_REDIS_START_COMMAND",
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no '
-    "--dir /var/lib/redis --logfile /var/log/redis/ci.log",
-)
-# A Redis database of their own (one test runs at a time; it is flushed before and after each),
-# so a worker here never takes another test's, `make run`'s or a benchmark's messages
-# (bench/alert_ingest.py uses 11, bench/timers.py 14) and a flush here never drops theirs.
-# TENSAFE_FAULTS_REDIS_DB names another where 13 is taken.
-REDIS_DB = int(os.environ.get("TENSAFE_FAULTS_REDIS_DB", "13"))
 # How the workers' PostgreSQL sessions are named (libpq's PGAPPNAME), so a test can find, and
 # terminate, exactly theirs.
 WORKER_APPLICATION_NAME = "tensafe-faults-worker"
@@ -77,11 +70,6 @@ def worker_database_url() -> str:
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or 5432
     return f"postgres://{auth}{host}:{port}/{db['NAME']}"
-
-
-def broker_url_for(db_number: int) -> str:
-    parts = urlsplit(settings.CELERY_BROKER_URL)
-    return urlunsplit(parts._replace(path=f"/{db_number}"))
 
 
 def redis_client(url: str):
@@ -328,15 +316,16 @@ def celery_worker_process(tmp_path):
 
 
 @pytest.fixture
-def dedicated_broker(request):
-    """broker() -> URL of the fault tests' own Redis database, flushed before and after."""
+def dedicated_broker(fault_redis):
+    """broker() -> URL of the fault tests' own Redis server (`fault_redis`), flushed before and
+    after the test."""
     used: list[str] = []
 
     def broker() -> str:
-        url = broker_url_for(REDIS_DB)
-        redis_client(url).flushdb()
-        used.append(url)
-        return url
+        fault_redis.start()  # a test before may have left it down
+        redis_client(fault_redis.url).flushdb()
+        used.append(fault_redis.url)
+        return fault_redis.url
 
     try:
         yield broker
@@ -418,49 +407,92 @@ def redis_ping(url: str) -> bool:
         return False
 
 
-def redis_start(url: str) -> None:
-    if redis_ping(url):
-        return
-    subprocess.run(REDIS_START, shell=True, check=False, timeout=30)  # the machine's own command
-    wait_for(lambda: redis_ping(url), 30, 0.1, "Redis to answer PING after start")
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PrivateRedis:
+    """A `redis-server` of the fault tests' own, on a free port of 127.0.0.1, keeping nothing on
+    disk (as the CI machine's): a test restarts it, or its workers fill it, without touching the
+    Redis that other tests, other pytest-xdist workers, `make run` or a benchmark use."""
+
+    SERVERS: dict[int, PrivateRedis] = {}
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+        PrivateRedis.SERVERS[self.port] = self
+
+    def start(self) -> None:
+        if self.proc is not None and self.proc.poll() is None and redis_ping(self.url):
+            return
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("redis-server"),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+                "--logfile",
+                str(self.folder / "redis.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: redis_ping(self.url), 30, 0.05, f"Redis on port {self.port} to answer")
+
+    def shutdown_without_saving(self) -> None:
+        """What an operator's `redis-cli shutdown nosave` does: every message held is gone."""
+        with contextlib.suppress(Exception):
+            redis_client(self.url).shutdown(nosave=True)
+        if self.proc is not None:
+            self.proc.wait(15)
+        wait_for(lambda: not redis_ping(self.url), 15, 0.05, "Redis to go down")
+
+
+@pytest.fixture(scope="session")
+def fault_redis(tmp_path_factory):
+    """The fault tests' own Redis server, started once per test process (see PrivateRedis)."""
+    if shutil.which("redis-server") is None:
+        message = "needs redis-server on PATH (Debian: redis-server)"
+        if os.environ.get("TENSAFE_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait(10)
 
 
 def redis_restart_without_persistence(url: str) -> None:
-    """`redis-cli shutdown nosave`, then the machine's start command; returns once PING works.
-    Everything Redis held (every queued message) is gone."""
-    parts = urlsplit(url)
-    subprocess.run(
-        [
-            "redis-cli",
-            "-h",
-            parts.hostname or "127.0.0.1",
-            "-p",
-            str(parts.port or 6379),
-            "shutdown",
-            "nosave",
-        ],
-        check=False,
-        timeout=30,
-        capture_output=True,
-    )
-    wait_for(lambda: not redis_ping(url), 15, 0.05, "Redis to go down")
-    redis_start(url)
+    """Shut the fault tests' Redis down without saving, start it again on the same port; returns
+    once PING works. Everything it held (every queued message) is gone."""
+    server = PrivateRedis.SERVERS[urlsplit(url).port]
+    server.shutdown_without_saving()
+    server.start()
 
 
 @pytest.fixture
-def redis_running():
+def redis_running(fault_redis):
     """Whatever a test does to Redis, it is running again when the test ends."""
-    url = broker_url_for(0)
-    parts = urlsplit(url)
-    if (
-        parts.hostname not in ("127.0.0.1", "localhost", "::1")
-        and "TENSAFE_REDIS_START_COMMAND" not in os.environ
-    ):
-        pytest.skip("restarts Redis: needs it on this machine (or TENSAFE_REDIS_START_COMMAND)")
     try:
-        yield url
+        yield fault_redis.url
     finally:
-        redis_start(url)
+        fault_redis.start()
 
 
 # --- a webhook receiver --------------------------------------------------------------------------

@@ -45,8 +45,8 @@ def test_connections_terminated_mid_sweep_lose_and_double_nothing(
         broker, concurrency=4, extra_env={"TENSAFE_OUTBOUND_ALLOWLIST": "127.0.0.1"}
     )
     started = time.monotonic()
-    sweeps(broker, every=1.0)  # beat: timer sweeps (which also re-hand lost pages) ...
-    sweeps(broker, every=2.0, entry="sweep-outbox")  # ... and lost webhook hand-offs
+    sweeps(broker, every=1.0)  # beat: timer sweeps ...
+    sweeps(broker, every=2.0, entry="sweep-outbox")  # ... and lost page and webhook hand-offs
 
     # 1. Terminate the workers' sessions every TERMINATE_EVERY s from the first sweep until
     #    every deadline has fired and the deliveries are under way.

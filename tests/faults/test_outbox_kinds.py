@@ -1,11 +1,11 @@
 """The delivery outbox (incidents/outbox.py) under the three faults, for each kind of row moved
-onto it (status-subscriber emails, PIR review digests, outgoing webhooks): a worker SIGKILLed
-mid-send, the workers' PostgreSQL sessions terminated again and again, Redis restarted without
-persistence. Rows are sent by real worker subprocesses, emails through Django's SMTP backend to
-a mail server on 127.0.0.1 (tests/faults/mailbox.py), webhooks signed through the outbound
-HTTP client to a receiver on 127.0.0.1 (tests/faults/conftest.py `Receiver`); both count each
-message by its idempotency key, while a beat stand-in sends the outbox sweep (`sweep-outbox`)
-every second.
+onto it (status-subscriber emails, PIR review digests, outgoing webhooks, pages): a worker
+SIGKILLed mid-send, the workers' PostgreSQL sessions terminated again and again, Redis
+restarted without persistence. Rows are sent by real worker subprocesses, emails through
+Django's SMTP backend to a mail server on 127.0.0.1 (tests/faults/mailbox.py), webhooks and
+pages (to a signed JSON webhook contact method, the pager) through the outbound HTTP client to
+a receiver on 127.0.0.1 (tests/faults/conftest.py `Receiver`); both count each message by its
+idempotency key, while a beat stand-in sends the outbox sweep (`sweep-outbox`) every second.
 
 Each test checks 0 lost (every row sent, every key received) and 0 sent twice. Under SIGKILL
 delivery is honestly at least once: a message the server took while its worker was being
@@ -31,7 +31,8 @@ from django.utils import timezone
 
 from comms import subscribers
 from comms.models import Subscriber, SubscriberDelivery, Update
-from incidents.models import Incident, TimelineEvent, User
+from incidents.models import Incident, Page, TimelineEvent, User
+from incidents.services import paging
 from incidents.states import Status, TimelineKind
 from integrations.models import WebhookDelivery, WebhookSubscription
 from integrations.services import outgoing
@@ -97,10 +98,10 @@ def digest_rows(count: int) -> None:
     ActionDigestDelivery.objects.bulk_create(
         ActionDigestDelivery(
             manager=manager,
-            severity="P1",
+            priority="P1",
             period_start=today,
             period_end=today + timedelta(days=6),
-            idempotency_key=f"pir-digest:P1:{today}:u{manager.pk}",
+            idempotency_key=f"pir-digest:action-P1:{today}:u{manager.pk}",
             to_address=manager.email,
             subject="[TenSafe IR] P1 action items to review",
             body="- [P1] Fix pool",
@@ -161,11 +162,44 @@ def webhook_rows(count: int) -> None:
     )
 
 
+def page_rows(count: int) -> None:
+    """`count` pages about one P1, each to its own responder's signed JSON webhook (the
+    pager), as the timer sweep writes them."""
+    tag = uuid.uuid4().hex[:8]
+    actor = User.objects.create(username=f"faults-ic-{tag}")
+    incident = _incident(actor, "Checkout failing", f"#inc-pages-{tag}")
+    people = User.objects.bulk_create(
+        User(username=f"faults-oncall{i}-{tag}", email=f"oncall{i}-{tag}@faults.invalid")
+        for i in range(count)
+    )
+    due = _due(paging.POLICY)
+    Page.objects.bulk_create(
+        Page(
+            incident=incident,
+            rule_key="rule:p1-open",
+            recipient=person,
+            channel="webhook",
+            target="http://127.0.0.1:9/not-yet",  # the receiver's, once it is started
+            secret="s3cret",
+            subject=f"[P1] {incident.reference} Checkout failing",
+            body="Why you are paged: P1 open",
+            payload={"event": "page", "incident": {"id": incident.pk}},
+            idempotency_key=f"inc{incident.pk}:rule:p1-open:u{person.pk}:m{person.pk}",
+            next_attempt_at=due,
+            created_at=due,
+        )
+        for person in people
+    )
+
+
 KINDS = {
     subscribers.KIND: (SubscriberDelivery, subscriber_rows),
     digests.KIND: (ActionDigestDelivery, digest_rows),
     outgoing.KIND: (WebhookDelivery, webhook_rows),
+    paging.KIND: (Page, page_rows),
 }
+# Kinds whose rows are HTTP posts (the others are emails).
+POSTED = {outgoing.KIND, paging.KIND}
 
 
 @pytest.fixture(params=sorted(KINDS))
@@ -180,15 +214,17 @@ def kind(request):
 @pytest.fixture
 def receiver(kind):
     """receiver(delay=0.0) -> a started receiver of the kind's messages (a Mailbox, or for
-    webhooks a Receiver the subscriptions point at), with the `env` its workers need; shut down
-    at teardown. Each counts the keys it received (`keys`, `received()`, `twice()`)."""
+    webhooks and pages a Receiver the subscriptions or pages point at), with the `env` its
+    workers need; shut down at teardown. Each counts the keys it received (`keys`,
+    `received()`, `twice()`)."""
     started: list[Mailbox | Receiver] = []
 
     def start(delay: float = 0.0) -> Mailbox | Receiver:
-        if kind[0] == outgoing.KIND:
+        if kind[0] in POSTED:
             box = Receiver(delay)
             box.env = {"TENSAFE_OUTBOUND_ALLOWLIST": "127.0.0.1"}
             WebhookSubscription.objects.update(url=box.url)
+            Page.objects.update(target=box.url)
         else:
             box = Mailbox(delay)
             box.env = {

@@ -1,7 +1,9 @@
 """Redis restarted without persistence while pages and sweeps are queued: every queued message
 is gone, yet once Redis is back every deadline fires and every page reaches the pager, each
-idempotency key exactly once. Deadlines and pages are rows; each sweep asks the page workers to
-re-hand pages whose hand-off was lost (requeue_stale_pages_task -> pages_requeue_stale)."""
+idempotency key exactly once. Deadlines and pages are rows: the timer sweep fires what is left,
+and the outbox sweep (beat's `sweep-outbox`, pages being its kind "page") re-hands the pages
+whose hand-off was lost. tests/faults/test_outbox_kinds.py runs the same fault on pages alone;
+this one has the timer sweep write them while Redis goes."""
 
 import pytest
 
@@ -35,6 +37,7 @@ def test_redis_restart_loses_messages_not_pages(
     queue = redis_client(broker)
     worker = celery_worker_process(broker, extra_env={"TENSAFE_OUTBOUND_ALLOWLIST": "127.0.0.1"})
     beat = sweeps(broker, every=1.0)
+    outbox_beat = sweeps(broker, every=2.0, entry="sweep-outbox")  # as beat sends both
 
     # 1. Wait until pages are flowing and a backlog of them sits in Redis (a sweep hands over a
     #    whole batch of pages at its commit; deliveries trail it), then restart Redis: the
@@ -51,8 +54,9 @@ def test_redis_restart_loses_messages_not_pages(
     assert queue.info("server")["run_id"] != run_id, "a new Redis server, holding nothing"
     sent_before = Page.objects.filter(status=Page.Status.SENT).count()
 
-    # 2. Sweeps go on (the worker and the beat stand-in reconnect); the sweeper fires what is
-    #    left, and the lost pages are handed over again once REQUEUE_GRACE_SECONDS have passed.
+    # 2. Sweeps go on (the worker and the beat stand-ins reconnect); the timer sweep fires what
+    #    is left, and the outbox sweep hands the lost pages over again once the page kind's
+    #    grace period (paging.POLICY.requeue_grace_seconds) has passed.
     def done():
         pages = Page.objects.count()
         return (
@@ -63,19 +67,20 @@ def test_redis_restart_loses_messages_not_pages(
 
     wait_for(
         done,
-        timeout=90,  # typically 15-25 s: the 10 s grace, then the deliveries
+        timeout=90,  # typically 15-25 s: the 10 s grace (+ up to 2 s), then the deliveries
         interval=0.25,
         what=lambda: f"every page sent after the restart: {by_status(Page)}\n{worker.tail()}",
     )
     worker.stop()
     print(
         f"lost {queued_when_lost} queued messages with {sent_before} of "
-        f"{Page.objects.count()} pages sent; {beat.sent} sweeps sent ({beat.failed} refused)"
+        f"{Page.objects.count()} pages sent; {beat.sent} timer sweeps sent ({beat.failed} "
+        f"refused), {outbox_beat.sent} outbox sweeps ({outbox_beat.failed} refused)"
     )
 
     assert queued_when_lost > 0
     assert sent_before < Page.objects.count(), "some pages were still to send when Redis went"
-    assert beat.sent > 0
+    assert beat.sent > 0 and outbox_beat.sent > 0
     assert_each_fired_once(firing_report(), total)
     keys = set(Page.objects.values_list("idempotency_key", flat=True))
     assert set(webhook_receiver.keys) == keys, "every page reached the pager"

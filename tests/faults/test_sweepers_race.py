@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, connections
 
 from incidents.models import Deadline, Page
-from incidents.services import timers
+from incidents.services import paging, timers
 from incidents.tasks import POLL_SECONDS
 
 from .conftest import assert_each_fired_once, firing_report, open_p1_incidents_all_due, people
@@ -31,7 +31,13 @@ def test_two_sweepers_fire_2000_deadlines_each_once(monkeypatch):
 
     # What each sweeper hands to the workers after its commits (no broker in this test).
     queued: list[int] = []
-    monkeypatch.setattr(timers, "pages_enqueue", queued.extend)
+    kinds: set[str] = set()
+
+    def hand_over(kind: str, ids: list[int]) -> None:
+        kinds.add(kind)
+        queued.extend(ids)
+
+    monkeypatch.setattr(timers, "outbox_enqueue", hand_over)
 
     barrier = threading.Barrier(SWEEPERS)
     fired = [0] * SWEEPERS
@@ -73,3 +79,4 @@ def test_two_sweepers_fire_2000_deadlines_each_once(monkeypatch):
     page_ids = list(Page.objects.values_list("pk", flat=True))
     assert page_ids, "the deadlines paged nobody"
     assert sorted(queued) == sorted(page_ids), "each page handed to the workers exactly once"
+    assert kinds == {paging.KIND}

@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from integrations.services.integrations import integration_create, subscription_
 from pir import services as pir_services
 from pir.digests import action_digests_plan
 from pir.models import ActionItem, PirTimelineEntry, PostIncidentReview
+from tests.conftest import kept_for_module
 from tests.factories import UserFactory
 
 # The fuzzing user may do everything a person can: SRE lead (policy, people, integrations),
@@ -160,16 +161,11 @@ def fuzz_data(django_db_setup, django_db_blocker):
     try:
         with (
             pytest.MonkeyPatch.context() as patch,
-            override_settings(
-                PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-                TENSAFE_OUTBOUND_ALLOWLIST=["127.0.0.1"],
-            ),
-            django_db_blocker.unblock(),
-            transaction.atomic(),
+            override_settings(TENSAFE_OUTBOUND_ALLOWLIST=["127.0.0.1"]),
+            kept_for_module(django_db_blocker),
         ):
             patch.setattr(socket, "getaddrinfo", _loopback_getaddrinfo)
             yield _seed()
-            transaction.set_rollback(True)
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)

@@ -2,7 +2,7 @@ import pytest
 
 from incidents.selectors import policy_for
 from pir.models import PostIncidentReview
-from tests.factories import UserFactory, declare, drive_to
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +16,8 @@ def resolved(db):
 
     def make(severity="P1", ic=None, **fields):
         ic = ic or UserFactory(rank="engineering_manager", groups=["incident_commander"])
+        if severity in ("P3", "P4"):
+            put_on_call(ic)  # their IC is the on-call engineer (procedures 3.1)
         incident = declare(actor=ic, severity=severity, **fields)
         return drive_to(incident, "resolved", ic), ic
 
@@ -51,3 +53,15 @@ def fill(pir, **overrides):
     # A queryset update: the test's copy of the row may be older than its status.
     PostIncidentReview.objects.filter(pk=pir.pk).update(**values)
     return PostIncidentReview.objects.get(pk=pir.pk)
+
+
+def legacy_item(pir, **fields):
+    """An action item as rows written before owners and due dates were required look: the
+    columns are nullable, so no service writes one any more; only the database holds them."""
+    from django.utils import timezone
+
+    from pir.models import ActionItem
+
+    values = {"action": "Written before the rule", "priority": "P1", "created_at": timezone.now()}
+    values.update(fields)
+    return ActionItem.objects.create(pir=pir, incident_id=pir.incident_id, **values)

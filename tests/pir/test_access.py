@@ -1,6 +1,8 @@
 """Reviews of restricted security incidents are restricted exactly like the incident: 404 on
 every endpoint and absent from every list and export for those who may not see it."""
 
+from datetime import date
+
 import pytest
 
 from pir import services
@@ -8,6 +10,7 @@ from pir.models import PostIncidentReview
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+DUE = date(2026, 4, 1)
 
 
 @pytest.fixture
@@ -15,7 +18,9 @@ def secret(resolved):
     ic = UserFactory(rank="engineering_manager", groups=["incident_commander", "security"])
     incident, _ = resolved("P1", ic=ic, security=True, title="Leaked credentials")
     pir = incident.pir
-    item = services.action_item_create(actor=ic, pir_id=pir.pk, action="Rotate", priority="P1")
+    item = services.action_item_create(
+        actor=ic, pir_id=pir.pk, action="Rotate", priority="P1", owner=ic, due_date=DUE
+    )
     entry = pir.entries.first()
     return pir, item, entry, ic
 
@@ -34,7 +39,16 @@ def _endpoints(pir, item, entry):
         ("get", f"{base}/pdf/", None),
         ("get", f"{base}/markdown/", None),
         ("get", f"{base}/action-items/", None),
-        ("post", f"{base}/action-items/", {"action": "x", "priority": "P1"}),
+        (
+            "post",
+            f"{base}/action-items/",
+            {
+                "action": "x",
+                "priority": "P1",
+                "owner": item.owner.username,
+                "due_date": "2026-04-01",
+            },
+        ),
         ("get", f"{base}/action-items/{item.pk}/", None),
         ("patch", f"{base}/action-items/{item.pk}/", {"status": "done"}),
         ("delete", f"{base}/action-items/{item.pk}/", None),

@@ -1,7 +1,8 @@
-"""The Engineering Manager's review digests (8.4): P1 weekly, P2 every two weeks, one per
-(severity, period, manager), with a delivery record, sent through Django's email backend."""
+"""The Engineering Manager's review digests (8.4): P1 actions weekly, P2 actions every two
+weeks, whatever the incident's severity; one per (action priority, period, manager), with a
+delivery record, sent through Django's email backend."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -13,8 +14,17 @@ from pir import digests, services
 from pir.digests import action_digests_plan, digest_period
 from pir.models import ActionDigestDelivery
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
+from tests.pir.conftest import legacy_item
 
 pytestmark = pytest.mark.django_db
+
+
+def add(actor, pir, action, priority, **fields):
+    fields.setdefault("owner", actor)
+    fields.setdefault("due_date", date(2026, 4, 1))
+    return services.action_item_create(
+        actor=actor, pir_id=pir.pk, action=action, priority=priority, **fields
+    )
 
 
 @pytest.fixture
@@ -23,20 +33,18 @@ def setup(resolved):
     manager = UserFactory(rank="engineering_manager", team=team, username="em", email="em@t.test")
     service = ServiceFactory(slug="gw", team=team)
     p1, ic = resolved("P1", services=[service])
-    p2, _ = resolved("P2", services=[service])
+    p2, ic2 = resolved("P2", services=[service])
     p3, ic3 = resolved("P3", services=[service])
+    p3_pir = services.pir_create(actor=ic3, incident_id=p3.pk)
     items = {
-        "p1": services.action_item_create(
-            actor=ic, pir_id=p1.pir.pk, action="Fix pool", priority="P1"
-        ),
-        "p2": services.action_item_create(
-            actor=ic, pir_id=p2.pir.pk, action="Add canary", priority="P2"
-        ),
+        "p1": add(ic, p1.pir, "Fix pool", "P1"),
+        "p2": add(ic2, p2.pir, "Add canary", "P2"),
+        # 8.4 goes by the action's priority: a P1 action of a P3 incident is reviewed weekly,
+        # a P3 action of a P1 incident in no digest.
+        "p1_of_p3": add(ic3, p3_pir, "Alert on queue depth", "P1"),
+        "p3_of_p1": add(ic, p1.pir, "Tidy the runbook", "P3"),
     }
-    services.action_item_create(
-        actor=ic, pir_id=p1.pir.pk, action="Done already", priority="P2", status="done"
-    )
-    services.pir_create(actor=ic3, incident_id=p3.pk)
+    add(ic, p1.pir, "Done already", "P2", status="done")
     return manager, items
 
 
@@ -51,26 +59,42 @@ def test_periods_follow_the_policy():
     assert start1.weekday() == 0  # Monday-based
 
 
-def test_one_digest_per_severity_period_and_manager(
+def test_one_digest_per_priority_period_and_manager(
     setup, mailoutbox, django_capture_on_commit_callbacks
 ):
     manager, items = setup
     with django_capture_on_commit_callbacks() as callbacks:
         ids = action_digests_plan()
     assert len(callbacks) == 1  # the hand-off to the workers, after commit
-    deliveries = ActionDigestDelivery.objects.filter(pk__in=ids).order_by("severity")
-    assert [d.severity for d in deliveries] == ["P1", "P2"]  # P3 has no review cadence
+    deliveries = ActionDigestDelivery.objects.filter(pk__in=ids).order_by("priority")
+    assert [d.priority for d in deliveries] == ["P1", "P2"]  # P3 actions: no review cadence
     assert all(d.manager == manager and d.status == "pending" for d in deliveries)
-    assert list(deliveries[0].action_items.all()) == [items["p1"]]
-    assert "Done already" not in deliveries[0].body
+    assert set(deliveries[0].action_items.all()) == {items["p1"], items["p1_of_p3"]}
+    assert list(deliveries[1].action_items.all()) == [items["p2"]]
+    assert "Done already" not in deliveries[1].body
+    assert "Tidy the runbook" not in "".join(d.body for d in deliveries)
+    assert "P1 actions are reviewed every 7 days, whatever the incident's severity" in (
+        deliveries[0].body
+    )
+    assert f"{items['p1_of_p3'].incident.reference} (P3)" in deliveries[0].body
     assert action_digests_plan() == []  # same period: nothing new
     for delivery in deliveries:
         assert outbox_deliver(digests.KIND, delivery.pk) == "sent"
         assert outbox_deliver(digests.KIND, delivery.pk) == "skipped"
     assert len(mailoutbox) == 2
     assert mailoutbox[0].to == ["em@t.test"]
-    assert "Fix pool" in mailoutbox[0].body
+    assert "Fix pool" in mailoutbox[0].body and "Alert on queue depth" in mailoutbox[0].body
     assert mailoutbox[0].extra_headers["X-Idempotency-Key"] == deliveries[0].idempotency_key
+
+
+def test_items_without_owner_or_due_date_are_listed_as_needing_them(setup):
+    _manager, items = setup
+    legacy = legacy_item(items["p1"].pir, action="Old follow-up", priority="P1")
+    action_digests_plan()
+    digest = ActionDigestDelivery.objects.get(priority="P1")
+    assert legacy in digest.action_items.all()
+    line = next(x for x in digest.body.splitlines() if "Old follow-up" in x)
+    assert "NEEDS AN OWNER" in line and "NEEDS A DUE DATE" in line
 
 
 def test_next_period_gets_a_new_digest(setup):
@@ -78,10 +102,10 @@ def test_next_period_gets_a_new_digest(setup):
     every = policy_for("P1").action_review_every_days
     with time_machine.travel(timezone.now() + timedelta(days=every), tick=False):
         new = action_digests_plan()
-    severities = sorted(
-        ActionDigestDelivery.objects.filter(pk__in=new).values_list("severity", flat=True)
+    priorities = sorted(
+        ActionDigestDelivery.objects.filter(pk__in=new).values_list("priority", flat=True)
     )
-    assert "P1" in severities
+    assert "P1" in priorities
 
 
 def test_managers_are_not_told_of_incidents_they_cannot_see(resolved):
@@ -91,7 +115,5 @@ def test_managers_are_not_told_of_incidents_they_cannot_see(resolved):
     incident, _ = resolved(
         "P1", ic=security, security=True, services=[ServiceFactory(slug="vault", team=team)]
     )
-    services.action_item_create(
-        actor=security, pir_id=incident.pir.pk, action="Rotate keys", priority="P1"
-    )
+    add(security, incident.pir, "Rotate keys", "P1")
     assert action_digests_plan() == []

@@ -150,7 +150,12 @@ def test_markdown_export_fills_the_template(p1_pir, api):
     fill(pir)
     api(ic).post(
         f"/api/v1/pirs/{pir.pk}/action-items/",
-        {"action": "Add config validation | CI", "priority": "P1", "owner": ic.username},
+        {
+            "action": "Add config validation | CI",
+            "priority": "P1",
+            "owner": ic.username,
+            "due_date": "2026-04-01",
+        },
         format="json",
     )
     response = api(ic).get(f"/api/v1/pirs/{pir.pk}/markdown/")

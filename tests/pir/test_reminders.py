@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from comms.services import update_post
 from incidents.models import Deadline, Page
 from incidents.services.timers import deadlines_fire_due
 from incidents.states import TimelineKind
@@ -24,6 +25,11 @@ def pir_with_manager(resolved):
     author = UserFactory(rank="senior_engineer", team=team, username="author")
     ic = UserFactory(rank="engineering_manager", groups=["incident_commander"], username="ic1")
     incident, _ = resolved("P1", ic=ic, services=[ServiceFactory(slug="gw", team=team)])
+    # What the resolution owes besides the review (comms' deadlines), posted: only the
+    # review's reminders are left to fire.
+    with time_machine.travel(incident.resolved_at + timedelta(seconds=1), tick=False):
+        for channel in ("status_page", "internal"):
+            update_post(actor=ic, incident_id=incident.pk, channel=channel, template="resolved")
     pir = incident.pir
     services.pir_update(actor=ic, pir_id=pir.pk, author=author)
     return pir, ic, manager, author

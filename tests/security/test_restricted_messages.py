@@ -21,7 +21,8 @@ from comms.services.deliveries import KIND as DELIVERY_KIND
 from incidents import services
 from incidents.models import ContactMethod, Page, Service, Team
 from incidents.outbox import outbox_deliver
-from incidents.services.paging import ack_token, page_deliver
+from incidents.services.paging import KIND as PAGE
+from incidents.services.paging import ack_token
 from incidents.services.timers import deadlines_fire_due
 from integrations.models import WebhookDelivery, WebhookSubscription
 from tests.factories import UserFactory, declare
@@ -120,7 +121,7 @@ def test_p1_security_declaration_pages_outsiders_without_its_details(
             assert f"INC-{restricted.pk}: {TITLE}" in page.body
 
     for page in pages:
-        assert page_deliver(page.pk) == "sent"
+        assert outbox_deliver(PAGE, page.pk) == "sent"
     received = [r.body.decode() for r in http_target.received]
     assert len(received) == len([p for p in pages if p.channel == "slack"])
     assert_no_secrets(*received)  # no Slack post names it, not even the lead's

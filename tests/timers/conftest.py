@@ -41,6 +41,16 @@ def procedure_kinds(_core_deadline_kinds_only):
     return deadline_kinds.KINDS
 
 
+@pytest.fixture
+def on_call_responder(org):
+    """The platform's primary on call (alice at T0), who may command a P3/P4 (3.1 "On-call
+    engineer"), in the responder group so that she may act too."""
+    from django.contrib.auth.models import Group
+
+    org.primary.groups.add(Group.objects.get(name="responder"))
+    return User.objects.get(pk=org.primary.pk)
+
+
 # --- schedules -----------------------------------------------------------------------------------
 def make_schedule(
     team: Team,

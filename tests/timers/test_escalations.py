@@ -8,10 +8,18 @@ from datetime import timedelta
 import pytest
 
 from incidents import services
-from incidents.models import Deadline, EscalationRule, Page, RotationMember, TimelineEvent
+from incidents.models import (
+    Deadline,
+    EscalationRule,
+    Incident,
+    Page,
+    RotationMember,
+    Service,
+    TimelineEvent,
+)
 from incidents.services.timers import deadlines_fire_due
 from incidents.states import Role, Status, TimelineKind
-from tests.factories import UserFactory, declare, drive_to
+from tests.factories import UserFactory, declare, drive_to, put_on_call
 from tests.timers.conftest import T0
 
 pytestmark = pytest.mark.django_db
@@ -328,6 +336,7 @@ def test_over_target_without_a_manager_pages_the_em_of_the_ics_team(org, ic, gat
         username="sid", rank="senior_engineer", groups=["incident_commander"], team=org.platform
     )
     incident = declare(actor=ic, severity="P3", services=gateway)
+    put_on_call(sid, org.platform, slot="backup")  # the P3 IC is the on-call engineer (3.1)
     services.incident_assign_role(
         actor=ic, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=sid
     )
@@ -443,3 +452,97 @@ def test_fired_pages_are_handed_over_after_commit(
         assert deadlines_fire_due(now=T0) == 1
     assert len(callbacks) == 1
     assert Page.objects.get().status == "pending"
+
+
+# --- acknowledgement follows people (4.2, Appendix A); escalations skip role holders ------------
+def test_taking_the_ic_role_stops_the_acknowledgement_escalations(
+    org, ic, gateway, at_t0, sweep, time_machine
+):
+    incident = declare(actor=ic, severity="P1", services=gateway)
+    sweep(T0)
+    time_machine.move_to(T0 + minutes(3), tick=False)
+
+    services.incident_assign_role(
+        actor=ic, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ic
+    )
+
+    assert statuses(incident)["P1:unacknowledged:5"] == "cancelled"
+    assert statuses(incident)["P1:unacknowledged:10"] == "cancelled"
+    assert sweep(T0 + minutes(10)) == 0
+    assert events(incident) == []
+    (ack,) = events(incident, TimelineKind.ACKNOWLEDGED)
+    assert ack.text == "Acknowledged by ian-ic (took the Incident Commander role)"
+    assert ack.occurred_at == T0 + minutes(3)
+
+
+def test_declaring_alone_does_not_acknowledge(org, ic, at_t0, sweep, api):
+    response = api(ic).post(
+        "/api/v1/incidents/",
+        {
+            "title": "Gateway 502s",
+            "severity": "P1",
+            "services": ["api-gateway"],
+            "detection_source": "monitoring",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["acknowledged_at"] is None
+    incident = Incident.objects.get(pk=response.json()["id"])
+    sweep(T0 + minutes(5))
+    assert paged(incident, rule_deadline(incident, "P1", "unacknowledged", 5).key) == ["bob"]
+
+
+def test_an_escalation_never_pages_the_ic_it_escalates_about(org, ic, gateway, at_t0, sweep):
+    """An IC posting updates was escalated to as the one the rule names: the VP commanding a
+    P1 is not paged by "P1 open > 30 min: VP Engineering"; the timeline says so."""
+    incident = declare(actor=ic, severity="P1", services=gateway)
+    services.incident_assign_role(
+        actor=ic, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=org.vp
+    )
+    deadline = rule_deadline(incident, "P1", "open", 30)
+
+    sweep(T0 + minutes(30))
+
+    deadline.refresh_from_db()
+    assert deadline.status == "fired"
+    assert paged(incident, deadline.key) == []
+    (event,) = [e for e in events(incident) if e.data["deadline"] == deadline.pk]
+    assert event.text == (
+        "Escalated to VP Engineering: P1 open > 30 min — nobody paged "
+        "(skipped victor-vp: already Incident Commander on this incident)"
+    )
+    assert event.data["notes"] == ["skipped victor-vp: already Incident Commander on this incident"]
+
+
+def test_over_target_skips_the_ics_manager_who_already_holds_a_role(org, ic, gateway, at_t0, sweep):
+    sid = UserFactory(
+        username="sid", rank="senior_engineer", groups=["incident_commander"], manager=org.em
+    )
+    incident = declare(actor=ic, severity="P2", services=gateway)
+    services.incident_assign_role(
+        actor=ic, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=sid
+    )
+    services.incident_assign_role(
+        actor=sid, incident_id=incident.pk, role=Role.TECH_LEAD, user=org.em
+    )
+    sweep(T0 + minutes(240))
+    deadline = rule_deadline(incident, "", "over_target")
+    assert paged(incident, deadline.key) == []
+    (event,) = [e for e in events(incident) if e.data["deadline"] == deadline.pk]
+    assert "skipped emma-em: already Technical Lead on this incident" in event.text
+
+
+def test_an_escalation_pages_the_others_and_names_who_it_skipped(org, ic, gateway, at_t0, sweep):
+    """Two owning teams: the backup of one already helps as an SME, the other is paged."""
+    auth = Service.objects.get(slug="authentication")  # owned by Security
+    incident = declare(actor=ic, severity="P1", services=[*gateway, auth])
+    services.incident_assign_role(actor=ic, incident_id=incident.pk, role=Role.SME, user=org.backup)
+    deadline = rule_deadline(incident, "P1", "unacknowledged", 5)
+
+    sweep(T0 + minutes(5))
+
+    assert paged(incident, deadline.key) == ["erin"]
+    (event,) = [e for e in events(incident) if e.data["deadline"] == deadline.pk]
+    assert "paged erin" in event.text
+    assert "skipped bob: already Subject Matter Expert on this incident" in event.text

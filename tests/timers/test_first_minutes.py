@@ -242,15 +242,17 @@ def test_each_role_assigned_narrows_the_reminder_and_the_last_cancels_it(
 
 
 def test_a_severity_change_changes_the_roles_wanted(
-    org, ic, gateway, frozen, sweep, procedure_kinds
+    org, ic, sre_lead, gateway, frozen, sweep, procedure_kinds
 ):
     incident = declare(actor=ic, severity="P3", services=gateway)
-    assign(incident, ic, Role.INCIDENT_COMMANDER, ic)
-    assign(incident, ic, Role.COMMS_LEAD, org.primary)
+    assign(incident, ic, Role.INCIDENT_COMMANDER, org.primary)  # on call (3.1 P3)
+    assign(incident, ic, Role.COMMS_LEAD, org.backup)  # on call too (3.3 P3)
     assert keys(incident, "roles") == set()
-    services.incident_update(actor=ic, incident_id=incident.pk, severity="P1")
+    services.incident_update(actor=sre_lead, incident_id=incident.pk, severity="P1")
     assert keys(incident, "roles") == {"roles:assign:remind", "roles:assign:escalate"}
-    services.incident_update(actor=ic, incident_id=incident.pk, severity="P4", reason="cosmetic")
+    services.incident_update(
+        actor=sre_lead, incident_id=incident.pk, severity="P4", reason="cosmetic"
+    )
     assert keys(incident, "roles") == set()
 
 
@@ -306,12 +308,14 @@ def test_a_drill_runs_every_reminder_and_sends_nothing(
     assert mailoutbox == []
 
 
-def test_resolving_cancels_the_first_minutes(org, ic, gateway, frozen, sweep, procedure_kinds):
+def test_resolving_cancels_the_first_minutes(
+    org, ic, on_call_responder, gateway, frozen, sweep, procedure_kinds
+):
     from tests.factories import drive_to
 
     incident = declare(actor=ic, severity="P3", services=gateway)
     assert keys(incident, "triage") and keys(incident, "roles")
-    drive_to(incident, "resolved", ic)
+    drive_to(incident, "resolved", on_call_responder)
     assert keys(incident, "triage") == set() and keys(incident, "roles") == set()
     assert keys(incident, "roles", status="cancelled") == {
         "roles:ic:remind",

@@ -15,12 +15,9 @@ from django.db import transaction
 
 from incidents import services
 from incidents.models import ContactMethod, Deadline, Page, PolicySettings, TimelineEvent
-from incidents.services.paging import (
-    ack_token,
-    page_deliver,
-    pages_build,
-    pages_requeue_stale,
-)
+from incidents.outbox import outbox_deliver, outbox_requeue_stale
+from incidents.services.paging import KIND as PAGE
+from incidents.services.paging import ack_token, pages_build
 from incidents.states import Role, TimelineKind
 from tests.factories import UserFactory, declare
 from tests.timers.conftest import T0
@@ -67,7 +64,7 @@ def test_email_page_has_severity_reference_and_acknowledge_link(p3, mailoutbox, 
     )
     assert page.idempotency_key == f"inc{incident.pk}:notify:P3:u{page.recipient_id}:email"
 
-    assert page_deliver(page.pk) == "sent"
+    assert outbox_deliver(PAGE, page.pk) == "sent"
 
     (mail,) = mailoutbox
     assert mail.to == ["alice@tensafe.test"]
@@ -80,7 +77,7 @@ def test_email_page_has_severity_reference_and_acknowledge_link(p3, mailoutbox, 
     page.refresh_from_db()
     assert (page.status, page.attempts, page.sent_at, page.lease_until) == ("sent", 1, T0, None)
     # Delivering again does nothing: the page is no longer pending.
-    assert page_deliver(page.pk) == "skipped"
+    assert outbox_deliver(PAGE, page.pk) == "skipped"
     assert len(mailoutbox) == 1
 
 
@@ -93,7 +90,7 @@ def test_email_that_cannot_be_sent_is_retried(p3, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
     page = only_page(p3())
-    assert page_deliver(page.pk) == "pending"
+    assert outbox_deliver(PAGE, page.pk) == "pending"
     page.refresh_from_db()
     assert page.attempts == 1
     assert page.last_error.startswith("email failed: ConnectionRefusedError")
@@ -132,7 +129,7 @@ def test_slack_page_posts_text_with_idempotency_key(org, p3, http_target, allow_
     contact(org.primary, "slack", f"{http_target.url}/services/T0/B0/x")
     incident = p3()
     page = only_page(incident)
-    assert page_deliver(page.pk) == "sent"
+    assert outbox_deliver(PAGE, page.pk) == "sent"
     (request,) = http_target.received
     assert request.path == "/services/T0/B0/x"
     assert request.headers["content-type"] == "application/json"
@@ -146,7 +143,7 @@ def test_webhook_page_is_signed_with_hmac_sha256(org, p3, http_target, allow_loc
     contact(org.primary, "webhook", f"{http_target.url}/hook", secret="s3cret")
     incident = p3()
     page = only_page(incident)
-    assert page_deliver(page.pk) == "sent"
+    assert outbox_deliver(PAGE, page.pk) == "sent"
     (request,) = http_target.received
     timestamp = request.headers["x-tensafe-timestamp"]
     assert timestamp == str(int(T0.timestamp()))
@@ -176,7 +173,7 @@ def hook_page(org, p3, http_target, allow_local):
 
 def test_500_is_retried_after_a_backoff(hook_page, http_target, frozen):
     http_target.respond(500)
-    assert page_deliver(hook_page.pk) == "pending"
+    assert outbox_deliver(PAGE, hook_page.pk) == "pending"
     hook_page.refresh_from_db()
     assert (hook_page.attempts, hook_page.response_code, hook_page.last_error) == (
         1,
@@ -186,9 +183,9 @@ def test_500_is_retried_after_a_backoff(hook_page, http_target, frozen):
     assert hook_page.next_attempt_at == T0 + timedelta(seconds=2)
     assert hook_page.lease_until is None
     frozen.move_to(T0 + timedelta(seconds=1), tick=False)
-    assert page_deliver(hook_page.pk) == "skipped"  # not due yet
+    assert outbox_deliver(PAGE, hook_page.pk) == "skipped"  # not due yet
     frozen.move_to(T0 + timedelta(seconds=2), tick=False)
-    assert page_deliver(hook_page.pk) == "sent"
+    assert outbox_deliver(PAGE, hook_page.pk) == "sent"
     hook_page.refresh_from_db()
     assert (hook_page.attempts, hook_page.status, hook_page.response_code) == (2, "sent", 200)
     assert len(http_target.received) == 2
@@ -201,7 +198,7 @@ def test_500_is_retried_after_a_backoff(hook_page, http_target, frozen):
 @pytest.mark.parametrize(("retry_after", "delay"), [(30, 30), (1, 2), (9999, 300)])
 def test_429_honours_retry_after(hook_page, http_target, retry_after, delay):
     http_target.respond(("429", retry_after))
-    assert page_deliver(hook_page.pk) == "pending"
+    assert outbox_deliver(PAGE, hook_page.pk) == "pending"
     hook_page.refresh_from_db()
     assert hook_page.response_code == 429
     assert hook_page.next_attempt_at == T0 + timedelta(seconds=delay)
@@ -210,7 +207,7 @@ def test_429_honours_retry_after(hook_page, http_target, retry_after, delay):
 def test_timeout_is_retried(hook_page, http_target, settings):
     settings.TENSAFE_OUTBOUND_TIMEOUT_SECONDS = 0.2
     http_target.respond(("slow", 1.0))
-    assert page_deliver(hook_page.pk) == "pending"
+    assert outbox_deliver(PAGE, hook_page.pk) == "pending"
     hook_page.refresh_from_db()
     assert (hook_page.attempts, hook_page.last_error, hook_page.response_code) == (
         1,
@@ -224,14 +221,14 @@ def test_backoff_doubles_then_fails_after_max_attempts(hook_page, http_target, f
     http_target.respond(*[503] * 6)
     at, delays = T0, []
     for attempt in range(1, 6):
-        assert page_deliver(hook_page.pk) == "pending"
+        assert outbox_deliver(PAGE, hook_page.pk) == "pending"
         hook_page.refresh_from_db()
         assert hook_page.attempts == attempt
         delays.append((hook_page.next_attempt_at - at).total_seconds())
         at = hook_page.next_attempt_at
         frozen.move_to(at, tick=False)
     assert delays == [2, 4, 8, 16, 32]
-    assert page_deliver(hook_page.pk) == "failed"
+    assert outbox_deliver(PAGE, hook_page.pk) == "failed"
     hook_page.refresh_from_db()
     assert (hook_page.status, hook_page.attempts) == ("failed", 6)
     assert len(http_target.received) == 6
@@ -239,12 +236,12 @@ def test_backoff_doubles_then_fails_after_max_attempts(hook_page, http_target, f
         incident=hook_page.incident, kind=TimelineKind.PAGE_FAILED
     )
     assert event.text == "Page to alice via webhook failed after 6 attempt(s): HTTP 503"
-    assert page_deliver(hook_page.pk) == "skipped"
+    assert outbox_deliver(PAGE, hook_page.pk) == "skipped"
 
 
 def test_404_is_not_retried_and_the_failure_is_on_the_timeline(hook_page, http_target):
     http_target.respond(404)
-    assert page_deliver(hook_page.pk) == "failed"
+    assert outbox_deliver(PAGE, hook_page.pk) == "failed"
     hook_page.refresh_from_db()
     assert (hook_page.status, hook_page.attempts, hook_page.response_code) == ("failed", 1, 404)
     (event,) = TimelineEvent.objects.filter(
@@ -263,7 +260,7 @@ def test_connection_refused_is_retried(org, p3, allow_local):
         port = s.getsockname()[1]
     contact(org.primary, "webhook", f"http://127.0.0.1:{port}/hook", secret="k")
     page = only_page(p3())
-    assert page_deliver(page.pk) == "pending"
+    assert outbox_deliver(PAGE, page.pk) == "pending"
     page.refresh_from_db()
     assert page.last_error.startswith("connection failed")
 
@@ -285,7 +282,7 @@ def test_private_addresses_are_refused_without_allow_list(
     port = http_target.server.server_address[1]
     contact(org.primary, "webhook", url.format(local=http_target.url, port=port), secret="k")
     page = only_page(p3())
-    assert page_deliver(page.pk) == "failed"
+    assert outbox_deliver(PAGE, page.pk) == "failed"
     page.refresh_from_db()
     assert page.status == "failed"
     assert f"resolves to non-public address {address}" in page.last_error
@@ -311,7 +308,7 @@ def test_a_contact_method_saved_before_the_url_checks_is_refused_at_send_time(
     port = http_target.server.server_address[1]
     contact(org.primary, "slack", url.format(port=port))
     page = only_page(p3())
-    assert page_deliver(page.pk) == "failed"
+    assert outbox_deliver(PAGE, page.pk) == "failed"
     page.refresh_from_db()
     assert "backslash" in page.last_error or "user information" in page.last_error
     assert http_target.received == []
@@ -322,7 +319,7 @@ def test_allow_listed_addresses_are_reached(org, p3, http_target, settings, entr
     settings.TENSAFE_OUTBOUND_ALLOWLIST = [entry]
     contact(org.primary, "slack", f"{http_target.url}/slack")
     page = only_page(p3())
-    assert page_deliver(page.pk) == "sent"
+    assert outbox_deliver(PAGE, page.pk) == "sent"
     assert len(http_target.received) == 1
 
 
@@ -375,7 +372,7 @@ def test_requeue_resets_dead_sends_and_re_hands_lost_pages(org, ic, gateway, fro
     fresh = make_page(incident, user, 4, next_attempt_at=T0 - timedelta(seconds=5))
     done = make_page(incident, user, 5, status="sent")
 
-    assert sorted(pages_requeue_stale(now=T0)) == sorted([dead.pk, lost.pk])
+    assert sorted(outbox_requeue_stale(PAGE, now=T0)) == sorted([dead.pk, lost.pk])
     for page in (dead, busy, lost, fresh, done):
         page.refresh_from_db()
     assert (dead.status, dead.lease_until, dead.next_attempt_at, dead.attempts) == (
@@ -389,16 +386,76 @@ def test_requeue_resets_dead_sends_and_re_hands_lost_pages(org, ic, gateway, fro
     assert fresh.next_attempt_at == T0 - timedelta(seconds=5)
     assert done.status == "sent"
     # Re-handed once per grace period, not on every sweep.
-    assert pages_requeue_stale(now=T0 + timedelta(seconds=1)) == []
-    assert pages_requeue_stale(now=T0 + timedelta(seconds=5)) == [fresh.pk]
-    assert sorted(pages_requeue_stale(now=T0 + timedelta(seconds=10))) == sorted([dead.pk, lost.pk])
+    assert outbox_requeue_stale(PAGE, now=T0 + timedelta(seconds=1)) == []
+    assert outbox_requeue_stale(PAGE, now=T0 + timedelta(seconds=5)) == [fresh.pk]
+    assert sorted(outbox_requeue_stale(PAGE, now=T0 + timedelta(seconds=10))) == sorted(
+        [dead.pk, lost.pk]
+    )
 
 
 def test_a_page_being_sent_is_not_sent_again(p3, mailoutbox):
     page = only_page(p3())
     Page.objects.filter(pk=page.pk).update(status="sending", lease_until=T0 + timedelta(seconds=60))
-    assert page_deliver(page.pk) == "skipped"
+    assert outbox_deliver(PAGE, page.pk) == "skipped"
     assert mailoutbox == []
+
+
+def test_pages_are_the_outbox_kind_page():
+    """Pages are claimed, sent, retried and re-handed by the core outbox like every kind."""
+    from incidents.outbox import outbox_kind
+    from incidents.services.paging import PageSender
+
+    spec = outbox_kind(PAGE)
+    assert spec.model is Page and isinstance(spec.sender, PageSender)
+    policy = spec.policy
+    assert (policy.attempts, policy.base_seconds, policy.cap_seconds) == (6, 2, 300)
+    assert (policy.lease_seconds, policy.requeue_grace_seconds) == (60, 10)
+    assert spec.incident_path == "incident" and not spec.many_incidents
+    assert Page._meta.get_field("idempotency_key").max_length == 200
+
+
+def test_a_page_the_old_code_left_sending_without_a_lease_is_sent_again(org, ic, gateway, frozen):
+    """Before the outbox a page `sending` always had a lease; one without (a half-written
+    row) becomes pending and due at the first sweep instead of staying stuck."""
+    incident = declare(actor=ic, severity="P4", services=gateway)
+    stuck = make_page(incident, org.primary, 1, status="sending", attempts=1, lease_until=None)
+    assert outbox_requeue_stale(PAGE, now=T0) == [stuck.pk]
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.lease_until, stuck.next_attempt_at) == ("pending", None, T0)
+
+
+def test_messages_of_the_old_task_names_are_served_by_the_outbox(p3, mailoutbox, monkeypatch):
+    """`deliver_page_task` and `requeue_stale_pages_task`, queued by code from before pages
+    were outbox rows (a timers worker not yet upgraded), still send and re-hand pages."""
+    from incidents.tasks import deliver_page_task, requeue_stale_pages_task
+
+    handed = []
+    monkeypatch.setattr(
+        "incidents.tasks.outbox_deliver_task.delay", lambda *args: handed.append(args)
+    )
+    page = only_page(p3())
+    Page.objects.filter(pk=page.pk).update(next_attempt_at=T0 - timedelta(seconds=11))
+    assert requeue_stale_pages_task() == 1
+    assert handed == [(PAGE, page.pk)]
+    assert deliver_page_task(page.pk) == "sent"
+    assert deliver_page_task(page.pk) == "skipped"
+    assert [m.extra_headers["X-TenSafe-Idempotency-Key"] for m in mailoutbox] == [
+        page.idempotency_key
+    ]
+
+
+def test_the_timer_sweep_sends_nothing_to_the_page_workers(monkeypatch, frozen):
+    """Re-handing lost pages is the outbox sweep's (beat's `sweep-outbox`): the timer sweep
+    fires deadlines and hands nothing else to the broker, so it never waits on one."""
+    from celery.app.task import Task
+
+    from incidents import tasks
+
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, *a, **k: sent.append(self.name))
+    monkeypatch.setattr(tasks, "SWEEP_SECONDS", 0.0)
+    assert tasks.sweep_timers_task() == 0
+    assert sent == []
 
 
 # --- drills --------------------------------------------------------------------------------------
@@ -416,12 +473,12 @@ def test_drill_pages_are_recorded_and_suppressed(
         ("rule", "bob", "suppressed"),
     ]
     for page in pages:
-        assert page_deliver(page.pk) == "skipped"
+        assert outbox_deliver(PAGE, page.pk) == "skipped"
         assert page.subject.startswith("[DRILL] ")
         assert page.body.startswith("DRILL — this is a game-day exercise.")
     assert mailoutbox == []
     assert http_target.received == []
-    assert pages_requeue_stale(now=T0 + timedelta(hours=1)) == []
+    assert outbox_requeue_stale(PAGE, now=T0 + timedelta(hours=1)) == []
 
 
 # --- the one-click acknowledge link --------------------------------------------------------------
@@ -583,8 +640,9 @@ def test_manual_escalation_fills_the_template_and_pages(api, org, ic, gateway, f
     (page,) = Page.objects.filter(incident=incident, rule_key__startswith="manual:")
     assert page.recipient == org.vp
     assert page.body.startswith(request)
-    assert "Acknowledge: http://testserver-base/ack/" in page.body
-    assert page_deliver(page.pk) == "sent"
+    # ian-ic took the IC role, which acknowledged the incident: no acknowledge link.
+    assert "Acknowledge:" not in page.body
+    assert outbox_deliver(PAGE, page.pk) == "sent"
     assert mailoutbox[-1].subject.startswith(
         f"[P1] INC-{incident.pk} Payments failing — Escalation request"
     )
@@ -661,3 +719,39 @@ def test_page_an_unknown_or_inactive_user_is_400(api, org, ic, gateway, frozen):
     response = api(ic).post(url, {"username": gone.username, "reason": "x"}, format="json")
     assert response.status_code == 400
     assert json.loads(response.content)["rule"] == "active user"
+
+
+def test_a_manual_escalation_skips_whoever_already_holds_a_role(api, org, ic, gateway, frozen):
+    """Escalating to the Engineering Manager who is already the Technical Lead pages nobody
+    new: refused, naming why, and nothing is paged or recorded."""
+    incident = declare(actor=ic, severity="P1", services=gateway)
+    services.incident_assign_role(
+        actor=ic, incident_id=incident.pk, role=Role.TECH_LEAD, user=org.em
+    )
+    events_before = TimelineEvent.objects.filter(incident=incident).count()
+
+    response = escalate(api, ic, incident, target="engineering_manager", reason="need a call")
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["rule"] == "escalation target resolvable"
+    assert "skipped emma-em: already Technical Lead on this incident" in body["detail"]
+    assert not Page.objects.filter(incident=incident, rule_key__startswith="manual:").exists()
+    assert TimelineEvent.objects.filter(incident=incident).count() == events_before
+
+
+def test_a_manual_escalation_pages_the_rest_and_says_whom_it_skipped(api, org, ic, gateway, frozen):
+    from incidents.models import Service
+
+    auth = Service.objects.get(slug="authentication")  # Security's backup is erin
+    incident = declare(actor=ic, severity="P1", services=[*gateway, auth])
+    services.incident_assign_role(actor=ic, incident_id=incident.pk, role=Role.SME, user=org.backup)
+    response = escalate(api, ic, incident, target="backup_on_call", reason="need hands")
+    assert response.status_code == 201, response.content
+    event = response.json()
+    assert "skipped bob: already Subject Matter Expert on this incident" in event["text"]
+    assert event["data"]["skipped"] == [
+        "skipped bob: already Subject Matter Expert on this incident"
+    ]
+    pages = Page.objects.filter(incident=incident, rule_key__startswith="manual:")
+    assert sorted(pages.values_list("recipient__username", flat=True)) == ["erin"]

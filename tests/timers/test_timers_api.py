@@ -164,12 +164,13 @@ def test_lateness_counts_overdue_and_filters_by_hours(api, viewer, org, ic, gate
 
 # --- an incident's pages -------------------------------------------------------------------------
 def test_incident_pages_list_with_outcomes(api, viewer, org, ic, gateway, frozen, sweep):
-    from incidents.services.paging import page_deliver
+    from incidents.outbox import outbox_deliver
+    from incidents.services.paging import KIND as PAGE
 
     incident = declare(actor=ic, severity="P2", services=gateway)
     sweep(T0)
     alice = incident.pages.get(recipient=org.primary)
-    assert page_deliver(alice.pk) == "sent"
+    assert outbox_deliver(PAGE, alice.pk) == "sent"
     response = api(viewer).get(f"/api/v1/incidents/{incident.pk}/pages/")
     assert response.status_code == 200
     rows = {p["recipient"]: p for p in response.json()}
@@ -204,7 +205,8 @@ def paged_p2(org, ic, gateway, frozen, sweep):
     """A P2 whose notice paged alice (email to her account, and her Slack webhook), bob (a
     webhook the outbound guard refuses, so it failed) and emma-em."""
     from incidents.models import ContactMethod
-    from incidents.services.paging import page_deliver
+    from incidents.outbox import outbox_deliver
+    from incidents.services.paging import KIND as PAGE
 
     ContactMethod.objects.create(user=org.primary, kind="email", target="alice@tensafe.test")
     ContactMethod.objects.create(user=org.primary, kind="slack", target=SLACK_URL)
@@ -212,7 +214,7 @@ def paged_p2(org, ic, gateway, frozen, sweep):
     incident = declare(actor=ic, severity="P2", services=gateway)
     sweep(T0)
     refused = incident.pages.get(recipient=org.backup)
-    assert page_deliver(refused.pk) == "failed"
+    assert outbox_deliver(PAGE, refused.pk) == "failed"
     return incident
 
 

@@ -29,6 +29,7 @@ from incidents.models import (
     Team,
     User,
 )
+from incidents.oncall import oncall_now
 from incidents.policy import RESOLVE_ACT_KEY
 from incidents.selectors import policy_for
 from incidents.states import (
@@ -139,7 +140,10 @@ DEMO_USERS = (
 CAN_DO = {
     GroupName.RESPONDER: "declare, acknowledge, move incidents on, take roles, notes",
     GroupName.INCIDENT_COMMANDER: "as responder, and replace a sitting IC",
-    GroupName.SRE_LEAD: "as responder, resolve any incident; /admin/ (policy, catalog, users)",
+    GroupName.SRE_LEAD: (
+        "as responder; give a role over the on-call rule (with a reason), take the IC role "
+        "(audited) to resolve; /admin/ (policy, catalog, experts, users)"
+    ),
     GroupName.SECURITY: "as responder, and see restricted security incidents",
     GroupName.VIEWER: "read only",
 }
@@ -173,6 +177,7 @@ class Command(BaseCommand):
         _link_managers(created)
         if not Schedule.objects.exists():
             seed_oncall()
+        seed_experts()
         incidents = [] if Incident.objects.exists() else seed_incidents(timezone.now())
         return admin_row, user_rows, incidents
 
@@ -260,14 +265,26 @@ def _link_managers(created: list[DemoUser]) -> None:
 
 
 def _may_hold(rank: str, groups: tuple[str, ...], policies: dict) -> str:
-    """The rank-restricted roles (3.1, 3.3) this person may hold, from the policy in force."""
-    if groups == (GroupName.VIEWER,):
+    """The restricted roles (3.1, 3.3) this person may hold, from the policy in force: by rank,
+    or while on call."""
+    if GroupName.VIEWER in groups:
         return ""
     parts = []
-    for role, field in (("IC", "ic_allowed_ranks"), ("comms lead", "comms_lead_allowed_ranks")):
-        allowed = [sev for sev, policy in policies.items() if rank in getattr(policy, field)]
-        if allowed:
-            parts.append(f"{role} {'/'.join(allowed)}")
+    for role, field in (("IC", "ic"), ("comms lead", "comms_lead")):
+        by_rank = [
+            sev
+            for sev, policy in policies.items()
+            if rank in getattr(policy, f"{field}_allowed_ranks")
+        ]
+        on_call = [
+            sev
+            for sev, policy in policies.items()
+            if sev not in by_rank and getattr(policy, f"{field}_on_call")
+        ]
+        if by_rank:
+            parts.append(f"{role} {'/'.join(by_rank)}")
+        if on_call:
+            parts.append(f"{role} {'/'.join(on_call)} when on call")
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -344,6 +361,23 @@ def seed_oncall() -> None:
                 for i, u in enumerate(members)
                 if u in users
             )
+
+
+# Subject matter experts per service (procedures 3.2), set where a service has none yet.
+EXPERTS = {
+    "api-gateway": ["senior"],
+    "training": ["engineer", "senior"],
+    "inference": ["engineer"],
+    "database": ["senior"],
+    "authentication": ["security-lead"],
+    "encryption": ["security-lead"],
+}
+
+
+def seed_experts() -> None:
+    users = {u.username: u for u in User.objects.filter(username__in=_demo_usernames())}
+    for service in Service.objects.filter(slug__in=EXPERTS, experts__isnull=True):
+        service.experts.set([users[u] for u in EXPERTS[service.slug] if u in users])
 
 
 def seed_incidents(now: datetime) -> list[Incident]:
@@ -518,7 +552,7 @@ def _identified_p3(p: dict, now: datetime) -> Incident:
         incident,
         p["engineer"],
         at,
-        (7, Role.INCIDENT_COMMANDER, p["engineer"]),
+        (7, Role.INCIDENT_COMMANDER, _on_call_for(incident, at(7))),  # 3.1: P3 IC on call
         (12, Role.COMMS_LEAD, p["support-lead"]),
     )
     services.incident_transition(
@@ -576,6 +610,20 @@ def _security_p2(p: dict, now: datetime) -> Incident:
         occurred_at=at(10),
     )
     return _reloaded(incident)
+
+
+def _on_call_for(incident: Incident, at: datetime) -> User:
+    """Who is on call at `at` for the incident's owning team (else in any rotation): the
+    person the procedures make IC of a P3 (3.1)."""
+    team_ids = set(incident.services.values_list("team_id", flat=True))
+    now = oncall_now(team_ids, at)
+    pool = now.owning or now.elsewhere
+    if not pool:
+        raise CommandError(
+            "Demo data not created (nothing saved): nobody is on call to command the P3 "
+            "(procedures 3.1); give the demo schedules members."
+        )
+    return User.objects.get(pk=next(iter(pool)))
 
 
 def _reloaded(incident: Incident) -> Incident:

@@ -20,7 +20,7 @@ def seed_roles_required(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0008_outbox_audit_actions"),
+        ("incidents", "0010_roles_on_call_and_service_experts"),
     ]
 
     operations = [
@@ -182,6 +182,15 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["paged_at", "id"],
             },
+        ),
+        migrations.AlterField(
+            model_name="severitypolicy",
+            name="ic_allowed_ranks",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="Ranks admitted. Empty, and not on call: anyone.",
+            ),
         ),
         migrations.RunPython(seed_roles_required, migrations.RunPython.noop),
     ]
