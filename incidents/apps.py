@@ -15,7 +15,7 @@ class IncidentsConfig(AppConfig):
         from .ratelimit import login_failed_received
         from .reactions import EVERY_EVENT, register_reaction
         from .services import paging
-        from .services.responses import escalation_responses_on_escalation
+        from .services.responses import escalation_responses_on_request
         from .states import TimelineKind
 
         post_migrate.connect(ensure_groups, sender=self)
@@ -30,8 +30,8 @@ class IncidentsConfig(AppConfig):
         # response times (5.3) run on the timer engine like the apps' kinds.
         deadline_kinds.register()
         register_reaction(
-            [TimelineKind.ESCALATED, TimelineKind.ESCALATION_REQUESTED],
-            escalation_responses_on_escalation,
+            TimelineKind.ESCALATION_REQUESTED,
+            escalation_responses_on_request,
             name="incidents: time the escalation contact's response",
         )
         # Pages are rows of the delivery outbox, kind "page" (incidents/services/paging.py).

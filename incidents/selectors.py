@@ -22,6 +22,7 @@ from .models import (
     ChecklistItem,
     ContactMethod,
     EscalationContact,
+    EscalationResponse,
     EscalationRule,
     Incident,
     PolicyChange,
@@ -195,48 +196,77 @@ def deadline_label(deadline) -> str:
     return reason or deadline.key
 
 
+def escalation_responses_current(incident: Incident) -> list[EscalationResponse]:
+    """Every escalation contact of 5.3 paged about `incident`, oldest first: the recorded
+    responses (5.4 requests; 5.1 escalations answered or late), and for each fired 5.1
+    escalation to a contact with nothing recorded yet an unsaved one (`pk` None), awaiting
+    since the escalation fired."""
+    from .models import Deadline
+
+    responses = {
+        r.rule_key: r for r in incident.escalation_responses.select_related("acknowledged_by")
+    }
+    fired = list(
+        incident.deadlines.filter(kind="escalation", status=Deadline.Status.FIRED).exclude(
+            key__in=list(responses)
+        )
+    )
+    if fired:
+        contacts = {c.role: c for c in EscalationContact.objects.all()}
+        # The response time as its deadline was planned (the policy at the last re-plan).
+        planned = {
+            d.data.get("rule_key"): d.data.get("minutes")
+            for d in incident.deadlines.filter(kind="response")
+        }
+    for deadline in fired:
+        contact = contacts.get(deadline.data.get("target"))
+        if contact is None:
+            continue
+        minutes = planned.get(deadline.key) or contact.response_minutes
+        responses[deadline.key] = EscalationResponse(
+            incident=incident,
+            rule_key=deadline.key,
+            target=contact.role,
+            contact_name=contact.name,
+            response_minutes=minutes,
+            trigger=deadline.data.get("trigger", ""),
+            paged_at=deadline.fired_at,
+            due_at=deadline.fired_at + timedelta(minutes=minutes),
+        )
+    return sorted(responses.values(), key=lambda r: (r.paged_at, r.pk or 0))
+
+
 def _pages_of(incident: Incident, responses) -> QuerySet:
-    """The pages of the escalations behind `responses`: a 5.1 escalation's by its deadline, a
-    5.4 request's by its rule key."""
+    """The pages of the escalations behind `responses` (one rule key each)."""
     from .models import Page
 
-    deadlines = [r.escalation_id for r in responses if r.escalation_id]
-    keys = [r.rule_key for r in responses if not r.escalation_id and r.rule_key]
-    return Page.objects.filter(incident=incident).filter(
-        Q(deadline_id__in=deadlines) | Q(deadline__isnull=True, rule_key__in=keys)
-    )
+    return Page.objects.filter(incident=incident, rule_key__in=[r.rule_key for r in responses])
 
 
-def _paged_by(response, deadline_id, rule_key) -> bool:
-    if response.escalation_id:
-        return deadline_id == response.escalation_id
-    return deadline_id is None and rule_key == response.rule_key
-
-
-def escalation_response_people(incident: Incident, responses) -> dict[int, list[str]]:
-    """response id -> the usernames its escalation paged, in one query."""
-    rows = list(
-        _pages_of(incident, responses).values_list("deadline_id", "rule_key", "recipient__username")
-    )
-    return {r.pk: sorted({name for d, k, name in rows if _paged_by(r, d, k)}) for r in responses}
+def escalation_response_people(incident: Incident, responses) -> dict[str, list[str]]:
+    """rule key -> the usernames its escalation paged, in one query."""
+    people: dict[str, set[str]] = {r.rule_key: set() for r in responses}
+    for key, name in _pages_of(incident, responses).values_list("rule_key", "recipient__username"):
+        people[key].add(name)
+    return {key: sorted(names) for key, names in people.items()}
 
 
 def escalation_responses_paging(incident: Incident, user, responses) -> list:
     """Those of `responses` whose escalation paged `user`."""
     if user is None or not user.is_authenticated or not responses:
         return []
-    rows = list(
-        _pages_of(incident, responses).filter(recipient=user).values_list("deadline_id", "rule_key")
+    keys = set(
+        _pages_of(incident, responses).filter(recipient=user).values_list("rule_key", flat=True)
     )
-    return [r for r in responses if any(_paged_by(r, d, k) for d, k in rows)]
+    return [r for r in responses if r.rule_key in keys]
 
 
 def escalation_awaits(incident: Incident, user) -> bool:
     """Whether `user` was paged as an escalation contact (5.3) and has not answered yet."""
     if user is None or not user.is_authenticated:
         return False
-    awaiting = list(incident.escalation_responses.filter(acknowledged_at__isnull=True))
-    return bool(escalation_responses_paging(incident, user, awaiting))
+    open_ = [r for r in escalation_responses_current(incident) if r.status != "acknowledged"]
+    return bool(escalation_responses_paging(incident, user, open_))
 
 
 def escalation_contacts_engaged(incident: Incident, at) -> set[str]:
@@ -259,7 +289,7 @@ def escalation_responses_for(incident: Incident) -> list[dict]:
     unanswered the next contact offered (`next_contact`) until it is paged (`next_response`)."""
     from .escalation import escalation_next_contact
 
-    responses = list(incident.escalation_responses.select_related("acknowledged_by"))
+    responses = escalation_responses_current(incident)
     if not responses:
         return []
     people = escalation_response_people(incident, responses)
@@ -273,9 +303,10 @@ def escalation_responses_for(incident: Incident) -> list[dict]:
         out.append(
             {
                 "id": r.pk,
+                "key": r.rule_key,
                 "contact": r.target,
                 "contact_name": r.contact_name,
-                "people": people[r.pk],
+                "people": people[r.rule_key],
                 "paged_at": r.paged_at,
                 "response_minutes": r.response_minutes,
                 "due_at": r.due_at,

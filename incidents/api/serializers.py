@@ -92,7 +92,11 @@ class NextContactOutputSerializer(serializers.Serializer):
 
 
 class EscalationResponseOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(
+        allow_null=True,
+        help_text="Null while a 5.1 escalation's contact is awaited and nothing is recorded.",
+    )
+    key = serializers.CharField(help_text="The escalation's rule key: rule:<id> or manual:<id>.")
     contact = serializers.CharField(help_text="The escalation contact's role (5.3).")
     contact_name = serializers.CharField()
     people = serializers.ListField(child=serializers.CharField(), help_text="Who was paged.")

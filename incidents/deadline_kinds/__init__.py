@@ -14,7 +14,9 @@ matters. Each planned deadline carries a human `label` (shown by the API and the
 - `channel` (Appendix A "Close incident channel after 24h", `channel_close_after_hours`):
   the channel is closed that long after resolution.
 - `response` (5.3, each contact's `response_minutes`): an escalation contact who has not
-  acknowledged in time is late, and the next contact is offered to the IC.
+  acknowledged in time is late, and the next contact is offered to the IC; planned ahead
+  with each 5.1 escalation (the sweeper does no more work when it escalates), written with
+  each 5.4 request.
 """
 
 from __future__ import annotations

@@ -61,6 +61,15 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AlterField(
+            model_name="severitypolicy",
+            name="ic_allowed_ranks",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="Ranks admitted. Empty, and not on call: anyone.",
+            ),
+        ),
+        migrations.AlterField(
             model_name="timelineevent",
             name="kind",
             field=models.CharField(
@@ -111,6 +120,13 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
+                (
+                    "rule_key",
+                    models.CharField(
+                        help_text="The escalation's pages: rule:<id> (5.1) or manual:<id> (5.4).",
+                        max_length=64,
+                    ),
+                ),
                 ("target", models.CharField(help_text="The contact's role (5.3).", max_length=32)),
                 ("contact_name", models.CharField(max_length=64)),
                 (
@@ -125,7 +141,6 @@ class Migration(migrations.Migration):
                         max_length=16,
                     ),
                 ),
-                ("rule_key", models.CharField(blank=True, max_length=64)),
                 ("paged_at", models.DateTimeField()),
                 ("due_at", models.DateTimeField()),
                 ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
@@ -138,25 +153,6 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "escalation",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="incidents.deadline",
-                    ),
-                ),
-                (
-                    "event",
-                    models.OneToOneField(
-                        help_text="The escalation (or escalation request) that paged them.",
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="incidents.timelineevent",
                     ),
                 ),
                 (
@@ -181,16 +177,12 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["paged_at", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("incident", "rule_key"), name="one_response_per_escalation"
+                    )
+                ],
             },
-        ),
-        migrations.AlterField(
-            model_name="severitypolicy",
-            name="ic_allowed_ranks",
-            field=models.JSONField(
-                blank=True,
-                default=list,
-                help_text="Ranks admitted. Empty, and not on call: anyone.",
-            ),
         ),
         migrations.RunPython(seed_roles_required, migrations.RunPython.noop),
     ]

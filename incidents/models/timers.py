@@ -102,20 +102,18 @@ class Page(OutboxRow):
 
 
 class EscalationResponse(models.Model):
-    """One escalation contact of 5.3 paged about an incident (by a 5.1 rule or a 5.4 request),
-    and whether they acknowledged within their response time. Written in the transaction of
-    the escalation's timeline event (in the sweeper for 5.1: two INSERTs, this row and its
-    deadline); `due_at` is a deadline of the `response` kind, and a contact still silent then
-    is marked late and the next contact offered to the IC."""
+    """An escalation contact of 5.3 paged about an incident, once there is something to record
+    about their answer: a 5.4 request (written with it), or a 5.1 escalation they acknowledged,
+    or were late to acknowledge (written then; until then the fired escalation deadline is the
+    record, so the sweeper writes nothing more when it escalates). The `response` deadline
+    kind marks a contact silent past their response time late, and the next contact is
+    offered to the IC. Who was paged are the pages of `rule_key` (never copied here)."""
 
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.PROTECT, related_name="escalation_responses"
     )
-    event = models.OneToOneField(
-        "incidents.TimelineEvent",
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text="The escalation (or escalation request) that paged them.",
+    rule_key = models.CharField(
+        max_length=64, help_text="The escalation's pages: rule:<id> (5.1) or manual:<id> (5.4)."
     )
     target = models.CharField(max_length=32, help_text="The contact's role (5.3).")
     contact_name = models.CharField(max_length=64)
@@ -123,12 +121,6 @@ class EscalationResponse(models.Model):
     trigger = models.CharField(
         max_length=16, blank=True, help_text="The 5.1 rule's trigger; empty for a request."
     )
-    # Who was paged is the escalation's pages (never copied here): a 5.1 escalation's carry its
-    # deadline, a 5.4 request's its rule key.
-    escalation = models.ForeignKey(
-        Deadline, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    rule_key = models.CharField(max_length=64, blank=True)
     paged_at = models.DateTimeField()
     due_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -147,6 +139,11 @@ class EscalationResponse(models.Model):
 
     class Meta:
         ordering = ["paged_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "rule_key"], name="one_response_per_escalation"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.contact_name} ({self.status})"

@@ -39,6 +39,17 @@ def page_next(api, user, incident, response_id, **body):
     )
 
 
+def request(api, user, incident, target, reason) -> dict:
+    """A 5.4 escalation request through the API."""
+    response = api(user).post(
+        f"/api/v1/incidents/{incident.pk}/escalate/",
+        {"target": target, "reason": reason},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
 def events(incident, kind) -> list[TimelineEvent]:
     return list(TimelineEvent.objects.filter(incident=incident, kind=kind).order_by("id"))
 
@@ -66,10 +77,12 @@ def test_a_contact_silent_past_their_response_time_is_late_and_the_next_is_offer
     assert vp["response_minutes"] == 15  # 5.3
     assert vp["due_at"].startswith((T0 + minutes(45)).isoformat()[:19])
     deadlines = detail(api, ic, incident)["deadlines"]
-    (waiting,) = [d for d in deadlines if d["kind"] == "response"]
+    (waiting,) = [d for d in deadlines if d["key"] == f"response:{vp['key']}"]
     assert waiting["label"] == (
         "VP Engineering to acknowledge the escalation (5.3: response time 15 min)"
     )
+    assert waiting["due_at"] == vp["due_at"]
+    assert vp["id"] is None  # nothing recorded yet: the fired escalation is the record
 
     sweep(T0 + minutes(45) - timedelta(seconds=1))
     assert responses(api, ic, incident)["vp_engineering"]["status"] == "awaiting"
@@ -85,7 +98,7 @@ def test_a_contact_silent_past_their_response_time_is_late_and_the_next_is_offer
         "next step offered: page CTO — paged ian-ic"
     )
     assert late.data["next"] == "cto"
-    ic_pages = Page.objects.filter(incident=incident, rule_key=f"response:{vp['id']}")
+    ic_pages = Page.objects.filter(incident=incident, rule_key=f"response:{vp['key']}")
     assert [p.recipient for p in ic_pages] == [ic]
 
     response = page_next(api, ic, incident, vp["id"])
@@ -126,7 +139,7 @@ def test_acknowledging_in_time_answers_the_contact(api, org, ic, acked_p1, sweep
     assert answered.text == (
         "victor-vp acknowledged as VP Engineering, 8 min after the page (5.3: response time 15 min)"
     )
-    assert Deadline.objects.get(incident=incident, key=f"response:{vp['id']}").status == (
+    assert Deadline.objects.get(incident=incident, key=f"response:{vp['key']}").status == (
         "cancelled"
     )
     sweep(T0 + minutes(50))
@@ -194,12 +207,7 @@ def test_the_next_step_skips_who_the_ladder_pages_anyway(
 
 def test_a_5_4_request_is_timed_too(api, org, ic, acked_p1, frozen, sweep):
     incident = acked_p1
-    response = api(ic).post(
-        f"/api/v1/incidents/{incident.pk}/escalate/",
-        {"target": "security_lead", "reason": "possible key leak"},
-        format="json",
-    )
-    assert response.status_code == 201, response.content
+    request(api, ic, incident, "security_lead", "possible key leak")
     lead = responses(api, ic, incident)["security_lead"]
     assert (lead["people"], lead["response_minutes"]) == ([org.security_lead.username], 5)
     sweep(T0 + minutes(5))
@@ -208,15 +216,19 @@ def test_a_5_4_request_is_timed_too(api, org, ic, acked_p1, frozen, sweep):
     assert lead["next_contact"]["role"] == "ceo"  # 5.3's next row that applies: P1 only
 
 
-def test_the_response_time_is_the_policy_an_sre_lead_sets(api, sre_lead, org, ic, acked_p1, sweep):
+def test_the_response_time_is_the_policy_an_sre_lead_sets(
+    api, sre_lead, org, ic, gateway, frozen, sweep, procedure_kinds
+):
     response = api(sre_lead).patch(
         "/api/v1/policy/",
         {"escalation_contacts": {"vp_engineering": {"response_minutes": 20}}},
         format="json",
     )
     assert response.status_code == 200, response.content
+    incident = declare(actor=ic, services=gateway)
+    services.incident_acknowledge(actor=ic, incident_id=incident.pk)
     sweep(T0 + minutes(30))
-    vp = responses(api, ic, acked_p1)["vp_engineering"]
+    vp = responses(api, ic, incident)["vp_engineering"]
     assert vp["response_minutes"] == 20
     assert vp["due_at"].startswith((T0 + minutes(50)).isoformat()[:19])
 
@@ -241,11 +253,12 @@ def test_no_step_before_the_contact_is_late_nor_after_the_last(
     api, org, ic, acked_p1, sweep, frozen
 ):
     incident = acked_p1
-    sweep(T0 + minutes(30))
-    vp = responses(api, ic, incident)["vp_engineering"]
-    early = page_next(api, ic, incident, vp["id"])
+    request(api, ic, incident, "engineering_manager", "need a decision")
+    em = responses(api, ic, incident)["engineering_manager"]
+    early = page_next(api, ic, incident, em["id"])
     assert early.status_code == 409
     assert "is not late" in early.json()["detail"]
+    sweep(T0 + minutes(30))
     sweep(T0 + minutes(61))  # the VP late, the CTO paged by 5.1 itself
     sweep(T0 + minutes(76))  # the CTO late too: the CEO is P1's last contact
     cto = responses(api, ic, incident)["cto"]
@@ -289,6 +302,6 @@ def test_resolution_ends_the_waiting(api, org, ic, acked_p1, sweep):
     sweep(T0 + minutes(30))
     drive_to(incident, "resolved", ic)
     vp = responses(api, ic, incident)["vp_engineering"]
-    assert Deadline.objects.get(incident=incident, key=f"response:{vp['id']}").status == (
+    assert Deadline.objects.get(incident=incident, key=f"response:{vp['key']}").status == (
         "cancelled"
     )
