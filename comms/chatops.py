@@ -43,6 +43,7 @@ from incidents.errors import RuleViolation, TransitionRefused
 from incidents.models import Incident, Service, User
 from incidents.ratelimit import slot_take
 from incidents.redaction import Message, incident_message
+from incidents.rules import bridge_or_none
 from incidents.selectors import (
     incident_active_roles,
     incident_get_for_user,
@@ -236,7 +237,7 @@ def _status_text(incident: Incident) -> str:
         f"{utc_time(incident.detected_at)} ({age} ago) · "
         + ("acknowledged" if incident.acknowledged_at else "NOT acknowledged"),
         roles or "No roles assigned yet.",
-        f"Channel: {incident.channel_name}   Bridge: {incident.bridge_url}",
+        f"Channel: {incident.channel_name}   Bridge: {bridge_or_none(incident)}",
     ]
     lines += [
         f"Next {LABELS[o.channel].lower()} due {utc_time(o.due_at)}"

@@ -82,10 +82,15 @@ def plan(incident: Incident, now: datetime) -> dict[str, Planned]:
             "severity": incident.severity,
             "due_at": obligation.due_at.isoformat(),
         }
+        label = obligation_label(obligation)
         remind = remind_at(obligation)
         if remind is not None and now < obligation.due_at:
-            planned[f"{key}:remind"] = Planned(KIND, remind, {**data, "step": "remind"})
-        planned[f"{key}:missed"] = Planned(KIND, obligation.due_at, {**data, "step": "missed"})
+            planned[f"{key}:remind"] = Planned(
+                KIND, remind, {**data, "step": "remind", "label": f"{label}: reminder"}
+            )
+        planned[f"{key}:missed"] = Planned(
+            KIND, obligation.due_at, {**data, "step": "missed", "label": f"{label}: due"}
+        )
     return planned
 
 

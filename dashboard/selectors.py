@@ -25,6 +25,7 @@ from incidents.permissions import (
 )
 from incidents.selectors import (
     deadlines_for_user,
+    escalation_awaits,
     incident_active_roles,
     incident_checklist,
     incident_detail_for_user,
@@ -233,18 +234,9 @@ def incident_timeline_after(incident, after: int | None) -> list:
     return list(events)
 
 
-def pending_deadlines(user, incident) -> list:
-    deadlines = deadlines_for_user(user).filter(incident=incident, status=Deadline.Status.PENDING)
-    out = []
-    for d in deadlines.order_by("due_at", "id"):
-        target = d.data.get("target")
-        label = d.data.get("reason") or d.key
-        if d.kind == "escalation" and target:
-            label = f"Escalation to {TARGET_LABELS.get(target, target)}: {label}"
-        elif d.kind == "notify":
-            label = "Declaration notifications (2.1)"
-        out.append(Countdown(label, d.due_at))
-    return out
+def pending_deadlines(incident) -> list[Countdown]:
+    """The incident's pending deadlines in words (the detail selector labelled them)."""
+    return [Countdown(d.label, d.due_at) for d in incident.deadlines_pending]
 
 
 def incident_page(user, incident_id) -> dict:
@@ -267,7 +259,10 @@ def incident_page(user, incident_id) -> dict:
         "checklists": _checklists(incident),
         "timeline": timeline,
         "last_event_id": timeline[-1].pk if timeline else 0,
-        "deadlines": pending_deadlines(user, incident),
+        "deadlines": pending_deadlines(incident),
+        "bridge": incident.bridge,
+        "responses": incident.escalation_responses_shown,
+        "awaited": escalation_awaits(incident, user),
         "services": list(incident.services.all()),
         "runbooks": [
             {"service": s, "is_url": s.runbook.startswith(("https://", "http://"))}

@@ -49,6 +49,12 @@ urlpatterns = [
     path("incidents/<int:pk>/public-text/", incident.incident_public_text, name="public-text"),
     path("incidents/<int:pk>/escalate/", incident.incident_escalate, name="escalate"),
     path("incidents/<int:pk>/page/", incident.incident_page_user, name="page-user"),
+    path("incidents/<int:pk>/bridge/", incident.incident_bridge_request, name="bridge"),
+    path(
+        "incidents/<int:pk>/escalation-responses/<int:response_id>/page-next/",
+        incident.incident_page_next,
+        name="page-next",
+    ),
     path(
         "incidents/<int:pk>/mitigations/",
         incident.incident_reference,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .models import EscalationRule, Incident, SeverityPolicy, Team, User
+from .models import EscalationContact, EscalationRule, Incident, SeverityPolicy, Team, User
 from .oncall import oncall_at
 from .states import Rank, Role, Severity, Status
 
@@ -107,6 +107,29 @@ def deadline_still_applies(incident: Incident, data: dict, kind: str) -> bool:
     if data.get("trigger") == "unacknowledged" and incident.acknowledged_at is not None:
         return False
     return not (data.get("trigger") == "security" and not incident.security)
+
+
+def escalation_next_contact(
+    late_target: str,
+    incident: Incident,
+    contacts: list[EscalationContact],
+    already_paged: set[str],
+) -> EscalationContact | None:
+    """The next step after a contact who did not answer in time (5.3): the next contact in the
+    table's order (`contacts`, as seeded) that this incident may reach — the CEO for P1 only,
+    the Security Lead for security incidents only — and that is not reached already
+    (`already_paged`: `selectors.escalation_contacts_engaged`)."""
+    roles = [c.role for c in contacts]
+    if late_target not in roles:
+        return None
+    for contact in contacts[roles.index(late_target) + 1 :]:
+        if contact.p1_only and incident.severity != Severity.P1:
+            continue
+        if contact.role == "security_lead" and not incident.security:
+            continue
+        if contact.role not in already_paged:
+            return contact
+    return None
 
 
 class Recipients:

@@ -187,11 +187,15 @@ def resolve_refusal_for(user) -> str:
     return RESOLVE_REFUSED + (SRE_LEAD_TAKES_IC if user is not None and is_sre_lead(user) else "")
 
 
-def can_change_severity(user, ic_user_id: int | None) -> bool:
+def _is_ic_or_sre_lead(user, ic_user_id: int | None) -> bool:
     """The incident's IC or an SRE lead (superusers included); the platform itself too."""
     if user is None:
         return True
     return is_writer(user) and (is_sre_lead(user) or user.pk == ic_user_id)
+
+
+def can_change_severity(user, ic_user_id: int | None) -> bool:
+    return _is_ic_or_sre_lead(user, ic_user_id)
 
 
 def require_can_change_severity(user, ic_user_id: int | None) -> None:
@@ -199,6 +203,26 @@ def require_can_change_severity(user, ic_user_id: int | None) -> None:
         raise PermissionDenied(
             "Only the incident's Incident Commander or an SRE lead may change its severity."
         )
+
+
+def can_request_bridge(user, ic_user_id: int | None) -> bool:
+    """6.1: P3/P4 get a bridge "unless the IC asks": the incident's IC, or an SRE lead."""
+    return _is_ic_or_sre_lead(user, ic_user_id)
+
+
+def require_can_request_bridge(user, ic_user_id: int | None) -> None:
+    if not can_request_bridge(user, ic_user_id):
+        raise PermissionDenied(
+            "Only the incident's Incident Commander (or an SRE lead) may ask for a bridge "
+            "(6.1: P3/P4 get one when the IC asks)."
+        )
+
+
+def require_may_acknowledge(user, *, awaited: bool) -> None:
+    """Responders acknowledge; so does an escalation contact paged about the incident (5.3),
+    whatever their group: the page asked them to answer, as its link lets them."""
+    if not awaited:
+        require_writer(user)
 
 
 def require_can_assign(user, replacing_ic: bool, ic_user_id: int | None) -> None:

@@ -11,7 +11,15 @@ never these constants.
 
 from __future__ import annotations
 
-from .states import Checklist, Rank, Severity, ranks_at_or_above
+from .states import Checklist, Rank, Role, Severity, ranks_at_or_above
+
+# --- Appendix A "Assign roles (Tech Lead, Comms, Scribe)" within the first minutes -----------
+# Which roles each severity fills (`roles_required`), read from the procedures: an IC wherever
+# 2.1 asks for a response (3.1 names one for every severity, but P4 is "No immediate action
+# required"); a Communications Lead where 3.3 names one (P1, P2, P3); a Technical Lead and a
+# Scribe (not the IC or Technical Lead, 3.4) where 2.1 sends more than one responder (P1
+# "All-hands response", P2 "On-call engineer + backup"; P3 is "On-call engineer" alone).
+EVERY_SINGLE_ROLE = [Role.INCIDENT_COMMANDER, Role.TECH_LEAD, Role.COMMS_LEAD, Role.SCRIBE]
 
 # 3.1 / 3.3: "On-call engineer" is a fact about now (who is on call, 9.4), not a rank: a role
 # with `*_on_call` admits whoever is on call when it is assigned, whatever their rank, besides
@@ -46,6 +54,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "comms_lead_allowed_ranks": [Rank.CUSTOMER_SUCCESS_MANAGER, Rank.SUPPORT_LEAD],
         "comms_lead_on_call": False,
         "bridge": "required",
+        "roles_required": list(EVERY_SINGLE_ROLE),
         "status_page_first_minutes": 10,
         "customer_first_minutes": 15,
         "status_page_mode": "cadence",
@@ -84,6 +93,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "comms_lead_allowed_ranks": list(SUPPORT_RANKS),
         "comms_lead_on_call": True,
         "bridge": "recommended",
+        "roles_required": list(EVERY_SINGLE_ROLE),
         "status_page_first_minutes": 15,
         "customer_first_minutes": 30,
         "status_page_mode": "cadence",
@@ -120,6 +130,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "comms_lead_allowed_ranks": list(SUPPORT_RANKS),
         "comms_lead_on_call": True,
         "bridge": "none",
+        "roles_required": [Role.INCIDENT_COMMANDER, Role.COMMS_LEAD],
         "status_page_first_minutes": None,
         "customer_first_minutes": None,
         "status_page_mode": "initial_and_resolved",
@@ -154,6 +165,7 @@ SEVERITY_DEFAULTS: dict[str, dict] = {
         "comms_lead_allowed_ranks": [],
         "comms_lead_on_call": False,
         "bridge": "none",
+        "roles_required": [],
         "status_page_first_minutes": None,
         "customer_first_minutes": None,
         "status_page_mode": "none",
@@ -324,6 +336,7 @@ AUTO_TICKS: dict[str, list[tuple[str, str]]] = {
     "acknowledged": [(Checklist.TRIAGE, "alert_acknowledged"), (Checklist.IC, "acknowledge_alert")],
     "ic_assigned": [(Checklist.TRIAGE, "ic_identified")],
     "resolved": [(Checklist.RESOLUTION, RESOLVE_ACT_KEY)],
+    "channel_closed": [(Checklist.IC, "close_channel")],
 }
 
 # --- 8.3 PIR meeting agenda: (part, minutes, points) -----------------------------------------

@@ -39,6 +39,13 @@ def channel_name_for(detected_at: datetime, title: str, attempt: int = 1) -> str
 SEVERITY_DOWNGRADE_RULE = "a lower severity needs a reason"
 
 
+def bridge_or_none(incident: Incident) -> str:
+    """The bridge link where messages name it (6.1), or why there is none."""
+    return incident.bridge_url or (
+        f"none (6.1: {incident.severity} has none unless the IC asks for one)"
+    )
+
+
 def severity_is_downgrade(old: str, new: str) -> bool:
     """P1 is the most severe; moving towards P4 lowers the response the procedures demand."""
     return new > old

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from .errors import RuleViolation
 from .models import (
@@ -21,6 +22,7 @@ from .models import (
     ChecklistItem,
     ContactMethod,
     EscalationContact,
+    EscalationResponse,
     EscalationRule,
     Incident,
     PolicyChange,
@@ -32,7 +34,7 @@ from .models import (
     TimelineEvent,
     User,
 )
-from .permissions import can_transition, require_sre_lead
+from .permissions import can_request_bridge, can_transition, require_sre_lead
 from .states import GroupName, Role, Status
 
 
@@ -163,7 +165,201 @@ def incident_detail_for_user(user, incident_id) -> Incident:
     incident.target_resolution_at = incident.detected_at + timedelta(
         minutes=policy.target_resolution_minutes
     )
+    incident.deadlines_pending = incident_deadlines_pending(incident)
+    incident.escalation_responses_shown = escalation_responses_for(incident)
+    incident.bridge = incident_bridge(incident, user, policy)
     return incident
+
+
+def incident_deadlines_pending(incident: Incident) -> list:
+    """The incident's pending deadlines, soonest first, each with its `label` (the caller has
+    checked that the incident is visible)."""
+    from .models import Deadline
+
+    pending = incident.deadlines.filter(status=Deadline.Status.PENDING)
+    pending = list(pending.order_by("due_at", "id"))
+    for deadline in pending:
+        deadline.label = deadline_label(deadline)
+    return pending
+
+
+def deadline_label(deadline) -> str:
+    """What a deadline is for, in words: the label its kind planned, else the escalation's
+    target and reason, else its key."""
+    from .escalation import TARGET_LABELS
+
+    data = deadline.data or {}
+    if data.get("label"):
+        return data["label"]
+    target, reason = data.get("target"), data.get("reason") or ""
+    if deadline.kind == "escalation" and target:
+        return f"Escalation to {TARGET_LABELS.get(target, target)}: {reason}".rstrip(": ")
+    if deadline.kind == "notify":
+        return "Declaration notifications (2.1)"
+    return reason or deadline.key
+
+
+def escalation_responses_current(incident: Incident) -> list[EscalationResponse]:
+    """Every escalation contact of 5.3 paged about `incident`, oldest first: the recorded
+    responses (5.4 requests; 5.1 escalations answered or late), and for each fired 5.1
+    escalation to a contact with nothing recorded yet an unsaved one (`pk` None), awaiting
+    since the escalation fired."""
+    from .models import Deadline
+
+    responses = {
+        r.rule_key: r for r in incident.escalation_responses.select_related("acknowledged_by")
+    }
+    fired = list(
+        incident.deadlines.filter(kind="escalation", status=Deadline.Status.FIRED).exclude(
+            key__in=list(responses)
+        )
+    )
+    if fired:
+        contacts = {c.role: c for c in EscalationContact.objects.all()}
+        # The response time as its deadline was planned (the policy at the last re-plan).
+        planned = {
+            d.data.get("rule_key"): d.data.get("minutes")
+            for d in incident.deadlines.filter(kind="response")
+        }
+    for deadline in fired:
+        contact = contacts.get(deadline.data.get("target"))
+        if contact is None:
+            continue
+        minutes = planned.get(deadline.key) or contact.response_minutes
+        responses[deadline.key] = EscalationResponse(
+            incident=incident,
+            rule_key=deadline.key,
+            target=contact.role,
+            contact_name=contact.name,
+            response_minutes=minutes,
+            trigger=deadline.data.get("trigger", ""),
+            paged_at=deadline.fired_at,
+            due_at=deadline.fired_at + timedelta(minutes=minutes),
+        )
+    return sorted(responses.values(), key=lambda r: (r.paged_at, r.pk or 0))
+
+
+def _pages_of(incident: Incident, responses) -> QuerySet:
+    """The pages of the escalations behind `responses` (one rule key each)."""
+    from .models import Page
+
+    return Page.objects.filter(incident=incident, rule_key__in=[r.rule_key for r in responses])
+
+
+def escalation_response_people(incident: Incident, responses) -> dict[str, list[str]]:
+    """rule key -> the usernames its escalation paged, in one query."""
+    people: dict[str, set[str]] = {r.rule_key: set() for r in responses}
+    for key, name in _pages_of(incident, responses).values_list("rule_key", "recipient__username"):
+        people[key].add(name)
+    return {key: sorted(names) for key, names in people.items()}
+
+
+def escalation_responses_paging(incident: Incident, user, responses) -> list:
+    """Those of `responses` whose escalation paged `user`."""
+    if user is None or not user.is_authenticated or not responses:
+        return []
+    keys = set(
+        _pages_of(incident, responses).filter(recipient=user).values_list("rule_key", flat=True)
+    )
+    return [r for r in responses if r.rule_key in keys]
+
+
+def escalation_awaits(incident: Incident, user) -> bool:
+    """Whether `user` was paged as an escalation contact (5.3) and has not answered yet."""
+    if user is None or not user.is_authenticated:
+        return False
+    open_ = [r for r in escalation_responses_current(incident) if r.status != "acknowledged"]
+    return bool(escalation_responses_paging(incident, user, open_))
+
+
+def escalation_contacts_engaged(incident: Incident, at) -> set[str]:
+    """The 5.3 contacts already reached for `incident` by `at`: paged (a response is timed),
+    or due to be paged by a 5.1 rule now (a deadline due by `at` and not cancelled), so the
+    next step after a late contact is never one the ladder is paging anyway."""
+    from .models import Deadline
+
+    engaged = set(incident.escalation_responses.values_list("target", flat=True))
+    due = Deadline.objects.filter(incident=incident, kind="escalation", due_at__lte=at).exclude(
+        status=Deadline.Status.CANCELLED
+    )
+    engaged |= {d.data.get("target") for d in due if d.data.get("target")}
+    return engaged
+
+
+def escalation_responses_for(incident: Incident) -> list[dict]:
+    """Each escalation contact paged about the incident (5.3): who, when, until when they had
+    to answer, whether they did (`awaiting`, `acknowledged`, `late`), and for a late one still
+    unanswered the next contact offered (`next_contact`) until it is paged (`next_response`)."""
+    from .escalation import escalation_next_contact
+
+    responses = escalation_responses_current(incident)
+    if not responses:
+        return []
+    people = escalation_response_people(incident, responses)
+    contacts = list(EscalationContact.objects.order_by("id"))
+    paged = escalation_contacts_engaged(incident, timezone.now())
+    out = []
+    for r in responses:
+        following = None
+        if r.status == "late" and r.next_response_id is None and incident.is_open:
+            following = escalation_next_contact(r.target, incident, contacts, paged)
+        out.append(
+            {
+                "id": r.pk,
+                "key": r.rule_key,
+                "contact": r.target,
+                "contact_name": r.contact_name,
+                "people": people[r.rule_key],
+                "paged_at": r.paged_at,
+                "response_minutes": r.response_minutes,
+                "due_at": r.due_at,
+                "status": r.status,
+                "acknowledged_at": r.acknowledged_at,
+                "acknowledged_by": r.acknowledged_by.username if r.acknowledged_by else None,
+                "late_at": r.late_at,
+                "next_contact": (
+                    {
+                        "role": following.role,
+                        "name": following.name,
+                        "response_minutes": following.response_minutes,
+                    }
+                    if following is not None
+                    else None
+                ),
+                "next_response": r.next_response_id,
+            }
+        )
+    return out
+
+
+def incident_bridge(incident: Incident, user, policy: SeverityPolicy | None = None) -> dict:
+    """The bridge call (6.1) as the incident shows it: the link ("" when there is none), the
+    severity's setting, what it is in words, and whether `user` may ask for one now."""
+    setting = (policy or policy_for(incident.severity)).bridge
+    severity = incident.severity
+    if not incident.bridge_url:
+        label = f"No bridge (6.1: {severity} has none unless the IC asks for one)"
+        if setting != "none":
+            label = f"No bridge yet (6.1: {severity} policy: {setting})"
+    elif setting == "required":
+        label = f"Video bridge (6.1: always for {severity})"
+    elif setting == "recommended":
+        label = f"Voice bridge (6.1: recommended for {severity})"
+    elif incident.bridge_requested_at is not None:
+        label = "Bridge (opened at the IC's request)"
+    else:
+        label = f"Bridge (6.1: {severity} policy: none)"
+    return {
+        "url": incident.bridge_url,
+        "setting": setting,
+        "label": label,
+        "requested_at": incident.bridge_requested_at,
+        "can_request": (
+            incident.is_open
+            and not incident.bridge_url
+            and can_request_bridge(user, incident_ic_id(incident))
+        ),
+    }
 
 
 # --- policy in force ----------------------------------------------------------------------------

@@ -102,6 +102,15 @@ class TimelineKind(models.TextChoices):
     ESCALATION_REQUESTED = "escalation_requested", "Escalation requested"
     PAGED = "paged", "Paged"
     PAGE_FAILED = "page_failed", "Page failed"
+    # The first minutes (4.2, Appendix A), escalation contacts' response times (5.3), the
+    # bridge and the channel (6.1, Appendix A)
+    TRIAGE_REMINDER = "triage_reminder", "Triage reminder"
+    ROLES_REMINDER = "roles_reminder", "Roles reminder"
+    ROLES_ESCALATED = "roles_escalated", "Roles escalated to the manager"
+    ESCALATION_LATE = "escalation_late", "Escalation contact late"
+    ESCALATION_ACKNOWLEDGED = "escalation_acknowledged", "Escalation contact acknowledged"
+    BRIDGE_OPENED = "bridge_opened", "Bridge opened"
+    CHANNEL_CLOSED = "channel_closed", "Incident channel closed"
     # Communications (procedures 6)
     STATUS_PAGE_POSTED = "status_page_posted", "Status page updated"
     INTERNAL_UPDATE_POSTED = "internal_update_posted", "Internal update posted"

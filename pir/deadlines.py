@@ -45,8 +45,16 @@ def pir_plan(incident: Incident, now: datetime) -> dict[str, Planned]:
         due = pir.due_at + offset
         if offset < timedelta(0) and due < now:
             continue
+        label = f"Post-incident review {pir.reference} reminder: {REMINDER_TEXT[stage]}"
         plan[f"{KIND}:{stage}"] = Planned(
-            KIND, due, {"pir": pir.pk, "stage": stage, "pir_due_at": pir.due_at.isoformat()}
+            KIND,
+            due,
+            {
+                "pir": pir.pk,
+                "stage": stage,
+                "pir_due_at": pir.due_at.isoformat(),
+                "label": label,
+            },
         )
     return plan
 

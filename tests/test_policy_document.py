@@ -23,7 +23,7 @@ from incidents.policy import (
     SEVERITY_DEFAULTS,
 )
 from incidents.selectors import policy_for, policy_settings
-from incidents.states import Checklist, Rank, Severity, ranks_at_or_above
+from incidents.states import Checklist, Rank, Role, Severity, ranks_at_or_above
 
 DOC_PATH = Path(settings.BASE_DIR) / "docs/procedures/incident-response-procedures.md"
 SHARED_PATH = Path(settings.BASE_DIR).parent / "shared/procedures/incident-response-procedures.md"
@@ -308,9 +308,33 @@ def expected_8(severity: str) -> dict:
     }
 
 
+# Appendix A "Assign roles (Tech Lead, Comms, Scribe)" in the first minutes: which roles each
+# severity fills (roles_required). An IC wherever 2.1 asks for a response at all (3.1 names an
+# IC for every severity; P4's "No immediate action required" asks for none); a Communications
+# Lead where 3.3 names one; a Technical Lead and a Scribe where 2.1 sends several responders.
+NO_RESPONSE = "No immediate action required"
+SEVERAL_RESPONDERS = {"All-hands response", "On-call engineer + backup"}
+
+
+def expected_roles(severity: str) -> dict:
+    assert "[ ] Assign roles (Tech Lead, Comms, Scribe)" in section("## Appendix A")
+    requirements = bullets_after(severity_block(severity)[1], "**Response Requirements:**")
+    if NO_RESPONSE in requirements:
+        return {"roles_required": []}
+    assert severity in by_severity(bullets_after(section("### 3.1 "), "**Selection:**"))
+    comms = by_severity(bullets_after(section("### 3.3 "), "**Selection:**"))
+    several = bool(SEVERAL_RESPONDERS & set(requirements))
+    roles = [Role.INCIDENT_COMMANDER]
+    roles += [Role.TECH_LEAD] if several else []
+    roles += [Role.COMMS_LEAD] if severity in comms else []
+    roles += [Role.SCRIBE] if several else []
+    return {"roles_required": [str(r) for r in roles]}
+
+
 SEVERITY_SECTIONS = {
     "2.1": expected_2_1,
     "3.1/3.3": expected_3,
+    "App. A/2.1/3": expected_roles,
     "6.1": expected_6_1,
     "6.3": expected_6_3,
     "8.1/8.4": expected_8,

@@ -23,6 +23,7 @@ APPS = ["incidents", "comms", "pir", "integrations", "dashboard", "tensafe_ir"]
 # name -> the event kinds it follows: the table docs/architecture.md shows.
 EXPECTED = {
     "incidents: forget the incident list's remembered version": {EVERY_EVENT},
+    "incidents: time the escalation contact's response": {TimelineKind.ESCALATION_REQUESTED},
     "comms: a delivery row per confirmed status page subscriber": {TimelineKind.STATUS_PAGE_POSTED},
     "pir: a review for a resolved incident": {TimelineKind.STATUS_CHANGED},
     "integrations: a delivery row per outgoing webhook subscribed to the event": set(KIND_EVENTS),

@@ -20,6 +20,7 @@ from incidents.models import Service
 from incidents.notify import post_json
 from incidents.outbound import outbound_host
 from incidents.redaction import Message, incident_message
+from incidents.rules import bridge_or_none
 from incidents.services import incident_declare
 from incidents.states import DetectionSource
 
@@ -109,7 +110,7 @@ def _declared_text(incident, user) -> str:
     no user as recipient)."""
     text = (
         f"{incident.reference} declared ({incident.severity}): {incident.title}\n"
-        f"Channel: {incident.channel_name}   Bridge: {incident.bridge_url}\n"
+        f"Channel: {incident.channel_name}   Bridge: {bridge_or_none(incident)}\n"
         f"Declared by @{user.username}. In the incident channel: `/incident ack`, "
         '`/incident status`, `/status update "message" state=investigating`.'
     )

@@ -323,6 +323,32 @@ def incident_page_user(request, pk):
 
 
 @login_required
+@require_POST
+def incident_bridge_request(request, pk):
+    """The IC asks for a bridge (6.1: P3/P4 get one when the IC asks)."""
+    try:
+        services.incident_bridge_request(actor=request.user, incident_id=pk)
+    except (DomainError, PermissionDenied) as exc:
+        return _page(request, pk, status=status_for(exc), bridge_error=domain_error_text(exc))
+    messages.success(request, "Bridge opened.")
+    return _back(pk, "bridge")
+
+
+@login_required
+@require_POST
+def incident_page_next(request, pk, response_id):
+    """Page the next escalation contact after a late one (5.3)."""
+    try:
+        event, _ = services.escalation_page_next(
+            actor=request.user, incident_id=pk, response_id=response_id
+        )
+    except (DomainError, PermissionDenied) as exc:
+        return _page(request, pk, status=status_for(exc), responses_error=domain_error_text(exc))
+    messages.success(request, event.text)
+    return _back(pk, "responses")
+
+
+@login_required
 @require_GET
 def incident_reference(request, pk, part):
     """The 7.2 mitigations or 7.3 rollback fragment, for htmx (without it, the page itself

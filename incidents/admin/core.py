@@ -511,6 +511,7 @@ class SeverityPolicyAdmin(ChangeOnlyPolicyAdmin):
                     "comms_lead_selection",
                     "comms_lead_allowed_ranks",
                     "comms_lead_on_call",
+                    "roles_required",
                 )
             },
         ),

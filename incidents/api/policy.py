@@ -17,7 +17,7 @@ from .. import services
 from ..models import EscalationContact, EscalationRule, PolicyChange, PolicySettings, SeverityPolicy
 from ..permissions import require_sre_lead
 from ..selectors import policy_change_recent, policy_document
-from ..states import Rank, Severity
+from ..states import SINGLE_HOLDER_ROLES, Rank, Severity
 from .fields import StrictInputMixin, StrictSerializer
 
 
@@ -43,6 +43,15 @@ class SeverityPolicySerializer(_StrictModelSerializer):
     comms_lead_allowed_ranks = serializers.ListField(
         child=serializers.ChoiceField(choices=Rank.choices), required=False
     )
+    roles_required = serializers.ListField(
+        child=serializers.ChoiceField(choices=[(r, r.label) for r in SINGLE_HOLDER_ROLES]),
+        required=False,
+        help_text="Roles to fill in the first minutes (Appendix A): a reminder when a window "
+        "ends without them, then the manager.",
+    )
+
+    def validate_roles_required(self, value):
+        return list(dict.fromkeys(value))
 
     class Meta:
         model = SeverityPolicy

@@ -78,6 +78,58 @@ class IncidentOutputSerializer(serializers.ModelSerializer):
         return RoleOutputSerializer(incident_active_roles(incident), many=True).data
 
 
+class PendingDeadlineOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    key = serializers.CharField()
+    label = serializers.CharField(help_text="What the deadline is for, in words.")
+    due_at = serializers.DateTimeField()
+
+
+class NextContactOutputSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    name = serializers.CharField()
+    response_minutes = serializers.IntegerField()
+
+
+class EscalationResponseOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        allow_null=True,
+        help_text="Null while a 5.1 escalation's contact is awaited and nothing is recorded.",
+    )
+    key = serializers.CharField(help_text="The escalation's rule key: rule:<id> or manual:<id>.")
+    contact = serializers.CharField(help_text="The escalation contact's role (5.3).")
+    contact_name = serializers.CharField()
+    people = serializers.ListField(child=serializers.CharField(), help_text="Who was paged.")
+    paged_at = serializers.DateTimeField()
+    response_minutes = serializers.IntegerField()
+    due_at = serializers.DateTimeField(help_text="Paged at + the contact's response time.")
+    status = serializers.ChoiceField(choices=["awaiting", "acknowledged", "late"])
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_by = serializers.CharField(allow_null=True)
+    late_at = serializers.DateTimeField(allow_null=True)
+    next_contact = NextContactOutputSerializer(
+        allow_null=True,
+        help_text="For a late, unanswered contact: the next one of 5.3 to page "
+        "(POST …/escalation-responses/{id}/page-next/); null once paged or when none is left.",
+    )
+    next_response = serializers.IntegerField(
+        allow_null=True, help_text="The response of the contact paged next."
+    )
+
+
+class BridgeOutputSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="Empty when the incident has no bridge.")
+    setting = serializers.ChoiceField(
+        choices=["required", "recommended", "none"], help_text="The severity's policy (6.1)."
+    )
+    label = serializers.CharField()
+    requested_at = serializers.DateTimeField(allow_null=True)
+    can_request = serializers.BooleanField(
+        help_text="Whether you may ask for a bridge now (POST …/bridge/)."
+    )
+
+
 class IncidentDetailOutputSerializer(IncidentOutputSerializer):
     """The list's fields plus what takes per-incident queries: what may happen next."""
 
@@ -100,6 +152,14 @@ class IncidentDetailOutputSerializer(IncidentOutputSerializer):
     public_approved_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
+    channel_closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    bridge = BridgeOutputSerializer(read_only=True)
+    deadlines = PendingDeadlineOutputSerializer(
+        source="deadlines_pending", many=True, read_only=True
+    )
+    escalation_responses = EscalationResponseOutputSerializer(
+        source="escalation_responses_shown", many=True, read_only=True
+    )
 
     class Meta(IncidentOutputSerializer.Meta):
         fields = [
@@ -112,6 +172,10 @@ class IncidentDetailOutputSerializer(IncidentOutputSerializer):
             "public_text",
             "public_approved_at",
             "public_approved_by",
+            "channel_closed_at",
+            "bridge",
+            "deadlines",
+            "escalation_responses",
         ]
 
 

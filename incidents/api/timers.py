@@ -22,7 +22,7 @@ from ..selectors import (
 )
 from ..services.escalations import MANUAL_TARGETS
 from .fields import ID_SCHEMA, StrictSerializer, incident_from_query
-from .schema import NOT_FOUND
+from .schema import CONFLICT, FORBIDDEN, NOT_FOUND
 from .serializers import TimelineEventOutputSerializer, UsernameField
 
 # ?hours= reaches back at most a century (further would be before year 1 for timedelta).
@@ -195,6 +195,38 @@ class IncidentEscalateApi(APIView):
         serializer.is_valid(raise_exception=True)
         event, _pages = services.incident_escalate(
             actor=request.user, incident_id=pk, **serializer.validated_data
+        )
+        return Response(TimelineEventOutputSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class PageNextInputSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why (5.4); by default that the late contact did not answer in time.",
+    )
+
+
+class EscalationPageNextApi(APIView):
+    @extend_schema(
+        summary="Page the next escalation contact after a late one (5.3)",
+        description="For a contact marked late (no acknowledgement within their response "
+        "time), page the next contact of 5.3 the incident's `escalation_responses` offer "
+        "(`next_contact`), with the 5.4 request. 409 when the contact answered, is not late, "
+        "was followed already, or no contact is left.",
+        request=PageNextInputSerializer,
+        responses={201: TimelineEventOutputSerializer, 403: FORBIDDEN, 409: CONFLICT},
+    )
+    def post(self, request, pk, response_id):
+        serializer = PageNextInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event, _pages = services.escalation_page_next(
+            actor=request.user,
+            incident_id=pk,
+            response_id=response_id,
+            reason=serializer.validated_data["reason"],
         )
         return Response(TimelineEventOutputSerializer(event).data, status=status.HTTP_201_CREATED)
 

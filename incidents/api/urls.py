@@ -53,6 +53,12 @@ urlpatterns = [
         timers.IncidentEscalateApi.as_view(),
         name="incident-escalate",
     ),
+    path(
+        "incidents/<int:pk>/escalation-responses/<int:response_id>/page-next/",
+        timers.EscalationPageNextApi.as_view(),
+        name="incident-escalation-page-next",
+    ),
+    path("incidents/<int:pk>/bridge/", views.IncidentBridgeApi.as_view(), name="incident-bridge"),
     path("incidents/<int:pk>/page/", timers.IncidentPageUserApi.as_view(), name="incident-page"),
     path("incidents/<int:pk>/pages/", timers.IncidentPagesApi.as_view(), name="incident-pages"),
     path("deadlines/", timers.DeadlineListApi.as_view(), name="deadline-list"),

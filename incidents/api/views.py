@@ -120,6 +120,19 @@ class IncidentAcknowledgeApi(APIView):
         return _detail_response(request, pk)
 
 
+class IncidentBridgeApi(APIView):
+    @extend_schema(
+        summary="Ask for a bridge call (6.1: P3/P4 get one when the IC asks)",
+        description="The incident's IC or an SRE lead. An incident that has a bridge keeps it "
+        "and nothing changes; a resolved one is a 409.",
+        request=None,
+        responses={200: IncidentDetailOutputSerializer, 403: FORBIDDEN, 409: CONFLICT},
+    )
+    def post(self, request, pk):
+        services.incident_bridge_request(actor=request.user, incident_id=pk)
+        return _detail_response(request, pk)
+
+
 class IncidentTransitionApi(APIView):
     @extend_schema(
         summary="Move along the lifecycle",

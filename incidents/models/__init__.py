@@ -6,7 +6,7 @@ from .people import User
 from .policy import EscalationContact, EscalationRule, PolicyChange, PolicySettings, SeverityPolicy
 from .ratelimit import RateLimitCounter
 from .timeline import TimelineEvent
-from .timers import Deadline, Page
+from .timers import Deadline, EscalationResponse, Page
 
 __all__ = [
     "ApiToken",
@@ -15,6 +15,7 @@ __all__ = [
     "ContactMethod",
     "Deadline",
     "EscalationContact",
+    "EscalationResponse",
     "EscalationRule",
     "Incident",
     "Override",

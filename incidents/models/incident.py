@@ -56,7 +56,21 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         help_text="Game-day drill: every timer runs and every page is recorded, nothing is sent.",
     )
     channel_name = models.CharField(max_length=81, unique=True)
-    bridge_url = models.URLField(max_length=300)
+    channel_closed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the incident channel was closed (Appendix A: 24 h after resolution).",
+    )
+    bridge_url = models.URLField(
+        max_length=300,
+        blank=True,
+        help_text="Empty when the severity's policy sets no bridge (6.1) and none was asked for.",
+    )
+    bridge_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the IC asked for a bridge the severity does not set up by itself.",
+    )
 
     # Milestones (procedures 1.3): TTD = detected - started, TTM = mitigated - detected,
     # TTR = resolved - detected.
@@ -158,6 +172,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.resolved_at = None
         self.mitigated_at = None
         self.identified_at = None
+        self.channel_closed_at = None  # an open incident needs its channel again
 
 
 class RoleAssignment(models.Model):

@@ -3,10 +3,11 @@ them (admin, `PATCH /api/v1/policy/`) through `incidents.services.policy_update`
 a `PolicyChange` row for every field it changes."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from ..states import Severity
+from ..states import SINGLE_HOLDER_ROLES, Severity
 
 ESCALATION_TARGETS = [
     ("backup_on_call", "Backup on-call"),
@@ -85,7 +86,10 @@ class SeverityPolicy(models.Model):
     target_resolution_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     ic_selection = models.CharField(max_length=100, help_text="Who may be IC (3.1), as written.")
     ic_allowed_ranks = models.JSONField(
-        default=list, help_text="Ranks admitted. Empty, and not on call: anyone."
+        # blank: P3/P4 admit whoever is on call, with no rank (else no change of theirs saves)
+        default=list,
+        blank=True,
+        help_text="Ranks admitted. Empty, and not on call: anyone.",
     )
     ic_on_call = models.BooleanField(
         default=False,
@@ -102,6 +106,12 @@ class SeverityPolicy(models.Model):
         '"On-call engineer or support"); an SRE lead may override with a reason.',
     )
     bridge = models.CharField(max_length=16, choices=BRIDGE)
+    roles_required = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Roles to fill in the first minutes (App. A): the IC within ic_first_minutes, "
+        "the others within ic_roles_within_minutes; a reminder, then the manager.",
+    )
     status_page_first_minutes = models.PositiveIntegerField(null=True, blank=True)
     customer_first_minutes = models.PositiveIntegerField(null=True, blank=True)
     status_page_mode = models.CharField(max_length=24, choices=STATUS_PAGE_MODES)
@@ -120,6 +130,14 @@ class SeverityPolicy(models.Model):
 
     def __str__(self):
         return f"{self.severity} - {self.name}"
+
+    def clean(self):
+        allowed = [str(r) for r in SINGLE_HOLDER_ROLES]
+        roles = self.roles_required
+        if not isinstance(roles, list) or any(r not in allowed for r in roles):
+            raise ValidationError(
+                {"roles_required": f"Give a list of roles among: {', '.join(allowed)}."}
+            )
 
 
 class EscalationRule(models.Model):

@@ -99,3 +99,57 @@ class Page(OutboxRow):
 
     def __str__(self):
         return f"{self.recipient} via {self.channel}: {self.status}"
+
+
+class EscalationResponse(models.Model):
+    """An escalation contact of 5.3 paged about an incident, once there is something to record
+    about their answer: a 5.4 request (written with it), or a 5.1 escalation they acknowledged,
+    or were late to acknowledge (written then; until then the fired escalation deadline is the
+    record, so the sweeper writes nothing more when it escalates). The `response` deadline
+    kind marks a contact silent past their response time late, and the next contact is
+    offered to the IC. Who was paged are the pages of `rule_key` (never copied here)."""
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="escalation_responses"
+    )
+    rule_key = models.CharField(
+        max_length=64, help_text="The escalation's pages: rule:<id> (5.1) or manual:<id> (5.4)."
+    )
+    target = models.CharField(max_length=32, help_text="The contact's role (5.3).")
+    contact_name = models.CharField(max_length=64)
+    response_minutes = models.PositiveIntegerField(help_text="As the policy said when paged.")
+    trigger = models.CharField(
+        max_length=16, blank=True, help_text="The 5.1 rule's trigger; empty for a request."
+    )
+    paged_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    late_at = models.DateTimeField(null=True, blank=True)
+    next_response = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="previous",
+        help_text="The next contact paged because this one was late.",
+    )
+
+    class Meta:
+        ordering = ["paged_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "rule_key"], name="one_response_per_escalation"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.contact_name} ({self.status})"
+
+    @property
+    def status(self) -> str:
+        if self.acknowledged_at is not None:
+            return "acknowledged"
+        return "late" if self.late_at is not None else "awaiting"

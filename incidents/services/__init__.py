@@ -2,6 +2,7 @@
 changes, checks permission, applies the rule, saves, and writes the timeline event in the
 same transaction. Views, API views, admin actions and tasks all call these."""
 
+from .bridge import incident_bridge_request
 from .checklists import incident_checklist_set
 from .escalations import incident_escalate, incident_page_user
 from .incidents import (
@@ -18,6 +19,7 @@ from .policy import (
     policy_object_update,
     policy_seed_defaults,
 )
+from .responses import escalation_page_next
 from .roles import incident_assign_role, incident_relieve_role
 from .security import incident_public_text_approve, incident_security_set
 from .tokens import (
@@ -35,10 +37,12 @@ __all__ = [
     "api_tokens_revoke_all",
     "contact_method_create",
     "contact_method_delete",
+    "escalation_page_next",
     "incident_acknowledge",
     "incident_acknowledge_by_link",
     "incident_add_note",
     "incident_assign_role",
+    "incident_bridge_request",
     "incident_checklist_set",
     "incident_declare",
     "incident_escalate",

@@ -9,6 +9,7 @@ from ..permissions import require_writer
 from ..selectors import incident_get_for_user
 from ..states import TimelineKind
 from .timeline import timeline_record
+from .timers import deadlines_replan
 
 
 def incident_checklist_set(
@@ -29,6 +30,7 @@ def incident_checklist_set(
         item.done = done
         item.done_at, item.done_by = (now, actor) if done else (None, None)
         item.save(update_fields=["done", "done_at", "done_by"])
+        deadlines_replan(incident, now=now)  # e.g. the triage reminder (4.2) once all are ticked
         timeline_record(
             incident,
             TimelineKind.CHECKLIST_TICKED if done else TimelineKind.CHECKLIST_UNTICKED,

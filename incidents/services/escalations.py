@@ -13,6 +13,7 @@ from ..escalation import TARGET_LABELS, Recipients, without_role_holders
 from ..models import EscalationContact, Incident, User
 from ..outbox import outbox_enqueue
 from ..permissions import require_writer
+from ..rules import bridge_or_none
 from ..selectors import incident_active_roles, incident_get_for_user
 from ..states import Role, Severity, Status, TimelineKind
 from .paging import KIND as PAGE
@@ -58,6 +59,7 @@ def escalation_request_text(incident: Incident, *, reason: str, requested_action
             "ic": holder.get(Role.INCIDENT_COMMANDER),
             "tech_lead": holder.get(Role.TECH_LEAD),
             "others": ", ".join(others),
+            "bridge": bridge_or_none(incident),
         },
     ).strip()
 
@@ -81,55 +83,72 @@ def incident_escalate(*, actor, incident_id, target: str, reason: str, requested
     with transaction.atomic():
         incident = incident_get_for_user(actor, incident_id, for_update=True)
         require_writer(actor)
-        contact = EscalationContact.objects.filter(role=target).first()
-        if contact is not None and contact.p1_only and incident.severity != Severity.P1:
-            raise RuleViolation(
-                f"{contact.name} is escalated to for P1 only (procedures 5.3); "
-                f"this is {incident.severity}.",
-                rule=f"{contact.name} (P1 only)",
-                field="target",
-            )
-        now = timezone.now()
-        text = escalation_request_text(
-            incident, reason=reason, requested_action=requested_action, now=now
-        )
-        people, note = Recipients(now).resolve(target, incident)
-        people, skipped = without_role_holders(incident, people)
-        if not people:
-            raise RuleViolation(
-                f"Nobody to escalate to as {TARGET_LABELS[target]}: "
-                f"{'; '.join(skipped) or note or 'no one holds that rank'}.",
-                rule="escalation target resolvable",
-                field="target",
-            )
-        key = f"manual:{uuid.uuid4().hex[:12]}"
-        page_ids, summary = pages_build(
+        event, page_ids = escalation_request_send(
             incident,
-            deadline=None,
-            rule_key=key,
-            reason=f"Escalation request from {actor.username}: {reason}",
-            people=[(target, p) for p in people],
-            at=now,
-            body=text,
-        )
-        event = timeline_record(
-            incident,
-            TimelineKind.ESCALATION_REQUESTED,
-            f"Escalation to {TARGET_LABELS[target]} requested: {reason} — paged {summary}"
-            + (f" ({'; '.join(skipped)})" if skipped else ""),
             actor=actor,
-            occurred_at=now,
-            data={
-                "target": target,
-                "reason": reason,
-                "requested_action": requested_action,
-                "request": text,
-                "response_minutes": contact.response_minutes if contact else None,
-                "pages": page_ids,
-                "skipped": skipped,
-            },
+            target=target,
+            reason=reason,
+            requested_action=requested_action,
+            now=timezone.now(),
         )
-        transaction.on_commit(lambda: outbox_enqueue(PAGE, page_ids))
+    return event, page_ids
+
+
+def escalation_request_send(
+    incident: Incident, *, actor, target: str, reason: str, requested_action: str, now
+):
+    """Page the people behind `target` with the 5.4 request and write its timeline event
+    (whose reaction starts timing their response, 5.3). Call with the incident locked and the
+    actor's permission checked. Returns (timeline event, page ids)."""
+    contact = EscalationContact.objects.filter(role=target).first()
+    if contact is not None and contact.p1_only and incident.severity != Severity.P1:
+        raise RuleViolation(
+            f"{contact.name} is escalated to for P1 only (procedures 5.3); "
+            f"this is {incident.severity}.",
+            rule=f"{contact.name} (P1 only)",
+            field="target",
+        )
+    text = escalation_request_text(
+        incident, reason=reason, requested_action=requested_action, now=now
+    )
+    people, note = Recipients(now).resolve(target, incident)
+    people, skipped = without_role_holders(incident, people)
+    if not people:
+        raise RuleViolation(
+            f"Nobody to escalate to as {TARGET_LABELS[target]}: "
+            f"{'; '.join(skipped) or note or 'no one holds that rank'}.",
+            rule="escalation target resolvable",
+            field="target",
+        )
+    key = f"manual:{uuid.uuid4().hex[:12]}"
+    page_ids, summary = pages_build(
+        incident,
+        deadline=None,
+        rule_key=key,
+        reason=f"Escalation request from {actor.username}: {reason}",
+        people=[(target, p) for p in people],
+        at=now,
+        body=text,
+    )
+    event = timeline_record(
+        incident,
+        TimelineKind.ESCALATION_REQUESTED,
+        f"Escalation to {TARGET_LABELS[target]} requested: {reason} — paged {summary}"
+        + (f" ({'; '.join(skipped)})" if skipped else ""),
+        actor=actor,
+        occurred_at=now,
+        data={
+            "target": target,
+            "reason": reason,
+            "requested_action": requested_action,
+            "request": text,
+            "response_minutes": contact.response_minutes if contact else None,
+            "pages": page_ids,
+            "skipped": skipped,
+            "rule_key": key,
+        },
+    )
+    transaction.on_commit(lambda: outbox_enqueue(PAGE, page_ids))
     return event, page_ids
 
 

@@ -9,12 +9,14 @@ from ..models import ChecklistItem, Incident, Service, User
 from ..permissions import (
     require_can_change_severity,
     require_can_transition,
+    require_may_acknowledge,
     require_may_acknowledge_by_link,
     require_writer,
 )
 from ..policy import CHECKLIST_DEFAULTS
 from ..rules import channel_name_for, check_severity_reason, resolution_blockers, role_warnings
 from ..selectors import (
+    escalation_awaits,
     incident_active_roles,
     incident_allowed_targets,
     incident_get_for_user,
@@ -24,6 +26,8 @@ from ..selectors import (
     policy_settings,
 )
 from ..states import Checklist, Role, Severity, Status, TimelineKind
+from .bridge import bridge_follow_severity, bridge_url_for
+from .responses import escalation_responses_acknowledge
 from .timeline import checklist_auto_tick, timeline_record
 from .timers import deadlines_replan
 
@@ -128,6 +132,7 @@ def incident_declare(
                 "detected_at": detected_at.isoformat(),
                 "started_at": started_at.isoformat() if started_at else None,
                 "channel_name": incident.channel_name,
+                "bridge_url": incident.bridge_url,
                 "ticked": ticked,
             },
         )
@@ -138,8 +143,9 @@ def incident_declare(
 def _create_with_unique_channel(**fields) -> Incident:
     """Insert the incident under the first free channel name of its day and title. A name
     taken meanwhile by a concurrent declaration fails the unique index inside a savepoint,
-    and the next suffix is tried."""
-    bridge_base = policy_settings().bridge_base_url.rstrip("/")
+    and the next suffix is tried. The bridge (6.1) is set up where the severity's policy has
+    one (P1 always, P2 recommended); P3/P4 get one when the IC asks."""
+    with_bridge = policy_for(fields["severity"]).bridge != "none"
     for attempt in range(1, 1000):
         channel = channel_name_for(fields["detected_at"], fields["title"], attempt)
         if Incident.objects.filter(channel_name=channel).exists():
@@ -148,7 +154,7 @@ def _create_with_unique_channel(**fields) -> Incident:
             with transaction.atomic():
                 return Incident.objects.create(
                     channel_name=channel,
-                    bridge_url=f"{bridge_base}/{channel.lstrip('#')}",
+                    bridge_url=bridge_url_for(channel) if with_bridge else "",
                     **fields,
                 )
         except IntegrityError:
@@ -165,7 +171,7 @@ def incident_acknowledge(
     with transaction.atomic():
         incident = incident_get_for_user(actor, incident_id, for_update=True)
         if actor is not None:
-            require_writer(actor)
+            require_may_acknowledge(actor, awaited=escalation_awaits(incident, actor))
         return acknowledgement_record(incident, actor, at or timezone.now(), via)
 
 
@@ -185,14 +191,16 @@ def incident_acknowledge_by_link(*, token: str, at: datetime | None = None) -> I
 
 def acknowledgement_record(incident: Incident, actor, at: datetime, via: str, by=None) -> Incident:
     """The first acknowledgement stands. `by` is whose acknowledgement it is when that is not
-    the actor's (an IC someone else assigned, incidents.services.roles)."""
+    the actor's (an IC someone else assigned, incidents.services.roles). Whoever it is
+    answers the escalations that paged them (5.3), first or not."""
+    escalation_responses_acknowledge(incident, by or actor, at)
     if incident.acknowledged_at is not None:
         return incident
     by = by or actor
     incident.acknowledged_at, incident.acknowledged_by = at, by
     incident.save(update_fields=["acknowledged_at", "acknowledged_by", "updated_at"])
-    deadlines_replan(incident, now=at)
     ticked = checklist_auto_tick(incident, "acknowledged", actor=actor, at=at)
+    deadlines_replan(incident, now=at)  # after the ticks: the triage reminder sees them
     who = by.username if by else "the platform"
     timeline_record(
         incident,
@@ -250,9 +258,17 @@ def incident_transition(
                 rule="reopen requires a reason",
                 field="reason",
             )
+        channel_closed = incident.channel_closed_at is not None
         getattr(incident, name)(at=at)
         incident.save(
-            update_fields=["status", "identified_at", "mitigated_at", "resolved_at", "updated_at"]
+            update_fields=[
+                "status",
+                "identified_at",
+                "mitigated_at",
+                "resolved_at",
+                "channel_closed_at",
+                "updated_at",
+            ]
         )
         deadlines_replan(incident, now=at)
         data = {"from": current, "to": to, "transition": name, "reason": reason}
@@ -262,6 +278,9 @@ def incident_transition(
             )
             data["resolution_criteria_reset"] = True
             text = f"Reopened ({Status(current).label} → {Status(to).label}): {reason}"
+            if channel_closed:  # Appendix A closed it after resolution; it is needed again
+                data["channel_reopened"] = True
+                text += f" (channel {incident.channel_name} reopened)"
             kind = TimelineKind.REOPENED
         else:
             if name == "resolve":
@@ -358,12 +377,16 @@ def _change_severity(incident: Incident, severity: str, reason: str, actor, now:
     check_severity_reason(old, severity, reason)
     incident.severity = severity
     incident.save(update_fields=["severity", "updated_at"])
+    bridge = bridge_follow_severity(incident)
     deadlines_replan(incident, now=now)
     warnings = role_warnings(incident, incident_active_roles(incident), policy_for(severity))
     text = f"Severity {old} → {severity}" + (f": {reason}" if reason else "")
     if warnings:
         text += ". Reassign: " + " ".join(warnings)
+    if bridge:
+        text += (" " if text.endswith(".") else ". ") + bridge
     data = {"old": old, "new": severity, "reason": reason, "role_warnings": warnings}
+    data["bridge"] = {"url": incident.bridge_url, "change": bridge}
     if ic is not None and ic != actor:
         pages = _page_ic_about_severity(incident, ic, actor, old, reason, now)
         data["ic_paged"] = {"user": ic.username, "pages": pages}

@@ -17,6 +17,7 @@ from ..models import ContactMethod, Incident, Page, User
 from ..notify import Outcome, deliver
 from ..outbox import RetryPolicy, register_outbox_kind
 from ..redaction import Message, incident_message, incident_url
+from ..rules import bridge_or_none
 from ..states import Status, TimelineKind
 from .timeline import timeline_delivery_failed
 
@@ -49,7 +50,7 @@ def _compose(incident: Incident, reason: str, user: User, at: datetime, body: st
         f"Severity: {incident.severity}   Status: {Status(incident.status).label}",
         f"Detected: {incident.detected_at:%Y-%m-%d %H:%M} UTC ({minutes} min ago)",
         f"Why you are paged: {reason}",
-        f"Channel: {incident.channel_name}   Bridge: {incident.bridge_url}",
+        f"Channel: {incident.channel_name}   Bridge: {bridge_or_none(incident)}",
         f"Incident: {incident_url(incident)}",
     ]
     if incident.acknowledged_at is None:

@@ -17,6 +17,7 @@ from ..states import AuditAction, Role, TimelineKind
 from .audit import audit_record
 from .incidents import acknowledgement_record
 from .timeline import checklist_auto_tick, timeline_record
+from .timers import deadlines_replan
 
 
 def incident_assign_role(
@@ -79,6 +80,7 @@ def incident_assign_role(
                 else f"made Incident Commander by {actor.username if actor else 'the platform'}"
             )
             acknowledgement_record(incident, actor, at, via, by=user)
+        deadlines_replan(incident, now=at)  # the first minutes' deadlines (4.2, App. A)
     return assignment
 
 
@@ -205,6 +207,7 @@ def incident_relieve_role(
         )
         assignment.relieved_at, assignment.relieved_by = at, actor
         assignment.save(update_fields=["relieved_at", "relieved_by"])
+        deadlines_replan(incident, now=at)
         timeline_record(
             incident,
             TimelineKind.ROLE_RELIEVED,

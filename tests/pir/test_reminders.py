@@ -48,7 +48,7 @@ def test_each_reminder_pages_author_ic_and_manager_once(pir_with_manager):
     pir, ic, manager, author = pir_with_manager
     before = pir.due_at + REMINDERS[0][1]
     with time_machine.travel(before + timedelta(seconds=1), tick=False):
-        assert deadlines_fire_due() == 1
+        assert deadlines_fire_due() == 2  # and the channel's closure, 24 h after resolution
         assert deadlines_fire_due() == 0  # exactly once
     event = pir.incident.timeline.get(kind=TimelineKind.PIR_REMINDER)
     assert "due in 24 hours" in event.text
@@ -70,7 +70,7 @@ def test_publishing_stops_the_reminders(pir_with_manager):
     )
     assert statuses == {"cancelled"}
     with time_machine.travel(pir.due_at + timedelta(days=3), tick=False):
-        assert deadlines_fire_due() == 0
+        assert deadlines_fire_due() == 1  # the channel's closure (Appendix A), no reminder
     assert not pir.incident.timeline.filter(kind=TimelineKind.PIR_REMINDER).exists()
 
 
@@ -82,6 +82,6 @@ def test_a_reminder_due_after_publishing_in_the_same_sweep_is_cancelled(pir_with
     services.pir_transition(actor=ic, pir_id=pir.pk, to="published")
     Deadline.objects.filter(incident=pir.incident, key="pir:due").update(status="pending")
     with time_machine.travel(pir.due_at + timedelta(seconds=1), tick=False):
-        assert deadlines_fire_due() == 0
+        assert deadlines_fire_due() == 1  # the channel's closure (Appendix A), no reminder
     assert Deadline.objects.get(incident=pir.incident, key="pir:due").status == "cancelled"
     assert not Page.objects.filter(rule_key="pir:due").exists()

@@ -31,6 +31,26 @@ def _core_deadline_kinds_only():
     DEADLINE_KINDS.update(registered)
 
 
+@pytest.fixture
+def procedure_kinds(_core_deadline_kinds_only):
+    """The core's own kinds for the first minutes, the channel and the contacts' response times
+    (incidents/deadline_kinds), on top of the escalations; the apps' kinds stay out."""
+    from incidents import deadline_kinds
+
+    deadline_kinds.register()
+    return deadline_kinds.KINDS
+
+
+@pytest.fixture
+def on_call_responder(org):
+    """The platform's primary on call (alice at T0), who may command a P3/P4 (3.1 "On-call
+    engineer"), in the responder group so that she may act too."""
+    from django.contrib.auth.models import Group
+
+    org.primary.groups.add(Group.objects.get(name="responder"))
+    return User.objects.get(pk=org.primary.pk)
+
+
 # --- schedules -----------------------------------------------------------------------------------
 def make_schedule(
     team: Team,
