@@ -20,6 +20,7 @@ from ..selectors import api_token_list_for, audit_event_list
 from ..services import api_token_create, api_token_revoke
 from ..states import AuditAction
 from .fields import MAX_ID, StrictSerializer
+from .filters import GivenChoiceFilter
 from .schema import FORBIDDEN, RULE
 
 
@@ -141,7 +142,7 @@ class AuditFilter(django_filters.FilterSet):
     target = django_filters.CharFilter(
         field_name="target_user__username", help_text="Username of the user changed"
     )
-    action = django_filters.ChoiceFilter(choices=AuditAction.choices)
+    action = GivenChoiceFilter(choices=AuditAction.choices)
 
     class Meta:
         model = AuditEvent

@@ -76,6 +76,22 @@ class TimeFilter(django_filters.IsoDateTimeFilter):
     field_class = _GivenTimeField
 
 
+class _GivenChoiceField(django_filters.fields.ChoiceField):
+    def to_python(self, value):
+        if value == "":
+            raise forms.ValidationError(
+                "Give one of the values, or leave the parameter out.", code="required"
+            )
+        return super().to_python(value)
+
+
+class GivenChoiceFilter(django_filters.ChoiceFilter):
+    """One of `choices`; present but empty is a 400 (django-filter would read it as "no
+    filter" and answer everything, although the schema lists the values)."""
+
+    field_class = _GivenChoiceField
+
+
 class IncidentFilter(django_filters.FilterSet):
     status = CommaChoiceFilter(field_name="status", valid=Status.values)
     severity = CommaChoiceFilter(field_name="severity", valid=Severity.values)

@@ -344,7 +344,7 @@ class SweepSender:
     def __init__(self, broker_url: str, entry: str = "sweep-timers"):
         # Celery lets CELERY_BROKER_URL in the environment win over any broker given to the
         # app, so the connection is named explicitly on every send.
-        self.app = Celery("faults-sender")
+        self.app = Celery("faults-sender", set_as_current=False)
         self.url = broker_url
         self.task = settings.CELERY_BEAT_SCHEDULE[entry]["task"]
         self.options = settings.CELERY_BEAT_SCHEDULE[entry]["options"]

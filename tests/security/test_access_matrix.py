@@ -116,6 +116,13 @@ RULES: dict[str, Rule] = {
     "api/v1/incidents/<int:pk>/roles/": Rule(api(405), inc, incident=True, missing=405),
     "api/v1/incidents/<int:pk>/security/": Rule(api(405), inc, incident=True, missing=405),
     "api/v1/incidents/<int:pk>/public-text/": Rule(api(405), inc, incident=True, missing=405),
+    "api/v1/incidents/<int:pk>/bridge/": Rule(api(405), inc, incident=True, missing=405),
+    "api/v1/incidents/<int:pk>/escalation-responses/<int:response_id>/page-next/": Rule(
+        api(405),
+        lambda w, v: {"pk": w.incident_id(v), "response_id": MISSING},
+        incident=True,
+        missing=405,
+    ),
     "api/v1/incidents/<int:pk>/timeline/": Rule(api(), inc, incident=True),
     "api/v1/incidents/<int:pk>/checklists/": Rule(api(), inc, incident=True),
     "api/v1/incidents/<int:pk>/checklists/<int:item_id>/": Rule(
@@ -227,6 +234,13 @@ RULES: dict[str, Rule] = {
     "incidents/<int:pk>/notes/": Rule(page(405), inc, incident=True, missing=405),
     "incidents/<int:pk>/security/": Rule(page(405), inc, incident=True, missing=405),
     "incidents/<int:pk>/public-text/": Rule(page(405), inc, incident=True, missing=405),
+    "incidents/<int:pk>/bridge/": Rule(page(405), inc, incident=True, missing=405),
+    "incidents/<int:pk>/escalation-responses/<int:response_id>/page-next/": Rule(
+        page(405),
+        lambda w, v: {"pk": w.incident_id(v), "response_id": MISSING},
+        incident=True,
+        missing=405,
+    ),
     "incidents/<int:pk>/timeline/": Rule(page(), inc, incident=True),
     "incidents/<int:pk>/escalate/": Rule(page(405), inc, incident=True, missing=405),
     "incidents/<int:pk>/page/": Rule(page(405), inc, incident=True, missing=405),
