@@ -291,14 +291,24 @@ def test_worker_sigkilled_mid_send_loses_nothing_and_repeats_only_cut_off_sends(
     sweeps(broker, every=1.0, entry="sweep-outbox")
 
     # 1. Kill the worker's whole process group once a quarter of the rows are sent and sends
-    #    are in flight.
+    #    are in flight. The receiver then holds each message 2 s before answering, so the
+    #    sends under way when the kill lands are still in flight however busy the machine is
+    #    (with 50 ms, a loaded machine could finish them between the check and the kill).
     wait_for(
-        lambda: box.received() > ROWS // 4 and model.objects.filter(status="sending").exists(),
+        lambda: box.received() > ROWS // 4,
         timeout=60,
+        interval=0.02,
+        what=lambda: f"a quarter of the rows sent\n{worker.tail()}",
+    )
+    box.delay = 2.0
+    wait_for(
+        lambda: model.objects.filter(status="sending").exists(),
+        timeout=30,
         interval=0.02,
         what=lambda: f"sends in flight\n{worker.tail()}",
     )
     worker.kill()
+    box.delay = 0.05
     cut_off = set(model.objects.filter(status="sending").values_list("idempotency_key", flat=True))
     sent_before = model.objects.filter(status="sent").count()
     assert cut_off and 0 < sent_before < ROWS
