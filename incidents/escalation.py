@@ -223,8 +223,14 @@ class Recipients:
             return _unique(people), ""
         if target == "executives":
             ranks = [Rank.VP_ENGINEERING, Rank.CTO]
-            if incident is None or incident.severity == Severity.P1:
-                ranks.append(Rank.CEO)  # 5.3: CEO for P1 only
+            # 5.3: the CEO for P1 only, as the policy in force says (contact.ceo.p1_only).
+            ceo_p1_only = (
+                EscalationContact.objects.filter(role="ceo")
+                .values_list("p1_only", flat=True)
+                .first()
+            )
+            if incident is None or incident.severity == Severity.P1 or ceo_p1_only is False:
+                ranks.append(Rank.CEO)
             return _unique([u for r in ranks for u in self._rank(r)[:1]]), ""
         if target == "engineering_queue":
             return [], "added to the engineering queue; nobody is paged"
