@@ -9,6 +9,8 @@ does not exist (404, absent from lists and counts).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -370,14 +372,61 @@ def _ensure_policy() -> None:
         policy_seed_defaults()
 
 
+# The rows read so far in a `policy_read_once` block, by (model, lookup); None outside one.
+_POLICY_READ: ContextVar[dict | None] = ContextVar("policy_read", default=None)
+
+
+@contextmanager
+def policy_read_once():
+    """Inside, each row of the policy in force is read from the database once and reused: a
+    declaration or a re-plan asks for its severity's policy in several places (the bridge, the
+    escalations, each deadline kind, the comms cadence). Nothing inside may edit the policy.
+    Outside, every call reads anew, so an SRE lead's edit applies to the next one."""
+    if _POLICY_READ.get() is not None:  # nested: the outer block's reads stand
+        yield
+        return
+    token = _POLICY_READ.set({})
+    try:
+        yield
+    finally:
+        _POLICY_READ.reset(token)
+
+
+def _policy_row(model, **lookup):
+    """The row, seeding the procedures' defaults first on a database that has none (one query
+    when it is there, as it is but on a fresh database)."""
+    read = _POLICY_READ.get()
+    key = (model, tuple(lookup.items()))
+    if read is not None and key in read:
+        return read[key]
+    try:
+        row = model.objects.get(**lookup)
+    except model.DoesNotExist:
+        _ensure_policy()
+        row = model.objects.get(**lookup)
+    if read is not None:
+        read[key] = row
+    return row
+
+
 def policy_settings() -> PolicySettings:
-    _ensure_policy()
-    return PolicySettings.objects.get(pk=1)
+    return _policy_row(PolicySettings, pk=1)
 
 
 def policy_for(severity: str) -> SeverityPolicy:
-    _ensure_policy()
-    return SeverityPolicy.objects.get(severity=severity)
+    return _policy_row(SeverityPolicy, severity=severity)
+
+
+def policy_rules_enabled() -> list[EscalationRule]:
+    """The escalation rules in force (5.1), read once in a `policy_read_once` block."""
+    read = _POLICY_READ.get()
+    if read is not None and EscalationRule in read:
+        return read[EscalationRule]
+    policy_settings()  # seeds the defaults on a fresh database
+    rules = list(EscalationRule.objects.filter(enabled=True))
+    if read is not None:
+        read[EscalationRule] = rules
+    return rules
 
 
 def policy_document() -> dict:

@@ -179,6 +179,8 @@ class _Posts:
     def first_update(self, channel: str, since: datetime | None = None) -> Update | None:
         """The earliest post that meets `channel` (posted at or after `since`: then, on the
         status page, of the Resolved template, as `obligations_meet` asks of a resolved one)."""
+        if not self.span.keys() & set(MET_BY[channel]):
+            return None  # nothing posted there (as at declaration): no query
         rows = Update.objects.filter(incident=self.incident, channel__in=MET_BY[channel])
         if since is not None:
             rows = rows.filter(posted_at__gte=since)

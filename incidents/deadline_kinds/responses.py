@@ -13,12 +13,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..escalation import Planned, Recipients, escalation_next_contact, plan_deadlines
-from ..models import Deadline, EscalationContact, EscalationRule, Incident
+from ..models import Deadline, EscalationContact, Incident
 from ..selectors import (
     escalation_contacts_engaged,
     escalation_response_people,
     escalation_responses_current,
     policy_for,
+    policy_rules_enabled,
 )
 from ..services.responses import RESPONSE_KIND, response_key, response_planned
 from ..states import Status, TimelineKind
@@ -38,7 +39,7 @@ def plan(incident: Incident, now: datetime) -> dict[str, Planned]:
         d.key: d.fired_at
         for d in incident.deadlines.filter(kind="escalation", status=Deadline.Status.FIRED)
     }
-    rules = list(EscalationRule.objects.filter(enabled=True))
+    rules = policy_rules_enabled()
     planned = {}
     for key, escalation in plan_deadlines(
         incident, rules, policy_for(incident.severity), now

@@ -23,6 +23,7 @@ from ..selectors import (
     incident_ic_id,
     incident_transitions_from,
     policy_for,
+    policy_read_once,
     policy_settings,
 )
 from ..states import Checklist, Role, Severity, Status, TimelineKind
@@ -89,7 +90,7 @@ def incident_declare(
             rule="severity",
             field="severity",
         )
-    with transaction.atomic():
+    with transaction.atomic(), policy_read_once():
         incident = _create_with_unique_channel(
             title=title,
             description=description,

@@ -23,10 +23,16 @@ from ..escalation import (
     without_role_holders,
 )
 from ..hooks import DEADLINE_KINDS, Fired
-from ..models import Deadline, EscalationRule, Incident, TimelineEvent
+from ..models import Deadline, Incident, TimelineEvent
 from ..outbox import outbox_enqueue
 from ..reactions import reactions_run
-from ..selectors import active_roles_prefetch, incident_active_roles, policy_for
+from ..selectors import (
+    active_roles_prefetch,
+    incident_active_roles,
+    policy_for,
+    policy_read_once,
+    policy_rules_enabled,
+)
 from ..states import TimelineKind
 from .paging import KIND as PAGE
 from .paging import PageRequest, pages_build_many
@@ -43,10 +49,13 @@ def deadlines_replan(incident: Incident, *, now: datetime | None = None) -> None
     """Make the incident's pending deadlines match the policy and its current state. Call with
     the incident row locked, in the transaction that changed it (declare, acknowledge,
     transition, severity change). Fired deadlines are never touched: each fires at most once."""
-    now = now or timezone.now()
-    policy = policy_for(incident.severity)  # first: on a fresh database this seeds the rules
-    rules = list(EscalationRule.objects.filter(enabled=True))
-    plan = plan_deadlines(incident, rules, policy, now)
+    with policy_read_once():
+        _replan(incident, now or timezone.now())
+
+
+def _replan(incident: Incident, now: datetime) -> None:
+    policy = policy_for(incident.severity)
+    plan = plan_deadlines(incident, policy_rules_enabled(), policy, now)
     for registered in DEADLINE_KINDS.values():
         for key, planned in registered.planner(incident, now).items():
             if not key.startswith(f"{registered.kind}:") or planned.kind != registered.kind:
@@ -56,6 +65,7 @@ def deadlines_replan(incident: Incident, *, now: datetime | None = None) -> None
             plan[key] = planned
     existing = {d.key: d for d in Deadline.objects.filter(incident=incident)}
     told = [d for d in existing.values() if d.kind == "notify" and d.status == FIRED]
+    new = []
     for key, planned in plan.items():
         if planned.kind == "notify" and any(
             d.data.get("severity", "P4") <= planned.data["severity"] for d in told
@@ -63,12 +73,14 @@ def deadlines_replan(incident: Incident, *, now: datetime | None = None) -> None
             continue  # the audiences of this severity or a more severe one were already told
         current = existing.get(key)
         if current is None:
-            Deadline.objects.create(
-                incident=incident,
-                kind=planned.kind,
-                key=key,
-                due_at=planned.due_at,
-                data=planned.data,
+            new.append(
+                Deadline(
+                    incident=incident,
+                    kind=planned.kind,
+                    key=key,
+                    due_at=planned.due_at,
+                    data=planned.data,
+                )
             )
             continue
         # A cancelled deadline comes back when its rule applies again; a pending one follows
@@ -80,6 +92,7 @@ def deadlines_replan(incident: Incident, *, now: datetime | None = None) -> None
         if movable and (current.status, current.due_at, current.data) != wanted:
             current.status, current.due_at, current.data = wanted
             current.save(update_fields=["status", "due_at", "data", "updated_at"])
+    Deadline.objects.bulk_create(new)
     stale = [d.pk for key, d in existing.items() if d.status == PENDING and key not in plan]
     if stale:
         Deadline.objects.filter(pk__in=stale, status=PENDING).update(
