@@ -509,8 +509,7 @@ class Receiver(KeyCounts):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # the http.server API names it
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
+                receiver.hold()
                 with receiver.lock:
                     receiver.keys[self.headers.get("Idempotency-Key", "")] += 1
                     receiver.arrivals.append(self.headers.get("Idempotency-Key", ""))

@@ -14,7 +14,6 @@ import contextlib
 import os
 import socketserver
 import threading
-import time
 from email.parser import BytesHeaderParser
 
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
@@ -78,8 +77,7 @@ class Mailbox(KeyCounts):
                 key = next((headers[h] for h in KEY_HEADERS if headers[h]), "")
                 with mailbox.lock:
                     mailbox.keys[str(key)] += 1
-                if mailbox.delay:
-                    time.sleep(mailbox.delay)
+                mailbox.hold()
                 self._reply("250 accepted")
 
         class Server(socketserver.ThreadingTCPServer):

@@ -290,10 +290,10 @@ def test_worker_sigkilled_mid_send_loses_nothing_and_repeats_only_cut_off_sends(
     worker = celery_worker_process(broker, extra_env=box.env)
     sweeps(broker, every=1.0, entry="sweep-outbox")
 
-    # 1. Kill the worker's whole process group once a quarter of the rows are sent and sends
-    #    are in flight. The receiver then holds each message 2 s before answering, so the
-    #    sends under way when the kill lands are still in flight however busy the machine is
-    #    (with 50 ms, a loaded machine could finish them between the check and the kill).
+    # 1. Kill the worker's whole process group once a quarter of the rows are sent and a send
+    #    is in flight: the receiver then holds each message 2 s before answering, and the kill
+    #    waits until it holds one, so that send is cut off however busy the machine is (a row
+    #    merely seen `sending` could be a 50 ms send that finished before the kill).
     wait_for(
         lambda: box.received() > ROWS // 4,
         timeout=60,
@@ -302,10 +302,10 @@ def test_worker_sigkilled_mid_send_loses_nothing_and_repeats_only_cut_off_sends(
     )
     box.delay = 2.0
     wait_for(
-        lambda: model.objects.filter(status="sending").exists(),
+        lambda: box.holding > 0,  # a send held 2 s: its row is `sending` until the kill
         timeout=30,
         interval=0.02,
-        what=lambda: f"sends in flight\n{worker.tail()}",
+        what=lambda: f"a send held by the receiver\n{worker.tail()}",
     )
     worker.kill()
     box.delay = 0.05
