@@ -41,12 +41,23 @@ class DeadlineKind:
     kind: str
     planner: Planner
     firer: Firer
+    # The checklists (incidents.states.Checklist) whose items the planner reads: ticking one of
+    # them re-plans the incident; ticking any other does not.
+    checklists: frozenset[str] = frozenset()
 
 
 DEADLINE_KINDS: dict[str, DeadlineKind] = {}
 
 
-def register_deadline_kind(kind: str, *, planner: Planner, firer: Firer) -> None:
+def register_deadline_kind(
+    kind: str, *, planner: Planner, firer: Firer, checklists: frozenset[str] = frozenset()
+) -> None:
     """Called from an app's `AppConfig.ready()`. Deadline keys a planner returns must start with
-    `<kind>:` so kinds never collide."""
-    DEADLINE_KINDS[kind] = DeadlineKind(kind, planner, firer)
+    `<kind>:` so kinds never collide. A planner that reads checklist items names their
+    checklists (`checklists`), so ticking them re-plans."""
+    DEADLINE_KINDS[kind] = DeadlineKind(kind, planner, firer, frozenset(checklists))
+
+
+def checklist_plans(checklist: str) -> bool:
+    """Whether some deadline kind plans from the items of `checklist`."""
+    return any(checklist in registered.checklists for registered in DEADLINE_KINDS.values())

@@ -32,4 +32,9 @@ def register() -> None:
     """Called from `IncidentsConfig.ready()`; tests that hold the core's escalations alone
     unregister them (tests/timers/conftest.py) and call this to run them again."""
     for module in MODULES:
-        register_deadline_kind(module.KIND, planner=module.plan, firer=module.fire)
+        register_deadline_kind(
+            module.KIND,
+            planner=module.plan,
+            firer=module.fire,
+            checklists=getattr(module, "CHECKLISTS", frozenset()),
+        )

@@ -15,6 +15,7 @@ from .common import fired_with_pages, ic_or_declarer
 
 KIND = "triage"
 KEY = f"{KIND}:window"
+CHECKLISTS = frozenset({Checklist.TRIAGE})  # ticking its items re-plans (incidents.hooks)
 
 
 def _unticked(incident: Incident) -> list[str]:

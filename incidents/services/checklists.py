@@ -4,6 +4,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from ..hooks import checklist_plans
 from ..models import ChecklistItem
 from ..permissions import require_writer
 from ..selectors import incident_get_for_user
@@ -30,7 +31,8 @@ def incident_checklist_set(
         item.done = done
         item.done_at, item.done_by = (now, actor) if done else (None, None)
         item.save(update_fields=["done", "done_at", "done_by"])
-        deadlines_replan(incident, now=now)  # e.g. the triage reminder (4.2) once all are ticked
+        if checklist_plans(item.checklist):
+            deadlines_replan(incident, now=now)  # the triage reminder (4.2) once all are ticked
         timeline_record(
             incident,
             TimelineKind.CHECKLIST_TICKED if done else TimelineKind.CHECKLIST_UNTICKED,

@@ -190,10 +190,13 @@ def incident_acknowledge_by_link(*, token: str, at: datetime | None = None) -> I
         return acknowledgement_record(incident, user, at or timezone.now(), "page link")
 
 
-def acknowledgement_record(incident: Incident, actor, at: datetime, via: str, by=None) -> Incident:
+def acknowledgement_record(
+    incident: Incident, actor, at: datetime, via: str, by=None, replan: bool = True
+) -> Incident:
     """The first acknowledgement stands. `by` is whose acknowledgement it is when that is not
     the actor's (an IC someone else assigned, incidents.services.roles). Whoever it is
-    answers the escalations that paged them (5.3), first or not."""
+    answers the escalations that paged them (5.3), first or not. `replan=False`: the caller
+    re-plans the deadlines itself before its transaction ends."""
     escalation_responses_acknowledge(incident, by or actor, at)
     if incident.acknowledged_at is not None:
         return incident
@@ -201,7 +204,8 @@ def acknowledgement_record(incident: Incident, actor, at: datetime, via: str, by
     incident.acknowledged_at, incident.acknowledged_by = at, by
     incident.save(update_fields=["acknowledged_at", "acknowledged_by", "updated_at"])
     ticked = checklist_auto_tick(incident, "acknowledged", actor=actor, at=at)
-    deadlines_replan(incident, now=at)  # after the ticks: the triage reminder sees them
+    if replan:
+        deadlines_replan(incident, now=at)  # after the ticks: the triage reminder sees them
     who = by.username if by else "the platform"
     timeline_record(
         incident,

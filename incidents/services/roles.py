@@ -79,8 +79,9 @@ def incident_assign_role(
                 if actor is not None and actor.pk == user.pk
                 else f"made Incident Commander by {actor.username if actor else 'the platform'}"
             )
-            acknowledgement_record(incident, actor, at, via, by=user)
-        deadlines_replan(incident, now=at)  # the first minutes' deadlines (4.2, App. A)
+            acknowledgement_record(incident, actor, at, via, by=user, replan=False)
+        # Once, after the acknowledgement's ticks: the first minutes' deadlines (4.2, App. A).
+        deadlines_replan(incident, now=at)
     return assignment
 
 

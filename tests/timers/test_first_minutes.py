@@ -7,6 +7,8 @@ SRE leads change, labelled in words and on the timeline, and recorded but not se
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from incidents import services
 from incidents.models import ChecklistItem, Deadline, Page, TimelineEvent
@@ -109,6 +111,23 @@ def test_ticking_every_item_cancels_the_reminder(org, ic, gateway, frozen, sweep
     sweep(T0 + minutes(30))
     assert events(incident, TimelineKind.TRIAGE_REMINDER) == []
     assert paged(incident, "triage:window") == []
+
+
+def test_only_ticks_a_planner_reads_re_plan(org, ic, gateway, frozen, procedure_kinds):
+    """The triage checklist plans the reminder; the resolution criteria plan no deadline, so
+    ticking one leaves the deadlines unread (a re-plan is a quarter of a tick's cost)."""
+    incident = declare(actor=ic, services=gateway)
+    criterion = ChecklistItem.objects.filter(
+        incident=incident, checklist=Checklist.RESOLUTION
+    ).first()
+    triage = ChecklistItem.objects.get(incident=incident, key="issue_verified")
+    for item, replans in ((criterion, False), (triage, True)):
+        with CaptureQueriesContext(connection) as queries:
+            services.incident_checklist_set(
+                actor=ic, incident_id=incident.pk, item_id=item.pk, done=True
+            )
+        read = any('FROM "incidents_deadline"' in q["sql"] for q in queries.captured_queries)
+        assert read is replans, item.checklist
 
 
 def test_unticking_after_the_window_brings_the_reminder_back_at_once(
