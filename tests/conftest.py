@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from incidents.models import ApiToken
 from incidents.services import api_token_create
+from incidents.services.policy import policy_seed_defaults
 from tensafe_ir.celery import app as celery_app
 from tests.factories import UserFactory
 from tests.http_target import HttpTarget
@@ -61,8 +62,9 @@ def _migrated_rows_again(sender, **kwargs):
     table and sends post_migrate, as `manage.py flush` does: the groups come back
     (incidents/groups.py), but not the rows data migrations wrote once, the teams and the
     services catalog (incidents 0002) with their escalation ranks (0011). They are written
-    again here, by the migrations' own functions, so the next test finds the database as
-    migrated, whichever test ran before it. `migrate` sends post_migrate too (with its `plan`),
+    again here, by the migrations' own functions, with the policy's defaults (as
+    `django_db_setup` below writes them), so the next test finds the database as it was set
+    up, whichever test ran before it. `migrate` sends post_migrate too (with its `plan`),
     possibly to an older schema (tests/test_migrations.py): that one is left alone."""
     if "plan" in kwargs:
         return
@@ -70,6 +72,7 @@ def _migrated_rows_again(sender, **kwargs):
     escalations = import_module("incidents.migrations.0011_team_escalation_rank")
     catalog.seed_catalog(django_apps, None)
     escalations.seed_team_escalations(django_apps, None)
+    policy_seed_defaults()
 
 
 post_migrate.connect(
@@ -77,6 +80,15 @@ post_migrate.connect(
     sender=django_apps.get_app_config("incidents"),
     dispatch_uid="tests-migrated-rows-again",
 )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database as a running platform has it: the policy's defaults written (the first
+    read writes them, incidents.selectors), once. Written inside every test instead, they were
+    rolled back with it and written again by the next: about a second in forty."""
+    with django_db_blocker.unblock():
+        policy_seed_defaults()
 
 
 def pytest_runtest_setup(item):

@@ -10,7 +10,7 @@ from incidents.audit import acting_as
 from incidents.models import AuditEvent, User
 from incidents.services import user_create
 from incidents.states import AuditAction
-from tests.factories import TeamFactory, UserFactory
+from tests.factories import PASSWORD, TeamFactory, UserFactory
 from tests.test_admin import _form_data
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ def test_the_audit_row_rolls_back_with_its_change(sre_lead):
 
 def test_signing_in_is_not_a_change(sre_lead):
     before = AuditEvent.objects.count()
-    assert Client().login(username=sre_lead.username, password="correct-horse-battery")
+    assert Client().login(username=sre_lead.username, password=PASSWORD)
     assert AuditEvent.objects.count() == before
 
 

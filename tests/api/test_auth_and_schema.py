@@ -7,7 +7,7 @@ import pytest
 import yaml
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.factories import declare
+from tests.factories import PASSWORD, declare
 
 from .conftest import assert_error
 
@@ -58,7 +58,7 @@ def _normalise(path: str) -> str:
 def test_token_for_right_password(api, responder):
     response = api().post(
         "/api/v1/auth/token/",
-        {"username": responder.username, "password": "correct-horse-battery"},
+        {"username": responder.username, "password": PASSWORD},
         format="json",
     )
     assert response.status_code == 200, response.content

@@ -12,7 +12,9 @@ from tests.factories import UserFactory, declare, put_on_call
 
 from .conftest import INCIDENTS
 
-pytestmark = pytest.mark.django_db
+# The module's rows are written once per test process (`kept_for_module`): `make test` runs all
+# of its tests in one process (pytest-xdist's loadgroup), not the rows four times over.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("list-query-counts")]
 
 # Measured (SQLite and PostgreSQL) for a page built anew: token joined to its user, the user's
 # groups (visibility), the version (incidents/api/list_cache.py), COUNT, the page (its ids a

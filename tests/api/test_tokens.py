@@ -15,11 +15,10 @@ from rest_framework.test import APIClient
 from incidents.models import ApiToken, AuditEvent
 from incidents.services import user_password_set
 from incidents.states import AuditAction
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 
 from .conftest import assert_error
 
-PASSWORD = "correct-horse-battery"
 TOKEN = "/api/v1/auth/token/"
 TOKENS = "/api/v1/auth/tokens/"
 ME = "/api/v1/users/me/"

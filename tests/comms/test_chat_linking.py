@@ -15,11 +15,9 @@ from incidents import services
 from incidents.models import AuditEvent, Incident, Page
 from incidents.states import Role
 from tests.comms.chat import SECRET, TEAM, answer, form, link, link_path, slack
-from tests.factories import UserFactory, declare
+from tests.factories import PASSWORD, UserFactory, declare
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)

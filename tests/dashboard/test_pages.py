@@ -4,7 +4,7 @@ script, and security incidents invisible to those who may not see them."""
 import pytest
 from django.urls import reverse
 
-from tests.factories import UserFactory, declare
+from tests.factories import PASSWORD, UserFactory, declare
 
 from .conftest import parse
 
@@ -44,7 +44,7 @@ def test_login_page_and_signing_in(client, ic):
     assert response.status_code == 200
     assert b'name="username"' in response.content
     response = client.post(
-        reverse("dashboard:login"), {"username": ic.username, "password": "correct-horse-battery"}
+        reverse("dashboard:login"), {"username": ic.username, "password": PASSWORD}
     )
     assert response.status_code == 302 and response["Location"] == reverse("dashboard:board")
     response = client.post(reverse("dashboard:logout"))

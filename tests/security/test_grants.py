@@ -16,12 +16,11 @@ from incidents.models import AuditEvent, User
 from incidents.states import AuditAction
 from integrations.models import WebhookSubscription
 from integrations.services.integrations import subscription_create
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 from tests.test_admin import _form_data
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct-horse-battery"
 NEW_PASSWORD = "a-brand-new-passphrase"
 
 

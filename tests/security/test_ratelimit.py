@@ -17,13 +17,12 @@ from incidents.ratelimit import client_address, slot_give_back, slot_take
 from integrations.models import InboundDelivery
 from integrations.services.integrations import integration_create
 from tensafe_ir.settings import env_rate
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 
 from .conftest import in_parallel
 
 # The start of a 5-minute (and of a 1-minute) window, so no test straddles two windows.
 WINDOW_START = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
-PASSWORD = "correct-horse-battery"
 LOGIN_URLS = ["/login/", "/admin/login/", "/api/v1/auth/token/"]
 
 

@@ -8,7 +8,7 @@ import time_machine
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 
 SIGN_IN = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -20,9 +20,7 @@ def user(db):
 
 def _signed_in(user) -> Client:
     client = Client()
-    assert client.post("/login/", {"username": "maria", "password": "correct-horse-battery"})[
-        "Location"
-    ] == ("/")
+    assert client.post("/login/", {"username": "maria", "password": PASSWORD})["Location"] == ("/")
     return client
 
 
