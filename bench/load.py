@@ -394,7 +394,7 @@ def main() -> int:
     seeder = Seeder(total=args.incidents, newest=args.small)
     rows = seeder.add(args.small)
     seeder.analyze()
-    open_id = seeder.first_id  # the newest incident: open, with roles
+    open_id = seeder.newest_id  # open (the OPEN_INCIDENTS newest are), with roles
     requests = endpoints(args, tokens, ingest, open_id, pages=args.small // 50)
     small = count_queries(requests)
     print(f"small database ({args.small} incidents): queries {small}", flush=True)
