@@ -170,8 +170,11 @@ def incident_detail_for_user(user, incident_id) -> Incident:
     incident.target_resolution_at = incident.detected_at + timedelta(
         minutes=policy.target_resolution_minutes
     )
-    incident.deadlines_pending = incident_deadlines_pending(incident)
-    incident.escalation_responses_shown = escalation_responses_for(incident)
+    # Every deadline read once for the pending ones and the escalations (was two to four
+    # queries).
+    deadlines = list(incident.deadlines.order_by("due_at", "id"))
+    incident.deadlines_pending = incident_deadlines_pending(incident, deadlines)
+    incident.escalation_responses_shown = escalation_responses_for(incident, deadlines)
     incident.bridge = incident_bridge(incident, user, policy)
     return incident
 
@@ -266,13 +269,17 @@ def _detail_version_sql() -> str:
     """  # noqa: S608  # nosec B608  # table names from model metadata, values as parameters
 
 
-def incident_deadlines_pending(incident: Incident) -> list:
+def incident_deadlines_pending(incident: Incident, deadlines: list | None = None) -> list:
     """The incident's pending deadlines, soonest first, each with its `label` (the caller has
-    checked that the incident is visible)."""
+    checked that the incident is visible). `deadlines`: all of the incident's, soonest first,
+    when the caller read them already."""
     from .models import Deadline
 
-    pending = incident.deadlines.filter(status=Deadline.Status.PENDING)
-    pending = list(pending.order_by("due_at", "id"))
+    if deadlines is None:
+        pending = incident.deadlines.filter(status=Deadline.Status.PENDING)
+        pending = list(pending.order_by("due_at", "id"))
+    else:
+        pending = [d for d in deadlines if d.status == Deadline.Status.PENDING]
     for deadline in pending:
         deadline.label = deadline_label(deadline)
     return pending
@@ -294,28 +301,42 @@ def deadline_label(deadline) -> str:
     return reason or deadline.key
 
 
-def escalation_responses_current(incident: Incident) -> list[EscalationResponse]:
+def escalation_responses_current(
+    incident: Incident, deadlines: list | None = None
+) -> list[EscalationResponse]:
     """Every escalation contact of 5.3 paged about `incident`, oldest first: the recorded
     responses (5.4 requests; 5.1 escalations answered or late), and for each fired 5.1
     escalation to a contact with nothing recorded yet an unsaved one (`pk` None), awaiting
-    since the escalation fired."""
+    since the escalation fired. `deadlines`: all of the incident's, soonest first, when the
+    caller read them already."""
     from .models import Deadline
 
     responses = {
         r.rule_key: r for r in incident.escalation_responses.select_related("acknowledged_by")
     }
-    fired = list(
-        incident.deadlines.filter(kind="escalation", status=Deadline.Status.FIRED).exclude(
-            key__in=list(responses)
+    if deadlines is None:
+        fired = list(
+            incident.deadlines.filter(kind="escalation", status=Deadline.Status.FIRED).exclude(
+                key__in=list(responses)
+            )
         )
-    )
+    else:
+        fired = [
+            d
+            for d in deadlines
+            if d.kind == "escalation"
+            and d.status == Deadline.Status.FIRED
+            and d.key not in responses
+        ]
     if fired:
         contacts = {c.role: c for c in EscalationContact.objects.all()}
         # The response time as its deadline was planned (the policy at the last re-plan).
-        planned = {
-            d.data.get("rule_key"): d.data.get("minutes")
-            for d in incident.deadlines.filter(kind="response")
-        }
+        responding = (
+            incident.deadlines.filter(kind="response")
+            if deadlines is None
+            else [d for d in deadlines if d.kind == "response"]
+        )
+        planned = {d.data.get("rule_key"): d.data.get("minutes") for d in responding}
     for deadline in fired:
         contact = contacts.get(deadline.data.get("target"))
         if contact is None:
@@ -367,32 +388,41 @@ def escalation_awaits(incident: Incident, user) -> bool:
     return bool(escalation_responses_paging(incident, user, open_))
 
 
-def escalation_contacts_engaged(incident: Incident, at) -> set[str]:
+def escalation_contacts_engaged(incident: Incident, at, deadlines: list | None = None) -> set[str]:
     """The 5.3 contacts already reached for `incident` by `at`: paged (a response is timed),
     or due to be paged by a 5.1 rule now (a deadline due by `at` and not cancelled), so the
-    next step after a late contact is never one the ladder is paging anyway."""
+    next step after a late contact is never one the ladder is paging anyway. `deadlines`: all
+    of the incident's, when the caller read them already."""
     from .models import Deadline
 
     engaged = set(incident.escalation_responses.values_list("target", flat=True))
-    due = Deadline.objects.filter(incident=incident, kind="escalation", due_at__lte=at).exclude(
-        status=Deadline.Status.CANCELLED
-    )
+    if deadlines is None:
+        due = Deadline.objects.filter(incident=incident, kind="escalation", due_at__lte=at).exclude(
+            status=Deadline.Status.CANCELLED
+        )
+    else:
+        due = [
+            d
+            for d in deadlines
+            if d.kind == "escalation" and d.due_at <= at and d.status != Deadline.Status.CANCELLED
+        ]
     engaged |= {d.data.get("target") for d in due if d.data.get("target")}
     return engaged
 
 
-def escalation_responses_for(incident: Incident) -> list[dict]:
+def escalation_responses_for(incident: Incident, deadlines: list | None = None) -> list[dict]:
     """Each escalation contact paged about the incident (5.3): who, when, until when they had
     to answer, whether they did (`awaiting`, `acknowledged`, `late`), and for a late one still
-    unanswered the next contact offered (`next_contact`) until it is paged (`next_response`)."""
+    unanswered the next contact offered (`next_contact`) until it is paged (`next_response`).
+    `deadlines`: all of the incident's, soonest first, when the caller read them already."""
     from .escalation import escalation_next_contact
 
-    responses = escalation_responses_current(incident)
+    responses = escalation_responses_current(incident, deadlines)
     if not responses:
         return []
     people = escalation_response_people(incident, responses)
     contacts = list(EscalationContact.objects.order_by("id"))
-    paged = escalation_contacts_engaged(incident, timezone.now())
+    paged = escalation_contacts_engaged(incident, timezone.now(), deadlines)
     out = []
     for r in responses:
         following = None
