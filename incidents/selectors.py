@@ -152,8 +152,13 @@ def incident_detail_for_user(user, incident_id) -> Incident:
     from .rules import resolution_blockers, role_warnings
 
     incident = (
-        incident_list_for_api(user)
-        .select_related("public_approved_by")
+        incident_list_for_user(user)
+        .select_related("declared_by", "acknowledged_by", "public_approved_by")
+        .prefetch_related(
+            # Their teams too, for the Technical Lead's check (rules.tech_lead_warning).
+            Prefetch("services", queryset=Service.objects.select_related("team")),
+            active_roles_prefetch(),
+        )
         .filter(pk=incident_id)
         .first()
         if str(incident_id).isascii() and str(incident_id).isdigit()
@@ -166,7 +171,9 @@ def incident_detail_for_user(user, incident_id) -> Incident:
     incident.resolution_blockers = (
         resolution_blockers(incident) if incident.status == Status.MONITORING else []
     )
-    incident.role_warnings = role_warnings(incident, incident_active_roles(incident), policy)
+    incident.role_warnings = role_warnings(
+        incident, incident_active_roles(incident), policy, list(incident.services.all())
+    )
     incident.target_resolution_at = incident.detected_at + timedelta(
         minutes=policy.target_resolution_minutes
     )
