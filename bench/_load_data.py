@@ -81,6 +81,13 @@ class Seeder:
         self.people = [p.pk for p in people]
         self.commanders = [p.pk for n, p in enumerate(people) if n % 3]
 
+    @property
+    def newest_id(self) -> int:
+        """The newest incident by detection time: open (investigating, identified or
+        monitoring by its id), with its roles. The first id written is the oldest of the
+        first slice, resolved."""
+        return self.first_id + self.newest - 1
+
     # --- one slice -------------------------------------------------------------------------
     def add(self, count: int) -> dict:
         """The next `count` incidents with their related rows; how many rows of each."""
@@ -135,6 +142,8 @@ class Seeder:
                 "status": status,
                 "detection_source": "security_tool" if security else rng.choice(DETECTION),
                 "security": security,
+                "public_title": "",
+                "public_text": "",
                 "drill": drill,
                 "channel_name": f"#inc-{pk}-bench",
                 "bridge_url": "https://meet.tensafe.io/incident",

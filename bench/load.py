@@ -1,6 +1,6 @@
-"""Load benchmark (issue 8): the incident list, an incident, the status page JSON and alert
-ingestion on gunicorn + PostgreSQL with 100,000 incidents, each as a ratio to a plain Django
-JSON view measured on the same server in the same run.
+"""Load benchmark (issues 8, 15): the incident list, an incident (and its conditional read),
+the status page JSON and alert ingestion on gunicorn + PostgreSQL with 100,000 incidents, each
+as a ratio to a plain Django JSON view measured on the same server in the same run.
 
     .venv/bin/python bench/load.py                                  # the issue's run (~6 min)
     .venv/bin/python bench/load.py --incidents 10000 --duration 5 --runs 1   # a quick one
@@ -18,9 +18,12 @@ What it does, in order:
 3. Seeds `--small` incidents (the newest, so the list's first page is the same on both
    databases), counts the queries of every request in-process (page sizes 5 and 50), then
    seeds the rest up to `--incidents` and counts again: queries per request must not change.
-   The list is counted as served again (its page kept, incidents/api/list_cache.py) and built
-   anew (the cache emptied first); wrk repeats one URL, so the HTTP figures are kept pages,
-   and the in-process columns give what building a page costs.
+   The list and the detail are counted as served again (their page or body kept,
+   incidents/api/list_cache.py, incidents/api/detail.py) and built anew (the cache emptied
+   first); wrk repeats one URL, so the HTTP figures are kept pages and bodies, and the
+   in-process columns give what building one costs. The detail is the newest incident (open,
+   with its roles); `detail_304` asks for it with If-None-Match naming its ETag (a poller that
+   kept the tag: 304, no body).
    Rows go in with COPY (bench/_load_data.py): services, roles (with handovers), timeline
    events, status-page updates; then VACUUM ANALYZE. Each step is timed.
 4. Starts gunicorn as production does (compose.yaml, Dockerfile: gthread, `--workers 2
@@ -32,8 +35,9 @@ What it does, in order:
 6. Prints a markdown table for docs/benchmarks.md and the figures as JSON (`--json` too).
 
 Exit status 0 when the targets hold: list (first page of 50) >= 0.25x the plain view and its
-p99 <= 150 ms, status page JSON >= 0.6x, no failed request, and queries per request the same
-at page sizes 5 and 50 and on the small and the large database.
+p99 <= 150 ms, detail >= 0.5x with p99 <= 50 ms (issue 15), the conditional detail answered
+304, status page JSON >= 0.6x, no failed request, and queries per request the same at page
+sizes 5 and 50 and on the small and the large database.
 """
 
 from __future__ import annotations
@@ -70,7 +74,15 @@ PLAIN_URL = "/bench/plain.json"
 LIST_URL = "/api/v1/incidents/"
 STATUS_URL = "/status/summary.json"
 PAYLOAD = ROOT / "tests" / "integrations" / "payloads" / "alertmanager_firing.json"
-TARGETS = {"list_ratio": 0.25, "list_p99_ms": 150.0, "status_ratio": 0.6}
+TARGETS = {
+    "list_ratio": 0.25,
+    "list_p99_ms": 150.0,
+    "detail_ratio": 0.5,
+    "detail_p99_ms": 50.0,
+    "status_ratio": 0.6,
+}
+# Counted and timed both kept (served again) and built anew (the cache emptied first).
+KEPT = ("list", "list_deep", "list_responder", "detail")
 
 
 def parse_args() -> argparse.Namespace:
@@ -154,8 +166,11 @@ def create_integration() -> tuple[str, str]:
 
 
 # --- 3. queries per request --------------------------------------------------------------------
-def endpoints(args, tokens: dict, ingest: tuple[str, str], open_id: int, pages: int) -> dict:
-    """name -> (method, url, headers, body) of every request measured."""
+def endpoints(
+    args, tokens: dict, ingest: tuple[str, str], open_id: int, pages: int, etag: str = '"-"'
+) -> dict:
+    """name -> (method, url, headers, body) of every request measured; `etag`: the detail's
+    (detail_etag)."""
     security = {"Authorization": f"Token {tokens['security']}"}
     responder = {"Authorization": f"Token {tokens['responder']}"}
     alert = {"Authorization": f"Bearer {ingest[1]}", "Content-Type": "application/json"}
@@ -166,13 +181,23 @@ def endpoints(args, tokens: dict, ingest: tuple[str, str], open_id: int, pages: 
         "list_deep": ("GET", f"{LIST_URL}?page_size=50&page={deep}", security, None),
         "list_responder": ("GET", f"{LIST_URL}?page_size=50", responder, None),
         "detail": ("GET", f"{LIST_URL}{open_id}/", security, None),
+        "detail_304": ("GET", f"{LIST_URL}{open_id}/", {**security, "If-None-Match": etag}, None),
         "status": ("GET", STATUS_URL, {}, None),
         "ingest": ("POST", ingest[0], alert, PAYLOAD.read_bytes()),
     }
 
 
+def detail_etag(requests: dict) -> str:
+    """The detail's current ETag, read in-process as a client would."""
+    from django.test import Client
+
+    response = _caller(Client(), *requests["detail"])()
+    return response["ETag"]
+
+
 def _caller(client, method: str, url: str, headers: dict, body: bytes | None):
-    """A function making this request through Django's test client."""
+    """A function making this request through Django's test client; a conditional GET
+    must be answered 304."""
     meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
     meta.pop("HTTP_CONTENT_TYPE", None)
 
@@ -181,7 +206,12 @@ def _caller(client, method: str, url: str, headers: dict, body: bytes | None):
             response = client.post(url, body, "application/json", **meta)
         else:
             response = client.get(url, **meta)
-        assert response.status_code < 300, (url, response.status_code, response.content[:300])
+        expected = 304 if "If-None-Match" in headers else 200
+        assert response.status_code in (expected, 201, 202), (
+            url,
+            response.status_code,
+            response.content[:300],
+        )
         return response
 
     return call
@@ -191,7 +221,8 @@ def count_queries(requests: dict) -> dict[str, int]:
     """Queries each request costs, counted in this process with the server's settings, after
     one unmeasured request (per-process caches, the status page's render). The list is
     counted at page sizes 5 and 50 too, and both as served again (`name`: the page kept by
-    incidents/api/list_cache.py) and built anew (`name_built`: the cache emptied first)."""
+    incidents/api/list_cache.py) and built anew (`name_built`: the cache emptied first); the
+    detail too (its body kept by its ETag, incidents/api/detail.py)."""
     from django.core.cache import cache
     from django.db import connection
     from django.test import Client
@@ -209,7 +240,7 @@ def count_queries(requests: dict) -> dict[str, int]:
         with CaptureQueriesContext(connection) as captured:
             call()
         out[name] = len(captured)
-        if name.startswith("list"):
+        if name.removesuffix("_5") in KEPT:
             cache.clear()
             with CaptureQueriesContext(connection) as captured:
                 call()
@@ -229,14 +260,14 @@ def cost_per_request(requests: dict, n: int = 30) -> dict[str, dict]:
     client = Client()
     out = {}
     runs = [(name, request, False) for name, request in requests.items()]
-    lists = [name for name in requests if name.startswith("list")]
-    runs += [(f"{name}_built", requests[name], True) for name in lists]
+    kept = [name for name in requests if name in KEPT]
+    runs += [(f"{name}_built", requests[name], True) for name in kept]
     for name, request, built in runs:
         call = _caller(client, *request)
         call()
         wall, cpu = [], []
         for _ in range(n):
-            if built:  # the list's page built anew, not kept (incidents/api/list_cache.py)
+            if built:  # the page or body built anew, not kept (list_cache.py, detail.py)
                 cache.clear()
             started, started_cpu = time.perf_counter(), time.process_time()
             call()
@@ -292,6 +323,7 @@ LABELS = {
     "list_deep": "incident list, deep page of 50",
     "list_responder": "incident list, first page, as a responder",
     "detail": "incident detail (an open incident, its roles)",
+    "detail_304": "incident detail, If-None-Match its ETag (304)",
     "status": "status page JSON (`/status/summary.json`)",
     "ingest": "alert ingest (Alertmanager, a repeat)",
 }
@@ -305,6 +337,10 @@ def verdict(figures: dict, small: dict, large: dict) -> list[str]:
         missed.append(f"list {e['list']['ratio']}x the plain view < {TARGETS['list_ratio']}x")
     if e["list"]["p99_ms"] > TARGETS["list_p99_ms"]:
         missed.append(f"list p99 {e['list']['p99_ms']} ms > {TARGETS['list_p99_ms']:.0f} ms")
+    if e["detail"]["ratio"] < TARGETS["detail_ratio"]:
+        missed.append(f"detail {e['detail']['ratio']}x the plain view < {TARGETS['detail_ratio']}x")
+    if e["detail"]["p99_ms"] > TARGETS["detail_p99_ms"]:
+        missed.append(f"detail p99 {e['detail']['p99_ms']} ms > {TARGETS['detail_p99_ms']:.0f} ms")
     if e["status"]["ratio"] < TARGETS["status_ratio"]:
         missed.append(f"status {e['status']['ratio']}x the plain view < {TARGETS['status_ratio']}x")
     for name, f in e.items():
@@ -326,8 +362,8 @@ def markdown(report: dict) -> str:
     n_small, n_large = report["data"]["small"], report["data"]["incidents"]
     lines = [
         f"| endpoint | req/s | p50 | p99 | ratio to plain | queries ({n_small:,} · {n_large:,}"
-        " incidents; list: page of 5/50, kept → built anew) | one at a time, in-process: wall /"
-        " Python CPU (list: kept; built anew) |",
+        " incidents; list: page of 5/50; list, detail: kept → built anew) | one at a time,"
+        " in-process: wall / Python CPU (list, detail: kept; built anew) |",
         "|---|---|---|---|---|---|---|",
     ]
 
@@ -337,7 +373,7 @@ def markdown(report: dict) -> str:
     for name, f in report["endpoints"].items():
         cost = report["in_process"][name]
         spent = f"{cost['wall_ms']:.1f} ms / {cost['cpu_ms']:.1f} ms"
-        if name.startswith("list"):
+        if name in KEPT:
             q = " · ".join(
                 f"{sizes(counts, name)} → {sizes(counts, name, '_built')}"
                 for counts in (small, large)
@@ -394,8 +430,11 @@ def main() -> int:
     seeder = Seeder(total=args.incidents, newest=args.small)
     rows = seeder.add(args.small)
     seeder.analyze()
-    open_id = seeder.first_id  # the newest incident: open, with roles
+    open_id = seeder.newest_id  # open (the OPEN_INCIDENTS newest are), with roles
     requests = endpoints(args, tokens, ingest, open_id, pages=args.small // 50)
+    requests = endpoints(
+        args, tokens, ingest, open_id, pages=args.small // 50, etag=detail_etag(requests)
+    )
     small = count_queries(requests)
     print(f"small database ({args.small} incidents): queries {small}", flush=True)
     left = args.incidents - args.small
@@ -407,7 +446,8 @@ def main() -> int:
     seeder.analyze()
     seed_s = {"migrate_s": migrated - started, **seeder.timings}
     seed_s["total"] = sum(seeder.timings.values())  # rows built, COPY, VACUUM ANALYZE
-    requests = endpoints(args, tokens, ingest, open_id, pages=args.incidents // 50)
+    pages = args.incidents // 50
+    requests = endpoints(args, tokens, ingest, open_id, pages, detail_etag(requests))
     large = count_queries(requests)
     in_process = cost_per_request(requests)
     print(f"large database ({args.incidents} incidents, {rows}): queries {large}", flush=True)

@@ -161,12 +161,14 @@ TECH_LEAD_SELECTION = (
 )
 
 
-def tech_lead_warning(incident: Incident, user: User) -> str | None:
+def tech_lead_warning(incident: Incident, user: User, services: list | None = None) -> str | None:
     """Procedures 3.2, shown and not enforced: the Technical Lead is an expert of an affected
-    service (`Service.experts`) or a senior engineer (or above) of a team owning one."""
+    service (`Service.experts`) or a senior engineer (or above) of a team owning one.
+    `services`: the incident's, with their teams, when the caller read them already."""
     from .selectors import service_experts_among
 
-    services = list(incident.services.select_related("team"))
+    if services is None:
+        services = list(incident.services.select_related("team"))
     if not services:
         return (
             f"{TECH_LEAD_SELECTION}; the incident names no affected service, so "
@@ -185,14 +187,18 @@ def tech_lead_warning(incident: Incident, user: User) -> str | None:
 
 
 def role_warnings(
-    incident: Incident, active: list[RoleAssignment], policy: SeverityPolicy
+    incident: Incident,
+    active: list[RoleAssignment],
+    policy: SeverityPolicy,
+    services: list | None = None,
 ) -> list[str]:
     """Rules that current holders do not meet (after a severity change, or 3.2's Technical Lead
-    selection): shown, not enforced, so nothing is blocked in the middle of an outage."""
+    selection): shown, not enforced, so nothing is blocked in the middle of an outage.
+    `services`: as tech_lead_warning."""
     warnings = []
     for assignment in active:
         if assignment.role == Role.TECH_LEAD:
-            warning = tech_lead_warning(incident, assignment.user)
+            warning = tech_lead_warning(incident, assignment.user, services)
             if warning:
                 warnings.append(warning)
             continue

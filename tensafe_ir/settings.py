@@ -302,6 +302,11 @@ REST_FRAMEWORK = {
 TENSAFE_INCIDENT_LIST_CACHE_SECONDS = float(
     os.environ.get("TENSAFE_INCIDENT_LIST_CACHE_SECONDS", "10")
 )
+# The incident detail's bodies are kept by their ETag, which covers everything a body shows;
+# this bounds what the tag cannot see (incidents/api/detail.py). 0: built every time.
+TENSAFE_INCIDENT_DETAIL_CACHE_SECONDS = float(
+    os.environ.get("TENSAFE_INCIDENT_DETAIL_CACHE_SECONDS", "10")
+)
 # How long a process reuses the version it read (0: a query on every request); its own changes
 # drop it at once.
 TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS = float(

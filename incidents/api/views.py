@@ -1,7 +1,8 @@
 """REST API (api-contract.md). One view per operation; every write calls a service, every
 read goes through a selector, so the API cannot see or do more than the rules allow."""
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -14,6 +15,7 @@ from ..permissions import require_sre_lead
 from ..selectors import (
     incident_checklist,
     incident_detail_for_user,
+    incident_detail_version,
     incident_get_for_user,
     incident_list_for_user,
     incident_timeline,
@@ -22,6 +24,7 @@ from ..selectors import (
     user_list_for,
 )
 from ..triage import MissingAnswer, triage
+from .detail import etag_matches, incident_detail_body, incident_detail_etag, incident_detail_json
 from .fields import MAX_ID
 from .filters import IncidentFilter, IncidentOrdering
 from .list_cache import incident_list_json
@@ -52,7 +55,7 @@ from .serializers import (
 
 def _detail_response(request, incident_id, code=status.HTTP_200_OK) -> Response:
     incident = incident_detail_for_user(request.user, incident_id)
-    return Response(IncidentDetailOutputSerializer(incident).data, status=code)
+    return Response(incident_detail_body(incident), status=code)
 
 
 def _valid(serializer_class, request) -> dict:
@@ -98,9 +101,23 @@ class IncidentListCreateApi(GenericAPIView):
 
 
 class IncidentDetailApi(APIView):
-    @extend_schema(summary="An incident", responses=IncidentDetailOutputSerializer)
+    @extend_schema(
+        summary="An incident",
+        description="Carries an `ETag`; a request whose `If-None-Match` names it (or `*`) is "
+        "answered 304 with no body while nothing the body shows has changed.",
+        responses={200: IncidentDetailOutputSerializer, 304: None},
+    )
     def get(self, request, pk):
-        return _detail_response(request, pk)
+        if request.accepted_renderer.format != "json":  # the browsable API: built each time
+            return _detail_response(request, pk)
+        version = incident_detail_version(request.user, pk, timezone.now())
+        if version is None:
+            raise Http404("No incident with that id.")
+        etag = incident_detail_etag(version)
+        if etag_matches(request.headers.get("If-None-Match"), etag):
+            return HttpResponseNotModified(headers={"ETag": etag})
+        body = incident_detail_json(request.user, pk, etag)
+        return HttpResponse(body, content_type="application/json", headers={"ETag": etag})
 
     @extend_schema(
         summary="Edit details or change severity (recorded on the timeline)",
