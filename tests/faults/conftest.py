@@ -270,6 +270,9 @@ def celery_worker_process(tmp_path):
             "TENSAFE_LOG_LEVEL": "INFO",
             "PGAPPNAME": WORKER_APPLICATION_NAME,
             "PYTHONPATH": str(ROOT),
+            # Celery runs Django's system checks as each worker starts (about a second of CPU);
+            # the suite runs them once (tests/security/test_deploy_checks.py), not per worker.
+            "CELERY_SKIP_CHECKS": "1",
             **(extra_env or {}),
         }
         env.pop("CELERY_TASK_ALWAYS_EAGER", None)
