@@ -135,6 +135,8 @@ class Seeder:
                 "status": status,
                 "detection_source": "security_tool" if security else rng.choice(DETECTION),
                 "security": security,
+                "public_title": "",
+                "public_text": "",
                 "drill": drill,
                 "channel_name": f"#inc-{pk}-bench",
                 "bridge_url": "https://meet.tensafe.io/incident",
