@@ -160,12 +160,24 @@ def explain(tokens: dict[str, str]) -> dict[str, list[dict]]:
     return out
 
 
+# The tables that grow with the incidents; the catalog, the teams and the people stay small,
+# and the planner rightly reads those whole.
+GROWING = {
+    "incidents_incident",
+    "incidents_incident_services",
+    "incidents_roleassignment",
+    "incidents_timelineevent",
+}
+
+
 def sequential_scans(plans: dict[str, list[dict]]) -> list[str]:
-    """`name: the scanned table` for every sequential scan in the plans."""
+    """`name: the scanned table` for every sequential scan of a table in GROWING."""
     found = []
     for name, queries in plans.items():
         for query in queries:
             for line in query["plan"].splitlines():
                 if "Seq Scan on " in line:
-                    found.append(f"{name}: {line.split('Seq Scan on ')[1].split()[0]}")
+                    table = line.split("Seq Scan on ")[1].split()[0]
+                    if table in GROWING:
+                        found.append(f"{name}: {table}")
     return found

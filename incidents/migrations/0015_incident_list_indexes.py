@@ -2,6 +2,25 @@
 
 from django.db import migrations, models
 
+# `?q=` (the title, icontains) is UPPER(title) LIKE on PostgreSQL; without statistics on that
+# expression the planner guessed ten matches in 100,000 incidents and read them all to sort
+# them (124 ms); with them it walks the ordering's index to the page (0.6 ms, issue 15).
+STATISTICS = [
+    "CREATE STATISTICS incident_title_upper ON (upper((title)::text)) FROM incidents_incident",
+    "ANALYZE incidents_incident",
+]
+
+
+def create_statistics(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for statement in STATISTICS:
+            schema_editor.execute(statement)
+
+
+def drop_statistics(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP STATISTICS IF EXISTS incident_title_upper")
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -29,4 +48,5 @@ class Migration(migrations.Migration):
                 fields=["security", "declared_by", "id"], name="incident_visibility"
             ),
         ),
+        migrations.RunPython(create_statistics, drop_statistics),
     ]
