@@ -173,9 +173,11 @@ def run_wrk(
     method: str = "GET",
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
+    lua: str = "",
 ) -> dict:
     """One `wrk -t1 -c<connections> -d<duration>s --latency` run: requests/s, p50/p99 (ms),
-    answers that were not 2xx/3xx and socket errors (timeouts included)."""
+    answers that were not 2xx/3xx and socket errors (timeouts included). `lua` is added to
+    wrk's script (a `request` function there asks its own URLs)."""
     command = [shutil.which("wrk"), "-t", "1", "-c", str(connections)]
     command += ["-d", f"{max(1, round(duration))}s", "--latency", "--timeout", "10s"]
     for name, value in (headers or {}).items():
@@ -184,6 +186,7 @@ def run_wrk(
         script.write(f"wrk.method = {_lua_quote(method)}\n")
         if body is not None:
             script.write(f"wrk.body = {_lua_quote(body.decode())}\n")
+        script.write(lua)
     try:
         out = subprocess.run(  # noqa: S603 - fixed arguments
             [*command, "-s", script.name, f"http://127.0.0.1:{port}{url}"],

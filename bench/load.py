@@ -37,7 +37,10 @@ What it does, in order:
 Exit status 0 when the targets hold: list (first page of 50) >= 0.25x the plain view and its
 p99 <= 150 ms, detail >= 0.5x with p99 <= 50 ms (issue 15), the conditional detail answered
 304, status page JSON >= 0.6x, no failed request, and queries per request the same at page
-sizes 5 and 50 and on the small and the large database.
+sizes 5 and 50 and on the small and the large database. With `--varied` (issue 15,
+bench/_load_varied.py) also: the list with a different query on every request, and its first,
+deep and responder pages with the kept-page cache off, each >= 0.25x the plain view with p99
+<= 150 ms; no sequential scan of a growing table in the explained plans at 100,000 incidents.
 """
 
 from __future__ import annotations
@@ -114,6 +117,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     p.add_argument("--port", type=int, default=0, help="0: any free port")
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument(
+        "--varied",
+        action="store_true",
+        help="also the list with a different query on every request, and its pages with the "
+        "kept-page cache off (issue 15, bench/_load_varied.py; needs wrk)",
+    )
     args = p.parse_args()
     if args.small < 100 or args.incidents < args.small * 2:
         p.error("--small must be at least 100 and --incidents at least twice --small")
@@ -316,6 +325,86 @@ def measure(port: int, requests: dict, args, load) -> dict:
     return {"endpoints": figures, "load_average_1m": [min(load_averages), max(load_averages)]}
 
 
+# --- 5b. every request different (--varied, issue 15) ------------------------------------
+def measure_varied(env: dict, args, tokens: dict, requests: dict, log_dir: Path) -> dict:
+    """The varied list on a server as production runs, then the varied list and the first,
+    deep and responder pages on a server with the kept-page cache off; each as a ratio to
+    the plain view measured on the same server in the same run (bench/_load_varied.py)."""
+    from bench import _load_varied as varied
+    from bench._common import run_wrk
+
+    pages = varied.last_pages(tokens["security"], varied.filter_sets())
+    varied_run, headers = varied.varied_load(run_wrk, pages, tokens["security"])
+    servers = {
+        "cache_on": {},
+        "cache_off": {"TENSAFE_INCIDENT_LIST_CACHE_SECONDS": "0"},
+    }
+    measured = {
+        "cache_on": ["plain", "list_varied"],
+        "cache_off": ["plain", "list_varied", "list", "list_deep", "list_responder"],
+    }
+    out = {}
+    for server_name, settings in servers.items():
+        asked = {name: requests[name] for name in measured[server_name] if name in requests}
+        asked["list_varied"] = ("GET", LIST_URL, headers, None)
+        port = args.port or free_port()
+        (log_dir / server_name).mkdir()
+        server = start_server({**env, **settings}, args, port, log_dir / server_name)
+        print(f"varied: {server_name} server on 127.0.0.1:{port}; measuring", flush=True)
+
+        def load(port, url, connections, duration, **kwargs):
+            if url == LIST_URL:
+                return varied_run(port, url, connections, duration, **kwargs)
+            return run_wrk(port, url, connections, duration, **kwargs)
+
+        try:
+            out[server_name] = measure(port, asked, args, load)
+        finally:
+            stop(server)
+    return out
+
+
+def varied_verdict(figures: dict, scans: list[str], incidents: int) -> list[str]:
+    """The varied mode's targets missed: each list measure >= 0.25x the plain view, p99 <=
+    150 ms; no sequential scan in the explained plans at 100,000 incidents or more."""
+    from bench._load_varied import TARGETS as VARIED
+
+    missed = []
+    for server_name, measured in figures.items():
+        for name, f in measured["endpoints"].items():
+            if name == "plain":
+                continue
+            if f["ratio"] < VARIED["ratio"]:
+                missed.append(f"{name} ({server_name}) {f['ratio']}x the plain view")
+            if f["p99_ms"] > VARIED["p99_ms"]:
+                missed.append(f"{name} ({server_name}) p99 {f['p99_ms']} ms")
+            if f["errors"]:
+                missed.append(f"{name} ({server_name}): {f['errors']} failed requests")
+    if incidents >= 100_000:
+        missed += [f"sequential scan ({scan})" for scan in scans]
+    return missed
+
+
+def varied_markdown(figures: dict) -> str:
+    lines = [
+        "| server | endpoint | req/s | p50 | p99 | ratio to plain |",
+        "|---|---|---|---|---|---|",
+    ]
+    for server_name, measured in figures.items():
+        for name, f in measured["endpoints"].items():
+            label = VARIED_LABELS.get(name, LABELS.get(name, name))
+            lines.append(
+                f"| {server_name.replace('_', ' ')} | {label} | {f['rps']:,.1f} | "
+                f"{f['p50_ms']:.1f} ms | {f['p99_ms']:.1f} ms | {f['ratio']:.3f} |"
+            )
+    return "\n".join(lines)
+
+
+VARIED_LABELS = {
+    "list_varied": "incident list, a different query on every request",
+}
+
+
 # --- 6. report -----------------------------------------------------------------------------------
 LABELS = {
     "plain": "plain Django JSON view (`/bench/plain.json`)",
@@ -400,9 +489,21 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def explain_varied(args, tokens: dict) -> dict | None:
+    """With --varied, the plans of a `?team=` query and a responder's page
+    (bench/_load_varied.py), read before the server starts."""
+    if not args.varied:
+        return None
+    from bench._load_varied import explain
+
+    return explain(tokens)
+
+
 def main() -> int:
     args = parse_args()
     client, load = load_generator(args.client)
+    if args.varied and client != "wrk":
+        sys.exit("--varied needs wrk (its Lua script picks each request's URL)")
     info = machine()
     env = server_env(
         DATABASE_URL=args.database_url,
@@ -451,6 +552,7 @@ def main() -> int:
     large = count_queries(requests)
     in_process = cost_per_request(requests)
     print(f"large database ({args.incidents} incidents, {rows}): queries {large}", flush=True)
+    plans = explain_varied(args, tokens)
     connections.close_all()
 
     log_dir = Path(tempfile.mkdtemp(prefix="tensafe-bench-load-"))
@@ -461,6 +563,9 @@ def main() -> int:
         figures = measure(port, requests, args, load)
     finally:
         stop(server)
+    try:
+        varied = measure_varied(env, args, tokens, requests, log_dir) if args.varied else None
+    finally:
         flush_broker(args.broker_url)
 
     report = {
@@ -483,11 +588,23 @@ def main() -> int:
         "targets": TARGETS,
     }
     missed = verdict(figures, small, large)
+    if varied is not None:
+        from bench._load_varied import sequential_scans
+
+        report["varied"] = varied
+        report["explain"] = plans
+        missed += varied_verdict(varied, sequential_scans(plans), args.incidents)
     report["targets_missed"] = missed
     print(json.dumps(report, indent=2))
     print()
     print(markdown(report))
     print()
+    if varied is not None:
+        print(varied_markdown(varied))
+        print()
+        for name, queries in plans.items():
+            for query in queries:
+                print(f"EXPLAIN (ANALYZE, BUFFERS) [{name}] {query['sql']}\n{query['plan']}\n")
     print("targets met" if not missed else "TARGETS MISSED: " + "; ".join(missed))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

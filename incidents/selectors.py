@@ -15,7 +15,7 @@ from datetime import UTC, timedelta
 from functools import cache
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -54,10 +54,11 @@ def _visibility_filter(user) -> Q:
         return Q(pk__in=[])
     if sees_every_incident(user):
         return Q()
-    holds_role = RoleAssignment.objects.filter(
-        incident=OuterRef("pk"), user=user, relieved_at__isnull=True
-    )
-    return Q(security=False) | Q(declared_by=user) | Q(Exists(holds_role))
+    # Uncorrelated: PostgreSQL reads the user's roles once (a hashed subplan), where the
+    # correlated EXISTS it replaces was a probe per row; with the covering index
+    # `incident_visibility` a responder's COUNT reads that index only (issue 15).
+    holds_role = RoleAssignment.objects.filter(user=user, relieved_at__isnull=True)
+    return Q(security=False) | Q(declared_by=user) | Q(pk__in=holds_role.values("incident_id"))
 
 
 def incident_list_for_user(user) -> QuerySet[Incident]:
@@ -616,6 +617,11 @@ def service_list() -> QuerySet[Service]:
     return Service.objects.select_related("team").prefetch_related(
         Prefetch("experts", queryset=User.objects.order_by("username"))
     )
+
+
+def service_ids(**lookup) -> list[int]:
+    """The ids of the services matching `lookup` (the incident list's `?service=`, `?team=`)."""
+    return list(Service.objects.filter(**lookup).values_list("id", flat=True))
 
 
 def service_experts_among(services: list[Service], user) -> bool:

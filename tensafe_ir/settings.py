@@ -307,6 +307,11 @@ TENSAFE_INCIDENT_LIST_CACHE_SECONDS = float(
 TENSAFE_INCIDENT_DETAIL_CACHE_SECONDS = float(
     os.environ.get("TENSAFE_INCIDENT_DETAIL_CACHE_SECONDS", "10")
 )
+# The list's count is kept per version, viewer and filters (any page, ordering or page size),
+# also when pages are not kept; this bounds it as above. 0: counted on every request.
+TENSAFE_INCIDENT_LIST_COUNT_SECONDS = float(
+    os.environ.get("TENSAFE_INCIDENT_LIST_COUNT_SECONDS", "10")
+)
 # How long a process reuses the version it read (0: a query on every request); its own changes
 # drop it at once.
 TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS = float(

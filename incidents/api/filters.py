@@ -2,11 +2,13 @@ from datetime import UTC
 
 import django_filters
 from django import forms
+from django.db.models import Exists, OuterRef
 from drf_spectacular.drainage import set_override
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from ..models import Incident
+from ..selectors import service_ids
 from ..states import Severity, Status
 
 
@@ -92,15 +94,36 @@ class GivenChoiceFilter(django_filters.ChoiceFilter):
     field_class = _GivenChoiceField
 
 
+def _affects(ids: list[int]) -> Exists:
+    """Whether an incident affects one of the services `ids`, as a semi-join on the services' ids,
+    read first (one query): joining the services and taking DISTINCT (django-filter's
+    `distinct=True`) made PostgreSQL build and de-duplicate every match before counting or
+    ordering it (0.56-1.0 s for a `?team=` at 100,000 incidents, issue 15), and a join to
+    the team left it guessing how many incidents match, so it sorted them all; with the
+    ids it knows, and walks the ordering's index to the page."""
+    affected = Incident.services.through.objects.filter(
+        incident_id=OuterRef("pk"), service_id__in=ids
+    )
+    return Exists(affected)
+
+
 class IncidentFilter(django_filters.FilterSet):
-    status = CommaChoiceFilter(field_name="status", valid=Status.values)
-    severity = CommaChoiceFilter(field_name="severity", valid=Severity.values)
-    service = django_filters.CharFilter(field_name="services__slug", distinct=True)
-    team = django_filters.CharFilter(field_name="services__team__slug", distinct=True)
-    security = TrueOrFalseFilter()
+    # Every filter is labelled: django-filter builds a missing label on each request from the
+    # model's field names, ~1 ms of a page built anew (cProfile, issue 15).
+    status = CommaChoiceFilter(field_name="status", valid=Status.values, label="Status is in")
+    severity = CommaChoiceFilter(
+        field_name="severity", valid=Severity.values, label="Severity is in"
+    )
+    service = django_filters.CharFilter(method="filter_service", label="Service (slug)")
+    team = django_filters.CharFilter(method="filter_team", label="Owning team of a service (slug)")
+    security = TrueOrFalseFilter(label="Security incident")
     open = TrueOrFalseFilter(method="filter_open", label="Open (not resolved)")
-    detected_after = TimeFilter(field_name="detected_at", lookup_expr="gte")
-    detected_before = TimeFilter(field_name="detected_at", lookup_expr="lt")
+    detected_after = TimeFilter(
+        field_name="detected_at", lookup_expr="gte", label="Detected at or after"
+    )
+    detected_before = TimeFilter(
+        field_name="detected_at", lookup_expr="lt", label="Detected before"
+    )
     q = django_filters.CharFilter(
         field_name="title", lookup_expr="icontains", label="Title contains"
     )
@@ -116,6 +139,12 @@ class IncidentFilter(django_filters.FilterSet):
                     {name: [f"give one or more of {', '.join(declared.valid)}, comma-separated"]}
                 )
         return super().filter_queryset(queryset)
+
+    def filter_service(self, qs, name, value):
+        return qs.filter(_affects(service_ids(slug=value)))
+
+    def filter_team(self, qs, name, value):
+        return qs.filter(_affects(service_ids(team__slug=value)))
 
     def filter_open(self, qs, name, value):
         if value is None:

@@ -33,14 +33,14 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
 from ..models import TimelineEvent
 from ..remembered import Remembered
 from ..selectors import sees_every_incident
 
-KEY_PREFIX = "incidents.list.v2"
+KEY_PREFIX = "incidents.list.v3"
+COUNT_KEY_PREFIX = "incidents.list.count.v1"
 
 _VERSION: Remembered[int] = Remembered("TENSAFE_INCIDENT_LIST_VERSION_TTL_SECONDS", 1.0)
 
@@ -67,17 +67,54 @@ def incidents_version_forget(incident=None, event=None) -> None:
     _VERSION.forget()
 
 
-def incident_list_json(request: Request, build: Callable[[], dict]) -> bytes:
-    """The list's JSON body for this request: kept, or `build()` rendered and kept."""
-    lifetime = getattr(settings, "TENSAFE_INCIDENT_LIST_CACHE_SECONDS", 10)
-    if lifetime <= 0:
-        return JSONRenderer().render(build())
+def _key(prefix: str, request: Request, asked: str) -> str:
+    """A cache key of `asked` for this request's version and viewer. The version is read
+    once per request: the page and its count are keyed by the same one."""
+    if not hasattr(request, "incidents_version"):
+        request.incidents_version = incidents_version()
     user = request.user
     viewer = "all" if sees_every_incident(user) else f"user:{user.pk}"
-    identity = f"{incidents_version()}|{viewer}|{request.get_host()}|{request.get_full_path()}"
-    key = f"{KEY_PREFIX}:{hashlib.sha256(identity.encode()).hexdigest()}"
+    identity = f"{request.incidents_version}|{viewer}|{asked}"
+    return f"{prefix}:{hashlib.sha256(identity.encode()).hexdigest()}"
+
+
+def incident_list_json(request: Request, build: Callable[[], bytes]) -> bytes:
+    """The list's JSON body for this request: kept, or `build()` and kept."""
+    lifetime = getattr(settings, "TENSAFE_INCIDENT_LIST_CACHE_SECONDS", 10)
+    if lifetime <= 0:
+        return build()
+    key = _key(KEY_PREFIX, request, f"{request.get_host()}|{request.get_full_path()}")
     body = cache.get(key)
     if body is None:
-        body = JSONRenderer().render(build())
+        body = build()
         cache.set(key, body, lifetime)
     return body
+
+
+def incident_list_count(request: Request, count: Callable[[], int]) -> int:
+    """The exact number of incidents this request's filters select for its user: kept, or
+    `count()` and kept for `TENSAFE_INCIDENT_LIST_COUNT_SECONDS` (default 10; 0: always
+    counted), under the same version and viewer as a page.
+
+    Every page, ordering and page size of one query has the same count, and a COUNT reads
+    every matching incident (at 100,000 incidents, ~46 % of a page built anew, issue 15);
+    so the count is kept per filter, apart from the page. Kept this way it is exact for the
+    version it was read at, as a kept page is. It is kept when pages are not
+    (`TENSAFE_INCIDENT_LIST_CACHE_SECONDS=0`), since it costs one cache entry per query
+    where pages cost one per page."""
+    lifetime = getattr(settings, "TENSAFE_INCIDENT_LIST_COUNT_SECONDS", 10)
+    if lifetime <= 0:
+        return count()
+    unpaged = ("page", "page_size", "ordering", "format")
+    filters = sorted(
+        (name, value)
+        for name, values in request.query_params.lists()
+        if name not in unpaged
+        for value in values
+    )
+    key = _key(COUNT_KEY_PREFIX, request, repr(filters))
+    kept = cache.get(key)
+    if kept is None:
+        kept = count()
+        cache.set(key, kept, lifetime)
+    return kept

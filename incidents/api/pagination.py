@@ -1,6 +1,7 @@
 from django.core.paginator import InvalidPage
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -25,12 +26,16 @@ class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
 
-    def paginate_lazily(self, queryset, request, view=None):
+    def paginate_lazily(self, queryset, request, view=None, count=None):
         """`paginate_queryset`, except that the page is returned as the queryset's slice, not
         evaluated: the incident list reads its rows through it in one query
-        (incidents/api/list_rows.py). The response (count, next, previous) is the same."""
+        (incidents/api/list_rows.py). The response (count, next, previous) is the same.
+        `count(counted)`, if given, answers the count (the list keeps it,
+        incidents/api/list_cache.py); `counted()` counts the queryset."""
         self.request = request
         paginator = self.django_paginator_class(queryset, self.get_page_size(request))
+        if count is not None:
+            paginator.count = count(queryset.count)  # Paginator.count is a cached_property
         page_number = self.get_page_number(request, paginator)
         try:
             self.page = paginator.page(page_number)
@@ -39,6 +44,18 @@ class Pagination(PageNumberPagination):
             raise NotFound(message) from None
         self.display_page_controls = paginator.num_pages > 1 and self.template is not None
         return self.page.object_list
+
+    def get_paginated_json(self, rows: bytes) -> bytes:
+        """`get_paginated_response`'s body (count, next, previous, results, in that order)
+        with `rows`, a JSON array already written (incidents/api/list_rows.py)."""
+        head = JSONRenderer().render(
+            {
+                "count": self.page.paginator.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+            }
+        )
+        return head[:-1] + b',"results":' + rows + b"}"
 
     def get_page_size(self, request):
         try:

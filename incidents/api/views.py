@@ -1,6 +1,8 @@
 """REST API (api-contract.md). One view per operation; every write calls a service, every
 read goes through a selector, so the API cannot see or do more than the rules allow."""
 
+import json
+
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -27,8 +29,8 @@ from ..triage import MissingAnswer, triage
 from .detail import etag_matches, incident_detail_body, incident_detail_etag, incident_detail_json
 from .fields import MAX_ID
 from .filters import IncidentFilter, IncidentOrdering
-from .list_cache import incident_list_json
-from .list_rows import incident_list_ids, incident_list_rows
+from .list_cache import incident_list_count, incident_list_json
+from .list_rows import incident_list_ids, incident_list_rows_json
 from .schema import CONFLICT, FORBIDDEN, RULE
 from .serializers import (
     ChecklistItemInputSerializer,
@@ -78,16 +80,22 @@ class IncidentListCreateApi(GenericAPIView):
     )
     def get(self, request):
         if request.accepted_renderer.format != "json":  # the browsable API: built each time
-            return Response(self._page())
+            return Response(json.loads(self._page()))
         return HttpResponse(
             incident_list_json(request, self._page), content_type="application/json"
         )
 
-    def _page(self) -> dict:
-        # The rows IncidentOutputSerializer describes, built from .values() (list_rows.py).
+    def _page(self) -> bytes:
+        # The rows IncidentOutputSerializer describes, written by PostgreSQL (list_rows.py),
+        # and the count kept per filter (list_cache.py).
         incidents = incident_list_ids(self.filter_queryset(self.get_queryset()))
-        page = self.paginator.paginate_lazily(incidents, self.request, view=self)
-        return self.get_paginated_response(incident_list_rows(page)).data
+        page = self.paginator.paginate_lazily(
+            incidents,
+            self.request,
+            view=self,
+            count=lambda counted: incident_list_count(self.request, counted),
+        )
+        return self.paginator.get_paginated_json(incident_list_rows_json(page))
 
     @extend_schema(
         summary="Declare an incident",

@@ -99,6 +99,14 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             # The list's default order (read backwards): a deep page skips along this index
             # only (bench/load.py), where the detected_at index alone needed a sort.
             models.Index(fields=["detected_at", "id"], name="incident_list_order"),
+            # The list's other orderings with their newest-id tie-break (api/filters.py): a
+            # page walks the index and stops, where a sort read every matching row (issue 15).
+            models.Index(fields=["severity", "-id"], name="incident_list_severity"),
+            models.Index(fields=["severity", "id"], name="incident_list_severity_desc"),
+            models.Index(fields=["status", "-detected_at", "-id"], name="incident_list_status"),
+            # What the visibility rule reads (selectors._visibility_filter): a responder's
+            # COUNT scans this narrow index instead of the table.
+            models.Index(fields=["security", "declared_by", "id"], name="incident_visibility"),
         ]
         constraints = [
             models.CheckConstraint(

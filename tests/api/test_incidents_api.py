@@ -217,6 +217,12 @@ def test_list_is_paginated(api, viewer, mixed_incidents):
         ("service=database", {"p4", "resolved"}),
         ("service=encryption", set()),
         ("service=api-gateway&severity=P4", {"p4"}),
+        # p4 affects two of the platform team's services: listed and counted once
+        ("team=platform", {"p1", "p2", "p3", "p4", "resolved"}),
+        ("team=platform&severity=P4", {"p4"}),
+        ("team=security", set()),
+        ("team=nope", set()),
+        ("service=nope", set()),
         ("q=gateway", {"p1", "p4"}),
     ],
 )

@@ -141,3 +141,15 @@ def test_rows_carry_roles_services_and_milestones(api, security_user, history):
     assert any(r["started_at"] and "." in r["started_at"] for r in rows)
     assert all(r["detected_at"].endswith("Z") for r in rows)
     assert {r["security"] for r in rows} == {True, False}
+
+
+def test_another_time_zone_is_written_as_the_serializer_writes_it(
+    api, security_user, history, settings
+):
+    """PostgreSQL writes the rows only in UTC (the API's zone); in any other the rows are
+    built in Python (incidents/api/list_rows.py), with the zone's offsets."""
+    settings.TIME_ZONE = "Europe/Paris"
+    query = {"page_size": "6"}
+    results = api(security_user).get(INCIDENTS, query).json()["results"]
+    assert results[0]["detected_at"].endswith(("+01:00", "+02:00"))
+    assert JSONRenderer().render(results) == _serializer_page(security_user, query)

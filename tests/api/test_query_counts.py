@@ -16,12 +16,19 @@ from .conftest import INCIDENTS
 # of its tests in one process (pytest-xdist's loadgroup), not the rows four times over.
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("list-query-counts")]
 
-# Measured (SQLite and PostgreSQL) for a page built anew: token joined to its user, the user's
-# groups (visibility), the version (incidents/api/list_cache.py), COUNT, the page (its ids a
-# subquery; declared_by and acknowledged_by joined), services, and the active roles with their
-# users (incidents/api/list_rows.py): 7, for a page of 5 or of 50. A kept page costs the first
-# three (tests/api/test_list_cache.py).
-EXPECTED_QUERIES = 7
+# Measured for a page built anew, its count counted (the kept count is
+# tests/api/test_list_cache.py's): token joined to its user, the user's groups (visibility),
+# the version (incidents/api/list_cache.py), COUNT, then on PostgreSQL the page's ids and its
+# rows written as JSON by the database; on SQLite the page (its ids a subquery; declared_by and
+# acknowledged_by joined), services, and the active roles with their users
+# (incidents/api/list_rows.py): 6 on PostgreSQL, 7 on SQLite, for a page of 5 or of 50. A kept
+# page costs the first three.
+EXPECTED_QUERIES = 6 if connection.vendor == "postgresql" else 7
+
+
+@pytest.fixture(autouse=True)
+def counted_each_time(settings):
+    settings.TENSAFE_INCIDENT_LIST_COUNT_SECONDS = 0
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +128,8 @@ def test_list_with_filters_stays_within_the_budget(
     api, sre_lead, sixty_incidents, django_assert_max_num_queries
 ):
     client = api(sre_lead)
-    with django_assert_max_num_queries(EXPECTED_QUERIES):
+    # `?service=` and `?team=` read the services' ids first (incidents/api/filters.py)
+    with django_assert_max_num_queries(EXPECTED_QUERIES + 1):
         response = client.get(INCIDENTS + "?page_size=50&status=investigating&service=database")
     assert response.status_code == 200
     assert response.json()["count"] > 0
