@@ -59,13 +59,13 @@ run: install
 # wait (worker subprocesses, browsers, leases running out), so there are more processes than
 # cores. Tests are handed out one or two at a time, in the order tests/conftest.py gives
 # (longest first): xdist's default hands each process a quarter of its share at once, which put
-# every fault test on the first process, one after another. A module whose read-only rows are
-# written once (`xdist_group` in it) runs whole in one process (`--dist loadgroup`).
-# docs/benchmarks.md ("Test suite") has the figures. `make test TEST_WORKERS=0` runs it in one
-# process.
+# every fault test on the first process, one after another. (xdist's loadgroup would keep a
+# module's tests together, but it dedupes tests by id, and the schema fuzzer's operations share
+# one: it dropped all but one of them.) docs/benchmarks.md ("Test suite") has the figures.
+# `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= 4
 test: install
-	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --maxschedchunk 1) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

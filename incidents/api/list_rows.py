@@ -181,7 +181,7 @@ def _rows_sql() -> str:
         "services": f"""coalesce((
             SELECT json_agg(s.slug ORDER BY s.name)
             FROM "{link.db_table}" x JOIN "{services}" s ON s.id = x."{to_service}"
-            WHERE x."{to_incident}" = i.id), '[]')""",  # noqa: S608  # nosec B608
+            WHERE x."{to_incident}" = i.id), '[]')""",  # noqa: S608  # nosec B608  # metadata names
         "ttd_seconds": _sql_seconds(i("started_at"), i("detected_at")),
         "ttm_seconds": _sql_seconds(i("detected_at"), i("mitigated_at")),
         "ttr_seconds": _sql_seconds(i("detected_at"), i("resolved_at")),
@@ -190,7 +190,7 @@ def _rows_sql() -> str:
         "roles": f"""coalesce((
             SELECT json_agg(json_build_object({role}) ORDER BY {r("assigned_at")}, r.id)
             FROM "{roles.db_table}" r JOIN "{users}" u ON u.id = {r("user")}
-            WHERE {r("incident")} = i.id AND {r("relieved_at")} IS NULL), '[]')""",  # noqa: S608
+            WHERE {r("incident")} = i.id AND {r("relieved_at")} IS NULL), '[]')""",  # noqa: S608  # nosec B608  # metadata names
     }
     values = ", ".join(
         f"'{name}', "

@@ -17,9 +17,7 @@ from tests.factories import UserFactory, declare, drive_to, put_on_call
 
 from .conftest import INCIDENTS
 
-# The module's rows are written once per test process (`kept_for_module`): `make test` runs all
-# of its tests in one process (pytest-xdist's loadgroup), not the rows four times over.
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("list-rows")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")

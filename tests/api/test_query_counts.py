@@ -12,9 +12,7 @@ from tests.factories import UserFactory, declare, put_on_call
 
 from .conftest import INCIDENTS
 
-# The module's rows are written once per test process (`kept_for_module`): `make test` runs all
-# of its tests in one process (pytest-xdist's loadgroup), not the rows four times over.
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("list-query-counts")]
+pytestmark = pytest.mark.django_db
 
 # Measured for a page built anew, its count counted (the kept count is
 # tests/api/test_list_cache.py's): token joined to its user, the user's groups (visibility),
