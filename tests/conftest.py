@@ -2,6 +2,7 @@ import contextlib
 import ipaddress
 import os
 import socket
+from collections import Counter
 from importlib import import_module
 
 import pytest
@@ -89,6 +90,44 @@ def django_db_setup(django_db_setup, django_db_blocker):
     rolled back with it and written again by the next: about a second in forty."""
     with django_db_blocker.unblock():
         policy_seed_defaults()
+
+
+# --- the schema fuzzer over pytest-xdist processes ----------------------------------------------
+# tests/fuzz/test_schema_fuzz.py checks that each operation got its requests, but under xdist
+# each process sees only the operations it ran. The controller adds up what every process
+# fuzzed (tests/fuzz/conftest.py hands it over) and fails the run when an operation that was
+# collected was not fuzzed, or got fewer requests (a scheduler that drops tests would pass).
+FUZZED_OPERATION = "tests/fuzz/test_schema_fuzz.py::test_operation"
+_fuzzing = {"collected": 0, "sent": Counter(), "examples": 0}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    collected = sum(1 for nodeid in ids if nodeid.startswith(FUZZED_OPERATION))
+    _fuzzing["collected"] = max(_fuzzing["collected"], collected)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    output = getattr(node, "workeroutput", {})
+    _fuzzing["sent"].update(output.get("fuzz_sent", {}))
+    _fuzzing["examples"] = max(_fuzzing["examples"], output.get("fuzz_examples", 0))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workeroutput") or not _fuzzing["collected"]:
+        return  # a worker, or a run without the fuzzer's operations
+    sent, least = _fuzzing["sent"], _fuzzing["examples"]
+    short = {label: n for label, n in sent.items() if n < least}
+    if len(sent) < _fuzzing["collected"] or short:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_sep("=", "schema fuzzing", red=True)
+        reporter.write_line(
+            f"schema fuzzing: {len(sent)} of {_fuzzing['collected']} operations fuzzed in all "
+            f"processes; fewer than {least} requests: {short}",
+            red=True,
+        )
 
 
 def pytest_runtest_setup(item):

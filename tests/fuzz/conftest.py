@@ -169,3 +169,13 @@ def fuzz_data(django_db_setup, django_db_blocker):
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+def pytest_sessionfinish(session):
+    """In a pytest-xdist process: hand the controller what this process fuzzed, so the whole
+    run is checked there (tests/conftest.py), not just one process's share."""
+    if hasattr(session.config, "workeroutput"):
+        from .test_schema_fuzz import EXAMPLES, SENT
+
+        session.config.workeroutput["fuzz_sent"] = dict(SENT)
+        session.config.workeroutput["fuzz_examples"] = EXAMPLES
