@@ -235,8 +235,10 @@ def incident_detail_version(user, incident_id, at) -> tuple | None:
     window = rest[3] or 0
     stability = None
     if status == Status.MONITORING and mitigated_at is not None:
-        if isinstance(mitigated_at, str):  # SQLite
-            mitigated_at = parse_datetime(mitigated_at).replace(tzinfo=UTC)
+        if isinstance(mitigated_at, str):
+            mitigated_at = parse_datetime(mitigated_at)
+        if timezone.is_naive(mitigated_at):  # SQLite's cursor: UTC without its zone
+            mitigated_at = mitigated_at.replace(tzinfo=UTC)
         elapsed = (at - mitigated_at).total_seconds() / 60
         stability = int(elapsed) if elapsed < window else "elapsed"
     viewer = (user.pk, user.is_superuser, user.rank)
