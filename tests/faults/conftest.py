@@ -42,13 +42,12 @@ from incidents.escalation import plan_deadlines
 from incidents.models import (
     ContactMethod,
     Deadline,
-    EscalationRule,
     Incident,
     Page,
     TimelineEvent,
     User,
 )
-from incidents.selectors import policy_for
+from incidents.selectors import policy_for, policy_rules_enabled
 from incidents.states import Rank, Status
 from tests.faults.counting import KeyCounts
 
@@ -127,7 +126,7 @@ def open_p1_incidents_all_due(count: int, *, actor: User) -> list[Incident]:
             for i in range(count)
         )
         policy = policy_for("P1")  # seeds the procedures' defaults on a flushed database
-        rules = list(EscalationRule.objects.filter(enabled=True))
+        rules = policy_rules_enabled()
         Deadline.objects.bulk_create(
             Deadline(
                 incident=incident,
