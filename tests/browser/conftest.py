@@ -1,6 +1,7 @@
 """Browser tests: Playwright for Python driving Debian's Chromium against pytest-django's
 live_server. Screenshots go to test-artifacts/screenshots/ (gitignored)."""
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -23,29 +24,45 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 
 
+# Every pytest-xdist process that runs a browser test asks for Chromium at once: the first
+# installs it while the others wait on this lock (apt-get would refuse them: dpkg's lock is
+# held), then find it there.
+INSTALL_LOCK = Path("/tmp/tensafe-ir-chromium-install.lock")
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Debian's Chromium, installed with apt-get when missing (CI runs as root)."""
-    if not CHROMIUM.exists():
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            pytest.fail(
-                f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
-                "install Debian's chromium package to run the browser tests."
-            )
-        result = subprocess.run(
-            "apt-get update && apt-get install -y chromium",
-            shell=True,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.fail(
+            f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
+            "install Debian's chromium package to run the browser tests."
         )
-        if result.returncode != 0 or not CHROMIUM.exists():
-            pytest.fail(
-                "Could not install Debian's chromium for the browser tests "
-                f"(apt-get exited {result.returncode}):\n{result.stderr[-2000:]}"
-            )
+    with INSTALL_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not CHROMIUM.exists():
+            _install_chromium()
     return str(CHROMIUM)
+
+
+def _install_chromium() -> None:
+    # Anything else on the machine using dpkg (unattended upgrades) is waited for too.
+    wait = "-o DPkg::Lock::Timeout=600"
+    result = subprocess.run(
+        f"apt-get {wait} update && apt-get {wait} install -y chromium",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    if result.returncode != 0 or not CHROMIUM.exists():
+        pytest.fail(
+            "Could not install Debian's chromium for the browser tests "
+            f"(apt-get exited {result.returncode}):\n{result.stderr[-2000:]}"
+        )
 
 
 @pytest.fixture(scope="module")
