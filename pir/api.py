@@ -25,7 +25,6 @@ from .agenda import AGENDA, agenda_total_minutes
 from .models import ActionPriority, ActionStatus, PirStatus
 from .render.exports import action_items_csv, action_items_jira
 from .render.markdown_export import pir_markdown
-from .render.pdf import pir_pdf
 from .selectors import (
     action_item_get_for_user,
     action_item_metrics,
@@ -257,6 +256,9 @@ class PirPdfApi(_FileApi):
         responses={(200, "application/pdf"): OpenApiTypes.BINARY},
     )
     def get(self, request, pk):
+        # WeasyPrint is loaded by the first PDF, not with the URLconf (pir/render/document.py).
+        from .render.pdf import pir_pdf
+
         pir = pir_get_for_user(request.user, pk)
         return _attachment(pir_pdf(pir), "application/pdf", f"{pir.reference}.pdf")
 

@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 
-from .render.pdf import pir_html
+from .render.document import pir_html
 from .selectors import pir_get_for_user
 
 

@@ -8,22 +8,13 @@ import logging
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from django.conf import settings
-from django.template.loader import render_to_string
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from ..models import PostIncidentReview
-from .context import pir_document
+from .document import PIR_STATIC, pir_html, static_roots
 
 log = logging.getLogger(__name__)
-PIR_STATIC = Path(__file__).resolve().parent.parent / "static" / "pir"
-STYLESHEET = "pir-print.css"
-
-
-def static_roots() -> list[Path]:
-    roots = [PIR_STATIC, *(Path(d) for d in settings.STATICFILES_DIRS), Path(settings.STATIC_ROOT)]
-    return [r.resolve() for r in roots]
 
 
 class LocalOnlyFetcher(URLFetcher):
@@ -54,13 +45,6 @@ class LocalOnlyFetcher(URLFetcher):
 def _headers(path: Path) -> dict:
     types = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
     return {"Content-Type": types.get(path.suffix, "application/octet-stream")}
-
-
-def pir_html(pir: PostIncidentReview, *, for_pdf: bool) -> str:
-    context = pir_document(pir)
-    context["for_pdf"] = for_pdf
-    context["stylesheet"] = STYLESHEET
-    return render_to_string("pir/document.html", context)
 
 
 def html_to_pdf(html: str, fetcher: LocalOnlyFetcher | None = None) -> bytes:
