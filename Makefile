@@ -64,8 +64,12 @@ run: install
 # one: it dropped all but one of them.) docs/benchmarks.md ("Test suite") has the figures.
 # `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= 4
+# Python keeps compiled modules (and pytest its assertion-rewritten tests) in __pycache__, even
+# where the environment says PYTHONDONTWRITEBYTECODE: besides its test processes, the suite
+# starts Celery workers, web servers and manage.py commands, and each compiled every
+# module of ours again, about 6 s of CPU per test process.
 test: install
-	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --maxschedchunk 1) $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --maxschedchunk 1) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
