@@ -19,6 +19,7 @@ from incidents.models import ApiToken
 from incidents.services import api_token_create
 from incidents.services.policy import policy_seed_defaults
 from tensafe_ir.celery import app as celery_app
+from tests import databases
 from tests.factories import UserFactory
 from tests.http_target import HttpTarget
 
@@ -32,8 +33,7 @@ if settings.CELERY_BROKER_URL.startswith("filesystem://"):
 REQUIRE_SERVICES = os.environ.get("TENSAFE_REQUIRE_SERVICES") == "1"
 
 
-def _uses_postgres() -> bool:
-    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+_uses_postgres = databases.uses_postgres
 
 
 def _uses_redis() -> bool:
@@ -83,36 +83,10 @@ post_migrate.connect(
 )
 
 
-def _flush_by_delete(original):
-    """After each test that commits, pytest-django empties every table with one TRUNCATE of
-    all ~60: on PostgreSQL that makes new files for every table and index, about 0.3 s of the
-    server's CPU per test, where DELETE of the few rows a test wrote takes 0.007 s. Foreign
-    keys and the append-only triggers (incidents 0002) are not fired while the tables are
-    emptied (`session_replication_role`, which needs a superuser, as CI's is; otherwise
-    TRUNCATE as before)."""
-
-    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-        if tables and not reset_sequences and _is_superuser(self.connection):
-            return ["SET LOCAL session_replication_role = replica"] + [
-                f"DELETE FROM {self.quote_name(table)}" for table in tables
-            ]
-        return original(
-            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
-        )
-
-    return sql_flush
-
-
-def _is_superuser(connection) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW is_superuser")
-        return cursor.fetchone()[0] == "on"
-
-
 if _uses_postgres():
     from django.db.backends.postgresql.operations import DatabaseOperations
 
-    DatabaseOperations.sql_flush = _flush_by_delete(DatabaseOperations.sql_flush)
+    DatabaseOperations.sql_flush = databases.flush_by_delete(DatabaseOperations.sql_flush)
 
 
 @pytest.fixture(scope="session")

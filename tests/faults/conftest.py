@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from celery import Celery
@@ -49,6 +49,7 @@ from incidents.models import (
 )
 from incidents.selectors import policy_for, policy_rules_enabled
 from incidents.states import Rank, Status
+from tests.databases import database_url
 from tests.faults.counting import KeyCounts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,15 +61,9 @@ FIRED_KINDS = ["escalated", "notified"]
 
 # --- where the subprocesses connect -------------------------------------------------------------
 def worker_database_url() -> str:
-    """The database this test uses (pytest-django's test database, e.g. test_test), as a URL
-    for the worker subprocesses."""
-    db = connections["default"].settings_dict  # NAME is the test database's by now
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
+    """The database this test uses (pytest-django's test database, e.g. test_test_gw0), as a
+    URL for the worker subprocesses."""
+    return database_url()
 
 
 def redis_client(url: str):

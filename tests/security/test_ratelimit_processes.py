@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
+from tests.databases import database_url
 from tests.factories import UserFactory
 
 from .webprocess import environment, manage, stop, web_processes
@@ -96,8 +97,7 @@ def test_parallel_failed_sign_ins_over_two_processes_stop_at_the_limit(tmp_path)
 def test_parallel_failed_sign_ins_over_two_processes_on_postgresql(tmp_path):
     """The same against PostgreSQL: the processes use this test's (committed) database."""
     UserFactory(username="maria")
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    url = database_url()
     connection.close()
 
     _assert_stopped_at_the_limit(_burst_over_two_processes(environment(url, tmp_path), tmp_path))
