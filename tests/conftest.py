@@ -33,9 +33,6 @@ if settings.CELERY_BROKER_URL.startswith("filesystem://"):
 REQUIRE_SERVICES = os.environ.get("TENSAFE_REQUIRE_SERVICES") == "1"
 
 
-_uses_postgres = databases.uses_postgres
-
-
 def _uses_redis() -> bool:
     return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 
@@ -83,7 +80,7 @@ post_migrate.connect(
 )
 
 
-if _uses_postgres():
+if databases.uses_postgres():
     from django.db.backends.postgresql.operations import DatabaseOperations
 
     DatabaseOperations.sql_flush = databases.flush_by_delete(DatabaseOperations.sql_flush)
@@ -138,7 +135,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_runtest_setup(item):
     for marker, available, what in (
-        ("postgres", _uses_postgres, "DATABASE_URL=postgres://..."),
+        ("postgres", databases.uses_postgres, "DATABASE_URL=postgres://..."),
         ("redis", _uses_redis, "CELERY_BROKER_URL=redis://..."),
     ):
         if item.get_closest_marker(marker) and not available():

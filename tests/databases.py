@@ -13,16 +13,16 @@ def uses_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
-def database_url(name: str | None = None) -> str:
-    """The default database (by now the test database, e.g. test_test_gw0), or the database
-    `name` on the same server, as a DATABASE_URL for a subprocess."""
+def database_url() -> str:
+    """The default database (by now the test database, e.g. test_test_gw0) as a DATABASE_URL
+    for a subprocess (Celery workers, web servers)."""
     db = connections["default"].settings_dict
     user = quote(db.get("USER") or "", safe="")
     password = quote(db.get("PASSWORD") or "", safe="")
     auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or 5432
-    return f"postgres://{auth}{host}:{port}/{name or db['NAME']}"
+    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
 
 
 def flush_by_delete(original):

@@ -59,13 +59,7 @@ WORKER_APPLICATION_NAME = "tensafe-faults-worker"
 FIRED_KINDS = ["escalated", "notified"]
 
 
-# --- where the subprocesses connect -------------------------------------------------------------
-def worker_database_url() -> str:
-    """The database this test uses (pytest-django's test database, e.g. test_test_gw0), as a
-    URL for the worker subprocesses."""
-    return database_url()
-
-
+# --- the fault tests' Redis ----------------------------------------------------------------------
 def redis_client(url: str):
     import redis
 
@@ -257,7 +251,7 @@ def celery_worker_process(tmp_path):
         log = tmp_path / f"{name}.log"
         env = {
             **os.environ,
-            "DATABASE_URL": worker_database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": broker_url,
             "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "TENSAFE_VAR_DIR": str(tmp_path / "var"),
