@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.servers.basehttp import WSGIServer
+from django.db import connection
+from django.test.testcases import LiveServerThread
 
 from tests.factories import PASSWORD
 
@@ -63,6 +66,26 @@ def _install_chromium() -> None:
             "Could not install Debian's chromium for the browser tests "
             f"(apt-get exited {result.returncode}):\n{result.stderr[-2000:]}"
         )
+
+
+class _OneRequestAtATime(WSGIServer):
+    """The live server for an in-memory SQLite test database. pytest-django hands the test's
+    one connection to the server, and with a thread per request two requests (a page and its
+    timeline's poll) used it at once: "database table is locked" and a 500. On PostgreSQL
+    each request thread has its own connection and the threaded server stays."""
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _live_server_for_the_database():
+    if connection.vendor != "sqlite" or not connection.is_in_memory_db():
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LiveServerThread, "server_class", _OneRequestAtATime)
+        yield
 
 
 @pytest.fixture(scope="module")
