@@ -2,20 +2,23 @@
 
 A worker's connection can drop under it at any statement: PostgreSQL restarted or failed over,
 an operator (or `idle_session_timeout`) terminated the backend, a network blip. Django then
-raises OperationalError or InterfaceError and leaves a dead connection behind. Celery closes
-such a connection between tasks; these helpers let a task carry on within itself instead of
-failing and leaving its work to the sweepers (a page stuck `sending` until its lease runs out
-is sent a second time: exactly what the lease exists to avoid in the common case).
+raises OperationalError or InterfaceError and leaves a dead connection behind. Between tasks,
+a worker checks the connection it keeps before using it (tensafe_ir/celery.py); these helpers
+let a task carry on within itself instead of failing and leaving its work to the sweepers (a
+page stuck `sending` until its lease runs out is sent a second time: exactly what the lease
+exists to avoid in the common case).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError, connection
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,7 +50,25 @@ def on_fresh_connection(work: Callable[..., T], *args, **kwargs) -> T:
     with the connection and only the caller can redo it). If the connection dropped while a
     COMMIT was on the wire, the commit may have happened: `work` must see that and not do it
     twice (see `claim_row`, and the sender's record step that checks its lease)."""
-    for delay in RETRY_DELAYS:
+    return _retried(RETRY_DELAYS, work, *args, **kwargs)
+
+
+def on_fresh_connection_until(deadline: datetime, work: Callable[..., T], *args, **kwargs) -> T:
+    """`on_fresh_connection`, trying again every RETRY_DELAYS[-1] s after those tries for as
+    long as `deadline` has not passed. For a send's outcome, whose lease ends at `deadline`:
+    given up before then, the row would stay `sending` until the lease ran out and be handed,
+    and sent, again (seen with PostgreSQL terminating busy sessions fifty times a second)."""
+
+    def delays():
+        yield from RETRY_DELAYS
+        while timezone.now() < deadline:
+            yield RETRY_DELAYS[-1]
+
+    return _retried(delays(), work, *args, **kwargs)
+
+
+def _retried(delays: Iterable[float], work: Callable[..., T], *args, **kwargs) -> T:
+    for delay in delays:
         used = None
         try:
             used = opened_connection()

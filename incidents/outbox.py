@@ -41,7 +41,7 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .db import claim_row, lease_lost, on_fresh_connection
+from .db import claim_row, lease_lost, on_fresh_connection, on_fresh_connection_until
 from .notify import Outcome, backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,8 @@ def outbox_deliver(kind: str, row_id: int) -> str:
        failed (logged at WARNING, plus the sender's `final_failure`); or held when the sender's
        `held(row)` says so.
     6. Schedule the retry; or, with an ordering key, hand over the next row of the key.
-    Steps 0, 2, 5 and 6 run on a fresh connection if the old one dropped (incidents.db).
+    Steps 0, 2, 5 and 6 run on a fresh connection if the old one dropped (incidents.db); step 5
+    keeps trying until the lease ends, since a row left `sending` is sent again after it.
     """
     spec = outbox_kind(kind)
     model = spec.model
@@ -287,10 +288,10 @@ def outbox_deliver(kind: str, row_id: int) -> str:
         return "skipped"
     reason = getattr(spec.sender, "cancelled", lambda row: None)(row)
     if reason:
-        status = on_fresh_connection(_record_cancelled, spec, row, lease, reason)
+        status = on_fresh_connection_until(lease, _record_cancelled, spec, row, lease, reason)
     else:
         outcome = _send(spec, row)
-        status = on_fresh_connection(_record, spec, row, outcome, lease)
+        status = on_fresh_connection_until(lease, _record, spec, row, outcome, lease)
     if status == OutboxStatus.PENDING:
         _schedule_retry(kind, row.pk, row.next_attempt_at)
     elif spec.ordering_key and status != OutboxStatus.SENDING:

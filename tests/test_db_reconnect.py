@@ -10,7 +10,8 @@ from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from incidents.db import claim_row, on_fresh_connection
+from incidents import db
+from incidents.db import claim_row, on_fresh_connection, on_fresh_connection_until
 from incidents.models import Page
 from incidents.notify import Outcome
 from incidents.outbox import _record, outbox_deliver, outbox_kind
@@ -75,6 +76,31 @@ def test_work_runs_again_on_a_new_connection():
     terminate_my_backend()
     assert on_fresh_connection(Page.objects.count) == 0
     assert len({first, second, pid()}) == 3
+
+
+def test_a_send_s_outcome_is_tried_until_its_lease_ends(monkeypatch):
+    """The outcome of a send is tried again for as long as its lease lasts, not just the usual
+    few times: given up, the row would be sent a second time once the lease ran out."""
+    monkeypatch.setattr(db, "RETRY_DELAYS", (0.01, 0.01))
+    drops = []
+
+    def record_under_drops():
+        if len(drops) < 6:  # three times the usual tries
+            drops.append(pid())
+            terminate_my_backend()
+        return Page.objects.count()
+
+    with pytest.raises((OperationalError, InterfaceError)):
+        on_fresh_connection(record_under_drops)
+    drops.clear()
+    lease = timezone.now() + timedelta(seconds=30)
+    assert on_fresh_connection_until(lease, record_under_drops) == 0
+    assert len(set(drops)) == 6
+
+    drops.clear()
+    with pytest.raises((OperationalError, InterfaceError)):
+        on_fresh_connection_until(timezone.now(), record_under_drops)
+    connection.close()  # the last try left it dead: the test's teardown opens a new one
 
 
 def test_an_error_on_a_working_connection_is_not_retried():

@@ -530,13 +530,16 @@ def webhook_receiver():
 
 # --- PostgreSQL connections terminated -----------------------------------------------------------
 class Terminator:
-    """From a thread on a connection of its own, terminates every PostgreSQL session of the
-    workers (WORKER_APPLICATION_NAME, in the test's database only: nobody else's) every `every`
-    seconds while `armed`; counts the sessions terminated, and how many of them were inside a
-    statement or a transaction at that moment."""
+    """From a thread on a connection of its own, terminates the PostgreSQL sessions of the
+    workers (WORKER_APPLICATION_NAME, in the test's database only: nobody else's) while
+    `armed`: every one of them every `every` seconds and, with `busy_poll`, also every
+    `busy_poll` seconds those inside a statement or a transaction. Workers keep their sessions
+    between tasks (tensafe_ir/celery.py) and a send's statements are short, so terminating on a
+    clock alone seldom cuts a sender off mid-work. Counts the sessions terminated, and how many
+    were busy."""
 
-    def __init__(self, every: float):
-        self.every = every
+    def __init__(self, every: float, busy_poll: float | None = None):
+        self.every, self.busy_poll = every, busy_poll
         self.armed = threading.Event()
         self.stop = threading.Event()
         self.terminated = self.busy = self.rounds = 0
@@ -559,34 +562,39 @@ class Terminator:
 
         try:
             with psycopg.connect(**self.conninfo) as conn:
+                last_round = 0.0
                 while not self.stop.is_set():
-                    if self.armed.is_set():
-                        self._round(conn)
-                    self.stop.wait(self.every)
+                    every_session = time.monotonic() - last_round >= self.every
+                    if self.armed.is_set() and (every_session or self.busy_poll):
+                        self._round(conn, every_session=every_session)
+                        if every_session:
+                            last_round = time.monotonic()
+                    self.stop.wait(min(self.every, self.busy_poll or self.every))
         except BaseException as exc:  # reported by the test
             self.errors.append(exc)
 
-    def _round(self, conn) -> None:
+    def _round(self, conn, *, every_session: bool) -> None:
         rows = conn.execute(
             """
             SELECT state, pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE datname = %s AND application_name = %s AND pid <> pg_backend_pid()
+               AND (%s OR state IN ('active', 'idle in transaction'))
             """,
-            [self.dbname, WORKER_APPLICATION_NAME],
+            [self.dbname, WORKER_APPLICATION_NAME, every_session],
         ).fetchall()
-        self.rounds += 1
+        self.rounds += every_session
         self.terminated += sum(1 for _, done in rows if done)
         self.busy += sum(1 for state, done in rows if done and state != "idle")
 
 
 @pytest.fixture
 def pg_terminator():
-    """terminator(every) -> a started Terminator (disarmed: call .armed.set()); stopped at
-    teardown."""
+    """terminator(every, busy_poll=None) -> a started Terminator (disarmed: call
+    .armed.set()); stopped at teardown."""
     started: list[Terminator] = []
 
-    def start(every: float) -> Terminator:
-        terminator = Terminator(every)
+    def start(every: float, busy_poll: float | None = None) -> Terminator:
+        terminator = Terminator(every, busy_poll)
         terminator.thread.start()
         started.append(terminator)
         return terminator

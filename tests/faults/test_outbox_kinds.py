@@ -346,7 +346,9 @@ def test_connections_terminated_mid_send_lose_and_double_nothing(
     kind_name, model = kind
     box = receiver(delay=0.01)
     broker = dedicated_broker()
-    terminator = pg_terminator(0.5)
+    # Every session each 0.5 s, and a busy one as soon as it is seen: a send's statements are
+    # short, and the sender is idle between them.
+    terminator = pg_terminator(0.5, busy_poll=0.02)
     worker = celery_worker_process(broker, concurrency=4, extra_env=box.env)
     started = time.monotonic()
     sweeps(broker, every=1.0, entry="sweep-outbox")
