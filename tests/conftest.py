@@ -2,7 +2,7 @@ import contextlib
 import ipaddress
 import os
 import socket
-from collections import Counter
+from collections import Counter, defaultdict
 from importlib import import_module
 
 import pytest
@@ -14,6 +14,7 @@ from django.db.models.signals import post_migrate
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
+from xdist.scheduler import LoadScheduling
 
 from incidents.models import ApiToken
 from incidents.services import api_token_create
@@ -44,6 +45,14 @@ def _uses_redis() -> bool:
 # database), which xdist does not keep anyway: a worker may run a test in a transaction after
 # one that committed. That is safe because of `_migrated_rows_again` below.
 LONGEST_FIRST = ("tests/faults/", "tests/browser/", "tests/fuzz/")
+# Of those, the fault and browser tests mostly wait (on Celery workers, a restarted Redis,
+# Chromium): four of them at once left the two cores half idle for a minute and a half. No
+# more than this many run at once; the other workers go on to the fuzzer meanwhile.
+WAITING = LONGEST_FIRST[:2]
+WAITING_AT_ONCE = 2
+# The fuzzer's operations share a module fixture (seeded data in an open transaction), so a
+# worker runs them one after another: nothing else in between.
+FUZZ = LONGEST_FIRST[2]
 
 
 @pytest.hookimpl(trylast=True)
@@ -53,6 +62,51 @@ def pytest_collection_modifyitems(config, items):
         return next(starts, len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: the order within each group is kept
+
+
+class SpreadWaiting(LoadScheduling):
+    """xdist's load scheduling, with the waiting tests held to WAITING_AT_ONCE workers."""
+
+    def __init__(self, config, log=None):
+        super().__init__(config, log)
+        self.sent: defaultdict = defaultdict(set)  # worker -> the tests it was given
+
+    def _send_tests(self, node, num) -> None:
+        for _ in range(num):
+            pick = self._next_test(node)
+            if pick is None:
+                return
+            self.pending.remove(pick)
+            self.node2pending[node].append(pick)
+            self.sent[node].add(pick)
+            node.send_runtest_some([pick])
+
+    def _next_test(self, node) -> int | None:
+        """The first pending test this worker may take: a waiting test only while fewer than
+        WAITING_AT_ONCE other workers hold one, and only before the worker has run any of the
+        fuzzer's (which must stay together). A worker holding fewer than two tests takes the
+        first whatever it is: xdist's worker runs a test only once it holds the next one (or is
+        told to stop), so one left holding a single test would wait for ever."""
+
+        def waiting(index) -> bool:
+            return self.collection[index].startswith(WAITING)
+
+        others = sum(
+            any(waiting(index) for index in pending)
+            for other, pending in self.node2pending.items()
+            if other is not node
+        )
+        fuzzed = any(self.collection[index].startswith(FUZZ) for index in self.sent[node])
+        for index in self.pending:
+            if not waiting(index) or (others < WAITING_AT_ONCE and not fuzzed):
+                return index
+        if self.pending and len(self.node2pending[node]) < 2:
+            return self.pending[0]
+        return None
+
+
+def pytest_xdist_make_scheduler(config, log):
+    return SpreadWaiting(config, log) if config.getoption("dist") == "load" else None
 
 
 def _migrated_rows_again(sender, **kwargs):
