@@ -2,7 +2,7 @@ import contextlib
 import ipaddress
 import os
 import socket
-from collections import Counter, defaultdict
+from collections import Counter
 from importlib import import_module
 
 import pytest
@@ -67,10 +67,6 @@ def pytest_collection_modifyitems(config, items):
 class SpreadWaiting(LoadScheduling):
     """xdist's load scheduling, with the waiting tests held to WAITING_AT_ONCE workers."""
 
-    def __init__(self, config, log=None):
-        super().__init__(config, log)
-        self.sent: defaultdict = defaultdict(set)  # worker -> the tests it was given
-
     def _send_tests(self, node, num) -> None:
         for _ in range(num):
             pick = self._next_test(node)
@@ -78,15 +74,16 @@ class SpreadWaiting(LoadScheduling):
                 return
             self.pending.remove(pick)
             self.node2pending[node].append(pick)
-            self.sent[node].add(pick)
             node.send_runtest_some([pick])
 
     def _next_test(self, node) -> int | None:
         """The first pending test this worker may take: a waiting test only while fewer than
-        WAITING_AT_ONCE other workers hold one, and only before the worker has run any of the
-        fuzzer's (which must stay together). A worker holding fewer than two tests takes the
+        WAITING_AT_ONCE other workers hold one. A worker holding fewer than two tests takes the
         first whatever it is: xdist's worker runs a test only once it holds the next one (or is
-        told to stop), so one left holding a single test would wait for ever."""
+        told to stop), so one left holding a single test would wait for ever. (The workers that
+        take the waiting tests keep taking them while any is left, and the fuzzer's come before
+        the rest, so a worker's fuzzer tests still run one after another:
+        tests/test_scheduling.py.)"""
 
         def waiting(index) -> bool:
             return self.collection[index].startswith(WAITING)
@@ -96,15 +93,15 @@ class SpreadWaiting(LoadScheduling):
             for other, pending in self.node2pending.items()
             if other is not node
         )
-        fuzzed = any(self.collection[index].startswith(FUZZ) for index in self.sent[node])
         for index in self.pending:
-            if not waiting(index) or (others < WAITING_AT_ONCE and not fuzzed):
+            if not waiting(index) or others < WAITING_AT_ONCE:
                 return index
         if self.pending and len(self.node2pending[node]) < 2:
             return self.pending[0]
         return None
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown when it is not loaded
 def pytest_xdist_make_scheduler(config, log):
     return SpreadWaiting(config, log) if config.getoption("dist") == "load" else None
 
