@@ -61,7 +61,8 @@ run: install
 # database; the fault tests each start a Redis of their own). Many of the longest tests mostly
 # wait (worker subprocesses, browsers, leases running out), so there are more processes than
 # cores. Tests are handed out one or two at a time, in the order tests/conftest.py gives
-# (longest first): xdist's default hands each process a quarter of its share at once, which put
+# (longest first), with no more than two of the waiting ones at once (its SpreadWaiting
+# scheduler): xdist's default hands each process a quarter of its share at once, which put
 # every fault test on the first process, one after another. (xdist's loadgroup would keep a
 # module's tests together, but it dedupes tests by id, and the schema fuzzer's operations share
 # one: it dropped all but one of them.) docs/benchmarks.md ("Test suite") has the figures.
