@@ -378,8 +378,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # A worker keeps its database connection from one task to the next, as a web process does from
 # one request to the next (DATABASE_CONN_MAX_AGE, checked before use: tensafe_ir/celery.py).
 # Celery's Django fixup would close it around every task otherwise, and each task then paid
-# for a new PostgreSQL session (a fork and an authentication on the server: a page of ~20 ms
-# spent most of it connecting). The fixup still closes every connection after this many tasks.
+# for a new PostgreSQL session (a fork and an authentication on the server: about 4 ms of a
+# page's 8 ms of CPU, docs/benchmarks.md). The fixup still closes it after this many tasks.
 CELERY_DB_REUSE_MAX = 10_000
 # Deadlines are rows; beat starts a sweep every second on its own queue, served by its own
 # worker so page deliveries (and the outbox sweep) never delay an escalation.
