@@ -2,7 +2,8 @@
 one request to the next, and replaces it when PostgreSQL has terminated it in between.
 
 Celery's Django fixup closes every connection around every task; each task then paid for a new
-session (a fork and an authentication on the server), which is most of a 20 ms page.
+session (a fork and an authentication on the server: about 4 ms of a page's 8 ms of CPU,
+docs/benchmarks.md "Timers").
 """
 
 import re
