@@ -475,6 +475,13 @@ TENSAFE_STATUS_VERSION_TTL_SECONDS = float(
     os.environ.get("TENSAFE_STATUS_VERSION_TTL_SECONDS", "1")
 )
 
+# --- Post-incident reviews (pir/) -----------------------------------------------------------
+# Rendered PIR PDFs each process keeps, by the digest of their HTML (pir/render/pdf.py), so a
+# review downloaded by a whole meeting is printed once; 0 keeps none.
+TENSAFE_PIR_PDF_CACHE_BYTES = int(os.environ.get("TENSAFE_PIR_PDF_CACHE_BYTES", str(32 << 20)))
+if TENSAFE_PIR_PDF_CACHE_BYTES < 0:
+    raise ImproperlyConfigured("TENSAFE_PIR_PDF_CACHE_BYTES must be 0 or more")
+
 # --- Integrations (integrations/: alert ingestion, outgoing webhooks, /metrics) -------------
 # /metrics answers 127.0.0.1 and ::1, or anyone sending `Authorization: Bearer <this>`.
 TENSAFE_METRICS_TOKEN = os.environ.get("TENSAFE_METRICS_TOKEN", "")
