@@ -125,6 +125,24 @@ def claim_row(model, pk, *, where: dict, changes: dict, marker: str = "lease_unt
     return on_fresh_connection(attempt)
 
 
+def claim_rows(model, pks, *, where: dict, changes: dict, marker: str = "lease_until") -> list:
+    """`claim_row` for many rows at once: one UPDATE … WHERE pk IN pks AND `where`, then the
+    ids of the rows carrying `changes[marker]` (unique to this claim), which are exactly those
+    this claim won, whether the UPDATE's commit was seen or the connection dropped around it
+    (trying the UPDATE again then claims none of them twice: they are no longer in `where`'s
+    state)."""
+
+    def attempt() -> list:
+        model.objects.filter(pk__in=pks, **where).update(**changes)
+        return list(
+            model.objects.filter(pk__in=pks, **{marker: changes[marker]}).values_list(
+                "pk", flat=True
+            )
+        )
+
+    return on_fresh_connection(attempt)
+
+
 def lease_lost(model, pk, lease) -> str | None:
     """In the transaction that records a send's outcome: lock the row and return None while it
     is still `sending` under this send's `lease`; else its status, which the caller leaves as

@@ -11,7 +11,9 @@ An app keeps only how it builds its rows and how it sends one. It declares a con
 The core then owns the rest, the same for every kind:
 - one claim (`outbox_deliver`): a conditional UPDATE pending→sending with a lease that exactly
   one worker wins, safe over a lost database connection (incidents.db);
-- one task (`incidents.tasks.outbox_deliver_task(kind, pk)`) that runs it;
+- one task (`incidents.tasks.outbox_deliver_task(kind, pk)`) that runs it, and one for rows
+  handed over together (`outbox_deliver_many`: a sweep's pages claimed and loaded in one
+  query each, up to HAND_OFF_BATCH rows a task);
 - one place that records outcomes (`_record`), guarded by the lease, so a worker whose lease
   ran out never overwrites the outcome of the one that took the row over;
 - one beat sweep (`outbox_sweep`, `incidents.tasks.outbox_sweep_task`) that makes rows whose
@@ -32,6 +34,7 @@ The core never imports the apps that register kinds (tests/test_layering.py).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,10 +44,17 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .db import claim_row, lease_lost, on_fresh_connection, on_fresh_connection_until
+from .db import claim_row, claim_rows, lease_lost, on_fresh_connection, on_fresh_connection_until
 from .notify import Outcome, backoff_seconds
 
 log = logging.getLogger(__name__)
+
+# Rows handed over together go to the workers in tasks of at most this many
+# (`outbox_deliver_many`). A task per row cost a page ~7.5 ms of a worker's CPU, most of it the
+# task itself, the claim and the row's load (bench/timers.py, docs/benchmarks.md); a task of
+# many claims and loads them once. Small enough that both of a worker's processes get a share
+# of a sweep's pages, and that a batch rarely outlives half its lease.
+HAND_OFF_BATCH = 20
 
 
 class OutboxStatus(models.TextChoices):
@@ -216,15 +226,20 @@ def outbox_statuses() -> list[str]:
 
 # --- hand-off -------------------------------------------------------------------------------
 def outbox_enqueue(kind: str, row_ids: list[int]) -> None:
-    """Hand rows to the workers (after commit). With the broker down they stay pending and the
-    sweep hands them over again once their grace period has passed."""
-    from .tasks import outbox_deliver_task
+    """Hand rows to the workers (after commit): one row alone as `outbox_deliver_task`, more
+    in tasks of up to HAND_OFF_BATCH (`outbox_deliver_many_task`). With the broker down they
+    stay pending and the sweep hands them over again once their grace period has passed."""
+    from .tasks import outbox_deliver_many_task, outbox_deliver_task
 
-    for row_id in row_ids:
+    for start in range(0, len(row_ids), HAND_OFF_BATCH):
+        batch = list(row_ids[start : start + HAND_OFF_BATCH])
         try:
-            outbox_deliver_task.delay(kind, row_id)
+            if len(batch) == 1:
+                outbox_deliver_task.delay(kind, batch[0])
+            else:
+                outbox_deliver_many_task.delay(kind, batch)
         except Exception:
-            log.warning("could not enqueue %s %s; the sweep will retry", kind, row_id)
+            log.warning("could not enqueue %s %s; the sweep will retry", kind, batch)
             return
 
 
@@ -264,27 +279,72 @@ def outbox_deliver(kind: str, row_id: int) -> str:
     keeps trying until the lease ends, since a row left `sending` is sent again after it.
     """
     spec = outbox_kind(kind)
-    model = spec.model
     if spec.ordering_key and on_fresh_connection(_waits_its_turn, spec, row_id):
         return "waiting"
     now = timezone.now()
     lease = now + timedelta(seconds=spec.policy.lease_seconds)
     claimed = claim_row(
-        model,
-        row_id,
-        where={"status": OutboxStatus.PENDING, "next_attempt_at__lte": now, **spec.claim_where},
-        changes={
-            "status": OutboxStatus.SENDING,
-            "attempts": F("attempts") + 1,
-            "lease_until": lease,
-        },
+        spec.model, row_id, where=_claimable(spec, now), changes=_claim_changes(lease)
     )
     if not claimed:
         return "skipped"
-    row = on_fresh_connection(
-        model.objects.select_related(*spec.select_related).filter(pk=row_id).first
+    row = on_fresh_connection(_claimed_rows(spec, [row_id]).first)
+    if row is None:
+        return "skipped"
+    return _deliver_claimed(spec, row, lease)
+
+
+def outbox_deliver_many(kind: str, row_ids: list[int]) -> dict[str, int]:
+    """`outbox_deliver` for rows handed over together: how many ended in each status.
+
+    The rows are claimed in one UPDATE under one lease and loaded in one query (`claim_rows`),
+    then each is sent and recorded on its own as in `outbox_deliver` (steps 2-6), so a worker
+    killed mid-batch leaves at most one send unrecorded. Before each send the lease must have
+    at least half its length left; otherwise the rows not yet sent are released (pending
+    again, their attempt given back) and handed over anew, rather than waiting in `sending`
+    for their lease to run out behind slow receivers. Kinds with an ordering key go row by
+    row: each waits its turn."""
+    spec = outbox_kind(kind)
+    results: Counter[str] = Counter()
+    if spec.ordering_key:
+        results.update(outbox_deliver(kind, row_id) for row_id in row_ids)
+        return dict(results)
+    now = timezone.now()
+    lease = now + timedelta(seconds=spec.policy.lease_seconds)
+    claimed = claim_rows(
+        spec.model, row_ids, where=_claimable(spec, now), changes=_claim_changes(lease)
     )
-    if row is None or not _still_ours(row, lease):
+    rows = on_fresh_connection(lambda: list(_claimed_rows(spec, claimed).order_by("pk")))
+    if len(rows) < len(row_ids):
+        results["skipped"] = len(row_ids) - len(rows)
+    enough = timedelta(seconds=spec.policy.lease_seconds / 2)
+    for n, row in enumerate(rows):
+        if lease - timezone.now() < enough:
+            released = on_fresh_connection(_release, spec, [r.pk for r in rows[n:]], lease)
+            outbox_enqueue(kind, released)
+            results["released"] = len(released)
+            break
+        results[_deliver_claimed(spec, row, lease)] += 1
+    return dict(results)
+
+
+def _claimable(spec: OutboxKind, now: datetime) -> dict:
+    return {"status": OutboxStatus.PENDING, "next_attempt_at__lte": now, **spec.claim_where}
+
+
+def _claim_changes(lease: datetime) -> dict:
+    """A claim: sending, one more attempt, and the lease (unique to the microsecond: the
+    claim's token)."""
+    return {"status": OutboxStatus.SENDING, "attempts": F("attempts") + 1, "lease_until": lease}
+
+
+def _claimed_rows(spec: OutboxKind, row_ids) -> models.QuerySet:
+    return spec.model.objects.select_related(*spec.select_related).filter(pk__in=row_ids)
+
+
+def _deliver_claimed(spec: OutboxKind, row: OutboxRow, lease: datetime) -> str:
+    """Steps 2-6 of `outbox_deliver` for a row this worker claimed under `lease`."""
+    if not _still_ours(row, lease):
         return "skipped"
     reason = getattr(spec.sender, "cancelled", lambda row: None)(row)
     if reason:
@@ -293,10 +353,28 @@ def outbox_deliver(kind: str, row_id: int) -> str:
         outcome = _send(spec, row)
         status = on_fresh_connection_until(lease, _record, spec, row, outcome, lease)
     if status == OutboxStatus.PENDING:
-        _schedule_retry(kind, row.pk, row.next_attempt_at)
+        _schedule_retry(spec.kind, row.pk, row.next_attempt_at)
     elif spec.ordering_key and status != OutboxStatus.SENDING:
         on_fresh_connection(_hand_next, spec, row)
     return status
+
+
+def _release(spec: OutboxKind, row_ids: list[int], lease: datetime) -> list[int]:
+    """Claimed rows not sent, pending again at once with their attempt given back; only those
+    still under this lease (returns their ids)."""
+    with transaction.atomic():
+        mine = list(
+            spec.model.objects.select_for_update()
+            .filter(pk__in=row_ids, status=OutboxStatus.SENDING, lease_until=lease)
+            .values_list("pk", flat=True)
+        )
+        spec.model.objects.filter(pk__in=mine).update(
+            status=OutboxStatus.PENDING,
+            attempts=F("attempts") - 1,
+            lease_until=None,
+            next_attempt_at=timezone.now(),
+        )
+    return mine
 
 
 def _same_key(spec: OutboxKind, row) -> models.QuerySet:

@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError, close_old_connections
 
 from .db import connection_replaced, on_fresh_connection, opened_connection
-from .outbox import outbox_deliver, outbox_requeue_stale, outbox_sweep
+from .outbox import outbox_deliver, outbox_deliver_many, outbox_requeue_stale, outbox_sweep
 from .services.paging import KIND as PAGE
 from .services.timers import deadlines_fire_due
 
@@ -56,6 +56,12 @@ def sweep_timers_task() -> int:
 def outbox_deliver_task(kind: str, row_id: int) -> str:
     """Send one outbox row of a registered kind (incidents.outbox)."""
     return outbox_deliver(kind, row_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def outbox_deliver_many_task(kind: str, row_ids: list[int]) -> dict:
+    """Send outbox rows of a kind handed over together (incidents.outbox.HAND_OFF_BATCH)."""
+    return outbox_deliver_many(kind, row_ids)
 
 
 @shared_task(ignore_result=True)

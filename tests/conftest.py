@@ -262,6 +262,10 @@ def no_hand_offs(monkeypatch):
         "incidents.tasks.outbox_deliver_task.apply_async",
         lambda args, **kwargs: handed.append(tuple(args)),
     )
+    monkeypatch.setattr(  # rows handed over together: recorded one by one, as handed
+        "incidents.tasks.outbox_deliver_many_task.delay",
+        lambda kind, row_ids: handed.extend((kind, row_id) for row_id in row_ids),
+    )
     return handed
 
 

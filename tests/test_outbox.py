@@ -21,6 +21,7 @@ from incidents.outbox import (
     OUTBOX_KINDS,
     RetryPolicy,
     outbox_deliver,
+    outbox_deliver_many,
     outbox_requeue_stale,
     outbox_sweep,
     register_outbox_kind,
@@ -316,3 +317,104 @@ def test_a_sender_that_raises_is_a_failed_try_worth_another(monkeypatch, no_hand
     delivery.refresh_from_db()
     assert delivery.lease_until is None and "connection lost" in delivery.last_error
     assert mail.outbox == [] and "the sender raised" in caplog.text
+
+
+# --- rows handed over together (outbox_deliver_many) ----------------------------------------
+def _sent_keys() -> list[str]:
+    return [m.extra_headers["X-Idempotency-Key"] for m in mail.outbox]
+
+
+def test_rows_handed_over_together_are_claimed_and_loaded_once_and_each_sent_once(no_hand_offs):
+    from django.test.utils import CaptureQueriesContext
+
+    rows = [digest() for _ in range(4)]
+    done = digest(status="sent", attempts=1)
+    table = ActionDigestDelivery._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        results = outbox_deliver_many(digests.KIND, [r.pk for r in rows] + [done.pk])
+    assert results == {"sent": 4, "skipped": 1}
+    sql = [q["sql"] for q in queries.captured_queries]
+    claims = [s for s in sql if s.startswith(f'UPDATE "{table}"') and "'sending'" in s]
+    loads = [s for s in sql if s.startswith("SELECT") and " IN (" in s and "FOR UPDATE" not in s]
+    assert (len(claims), len(loads)) == (1, 2)  # the claim's ids by its lease, then the rows
+    assert sorted(_sent_keys()) == sorted(r.idempotency_key for r in rows)
+    assert set(ActionDigestDelivery.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_many_rows_are_handed_to_the_workers_in_batches(monkeypatch):
+    from incidents import tasks
+    from incidents.outbox import HAND_OFF_BATCH, outbox_enqueue
+
+    one, many = [], []
+    monkeypatch.setattr(tasks.outbox_deliver_task, "delay", lambda *args: one.append(args))
+    monkeypatch.setattr(tasks.outbox_deliver_many_task, "delay", lambda *args: many.append(args))
+    ids = list(range(1, 2 * HAND_OFF_BATCH + 2))
+    outbox_enqueue("page", ids)
+    assert many == [("page", ids[:HAND_OFF_BATCH]), ("page", ids[HAND_OFF_BATCH:-1])]
+    assert one == [("page", ids[-1])]
+
+
+def test_a_second_worker_handed_the_same_rows_sends_none_of_them_again(monkeypatch, no_hand_offs):
+    """Worker A's batch is sending its first row when worker B is handed the same rows (the
+    sweep re-handed them, or a message came twice): B finds them all claimed."""
+    rows = [digest() for _ in range(3)]
+    ids = [r.pk for r in rows]
+    real_send = mail.EmailMessage.send
+    seen = []
+
+    def send(message, *args, **kwargs):
+        if not seen:
+            seen.append(outbox_deliver_many(digests.KIND, ids))  # worker B
+        return real_send(message, *args, **kwargs)
+
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", send)
+    assert outbox_deliver_many(digests.KIND, ids) == {"sent": 3}
+    assert seen == [{"skipped": 3}]
+    assert sorted(_sent_keys()) == sorted(r.idempotency_key for r in rows)
+
+
+def test_a_batch_behind_a_slow_receiver_releases_what_it_cannot_send_in_half_its_lease(
+    monkeypatch, time_machine, no_hand_offs
+):
+    """The first send takes more than half the lease: the rest go back to pending with their
+    attempt given back, and to the workers at once, instead of waiting out the lease."""
+    rows = [digest() for _ in range(3)]
+    ids = [r.pk for r in rows]
+    real_send = mail.EmailMessage.send
+
+    def slow(message, *args, **kwargs):
+        time_machine.move_to(timezone.now() + timedelta(seconds=digests.POLICY.lease_seconds / 2))
+        return real_send(message, *args, **kwargs)
+
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", slow)
+    assert outbox_deliver_many(digests.KIND, ids) == {"sent": 1, "released": 2}
+    assert no_hand_offs == [(digests.KIND, ids[1]), (digests.KIND, ids[2])]
+    released = ActionDigestDelivery.objects.filter(pk__in=ids[1:])
+    assert set(released.values_list("status", "attempts", "lease_until")) == {("pending", 0, None)}
+    assert outbox_deliver_many(digests.KIND, ids) == {"skipped": 1, "sent": 1, "released": 1}
+    assert outbox_deliver(digests.KIND, ids[2]) == "sent"
+    assert sorted(_sent_keys()) == sorted(r.idempotency_key for r in rows)
+
+
+def test_a_worker_killed_mid_batch_leaves_only_its_unsent_rows_to_the_sweep(
+    monkeypatch, time_machine, no_hand_offs
+):
+    rows = [digest() for _ in range(3)]
+    ids = [r.pk for r in rows]
+    real_send = mail.EmailMessage.send
+
+    def killed_at_the_second(message, *args, **kwargs):
+        if len(mail.outbox) == 1:
+            raise SystemExit("worker killed mid-send")
+        return real_send(message, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr("django.core.mail.EmailMessage.send", killed_at_the_second)
+        with pytest.raises(SystemExit):
+            outbox_deliver_many(digests.KIND, ids)
+    statuses = dict(ActionDigestDelivery.objects.values_list("pk", "status"))
+    assert [statuses[pk] for pk in ids] == ["sent", "sending", "sending"]
+    time_machine.move_to(timezone.now() + timedelta(seconds=digests.POLICY.lease_seconds + 1))
+    assert sorted(outbox_requeue_stale(digests.KIND)) == ids[1:]
+    assert outbox_deliver_many(digests.KIND, ids) == {"skipped": 1, "sent": 2}
+    assert sorted(_sent_keys()) == sorted(r.idempotency_key for r in rows)

@@ -14,7 +14,9 @@ connection terminator, local HTTP targets) are stopped.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -64,6 +66,22 @@ def redis_client(url: str):
     import redis
 
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+
+
+def rows_queued(queue, name: str = "celery") -> int:
+    """Outbox rows whose hand-off waits in the Redis list `name`: a message of
+    `outbox_deliver_task` hands over one, one of `outbox_deliver_many_task` several
+    (Celery's message protocol 2: a JSON envelope whose base64 body is [args, kwargs, embed])."""
+    rows = 0
+    for raw in queue.lrange(name, 0, -1):
+        message = json.loads(raw)
+        task = message["headers"].get("task", "")
+        args = json.loads(base64.b64decode(message["body"]))[0]
+        if task == "incidents.tasks.outbox_deliver_many_task":
+            rows += len(args[1])
+        elif task == "incidents.tasks.outbox_deliver_task":
+            rows += 1
+    return rows
 
 
 # --- data ----------------------------------------------------------------------------------------

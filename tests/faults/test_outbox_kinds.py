@@ -39,7 +39,13 @@ from integrations.services import outgoing
 from pir import digests
 from pir.models import ActionDigestDelivery
 
-from .conftest import Receiver, redis_client, redis_restart_without_persistence, wait_for
+from .conftest import (
+    Receiver,
+    redis_client,
+    redis_restart_without_persistence,
+    rows_queued,
+    wait_for,
+)
 from .mailbox import PORT_VARIABLE, Mailbox
 
 ROWS = 240
@@ -399,12 +405,12 @@ def test_redis_restart_loses_hand_offs_not_rows(
     # 1. Once sends are flowing with a backlog of hand-offs in Redis, restart Redis without
     #    persistence: the backlog is gone.
     wait_for(
-        lambda: box.received() > 0 and queue.llen("celery") > 50,
+        lambda: box.received() > 0 and rows_queued(queue) > 50,
         timeout=60,
         interval=0.05,
         what=lambda: f"hand-offs queued in Redis\n{worker.tail()}",
     )
-    lost = queue.llen("celery")
+    lost = rows_queued(queue)
     run_id = queue.info("server")["run_id"]
     redis_restart_without_persistence(broker)
     assert queue.info("server")["run_id"] != run_id, "a new Redis server, holding nothing"

@@ -17,6 +17,7 @@ from .conftest import (
     people,
     redis_client,
     redis_restart_without_persistence,
+    rows_queued,
     wait_for,
 )
 
@@ -43,7 +44,7 @@ def test_redis_restart_loses_messages_not_pages(
     #    whole batch of pages at its commit; deliveries trail it), then restart Redis: the
     #    backlog is lost.
     wait_for(
-        lambda: webhook_receiver.received() > 0 and queue.llen("celery") > 50,
+        lambda: webhook_receiver.received() > 0 and rows_queued(queue) > 50,
         timeout=60,
         interval=0.05,
         what=lambda: f"pages queued in Redis\n{worker.tail()}",
