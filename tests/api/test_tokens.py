@@ -235,3 +235,29 @@ def test_token_routes_need_a_token(db):
     assert_error(APIClient().get(TOKENS), 401)
     assert_error(APIClient().delete(TOKEN), 401)
     assert_error(APIClient().delete(f"{TOKENS}1/"), 401)
+
+
+def test_the_compiled_lookup_reads_what_the_orm_reads_in_one_query(alice, bob):
+    """incidents.api.authentication.token_with_user sends SQL the ORM compiled once: the same
+    token and user, every field as the ORM gives it (times, booleans, the team), for each
+    token; an unknown digest is None; one query."""
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents.api.authentication import token_with_user
+    from incidents.models import User
+    from incidents.models.accounts import token_digest
+
+    def fields(obj) -> dict:
+        return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+    User.objects.filter(pk=bob.pk).update(last_login=timezone.now(), is_staff=True)
+    for user in (alice, bob):
+        digest = token_digest(sign_in(user)["token"])
+        expected = ApiToken.objects.select_related("user").get(digest=digest)
+        with CaptureQueriesContext(connection) as queries:
+            token = token_with_user(digest)
+        assert len(queries) == 1
+        assert fields(token) == fields(expected)
+        assert fields(token.user) == fields(expected.user)
+        assert token.user.pk == user.pk and token._state.db == expected._state.db
+    assert token_with_user(token_digest("forged-" + "x" * 40)) is None
