@@ -226,13 +226,17 @@ def outbox_statuses() -> list[str]:
 
 # --- hand-off -------------------------------------------------------------------------------
 def outbox_enqueue(kind: str, row_ids: list[int]) -> None:
-    """Hand rows to the workers (after commit): one row alone as `outbox_deliver_task`, more
-    in tasks of up to HAND_OFF_BATCH (`outbox_deliver_many_task`). With the broker down they
+    """Hand rows to the workers (after commit): one row alone, or a row of a kind with an
+    ordering key, as `outbox_deliver_task`; more in tasks of up to HAND_OFF_BATCH
+    (`outbox_deliver_many_task`). With the broker down they
     stay pending and the sweep hands them over again once their grace period has passed."""
     from .tasks import outbox_deliver_many_task, outbox_deliver_task
 
-    for start in range(0, len(row_ids), HAND_OFF_BATCH):
-        batch = list(row_ids[start : start + HAND_OFF_BATCH])
+    # Rows of an ordered kind each wait their turn: one task each, so the workers send rows of
+    # different keys side by side (in one batch they would go one after the other).
+    size = 1 if outbox_kind(kind).ordering_key else HAND_OFF_BATCH
+    for start in range(0, len(row_ids), size):
+        batch = list(row_ids[start : start + size])
         try:
             if len(batch) == 1:
                 outbox_deliver_task.delay(kind, batch[0])
@@ -302,13 +306,12 @@ def outbox_deliver_many(kind: str, row_ids: list[int]) -> dict[str, int]:
     killed mid-batch leaves at most one send unrecorded. Before each send the lease must have
     at least half its length left; otherwise the rows not yet sent are released (pending
     again, their attempt given back) and handed over anew, rather than waiting in `sending`
-    for their lease to run out behind slow receivers. Kinds with an ordering key go row by
-    row: each waits its turn."""
+    for their lease to run out behind slow receivers. Not for kinds with an ordering key,
+    whose rows are handed over one by one (`outbox_enqueue`)."""
     spec = outbox_kind(kind)
-    results: Counter[str] = Counter()
     if spec.ordering_key:
-        results.update(outbox_deliver(kind, row_id) for row_id in row_ids)
-        return dict(results)
+        raise ValueError(f"outbox kind {kind!r} is ordered: its rows go one by one")
+    results: Counter[str] = Counter()
     now = timezone.now()
     lease = now + timedelta(seconds=spec.policy.lease_seconds)
     claimed = claim_rows(

@@ -352,6 +352,12 @@ def test_many_rows_are_handed_to_the_workers_in_batches(monkeypatch):
     outbox_enqueue("page", ids)
     assert many == [("page", ids[:HAND_OFF_BATCH]), ("page", ids[HAND_OFF_BATCH:-1])]
     assert one == [("page", ids[-1])]
+    # An ordered kind's rows each wait their turn: one task each, sent side by side.
+    one.clear()
+    outbox_enqueue("outgoing-webhook", ids[:3])
+    assert one == [("outgoing-webhook", n) for n in ids[:3]] and len(many) == 2
+    with pytest.raises(ValueError, match="ordered"):
+        outbox_deliver_many("outgoing-webhook", ids[:3])
 
 
 def test_a_second_worker_handed_the_same_rows_sends_none_of_them_again(monkeypatch, no_hand_offs):
