@@ -499,7 +499,8 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
     2. The sender's `settle(now)`, if it has one (the kind's held rows).
     3. Pending rows due for longer than the grace period (their hand-off was lost) and meeting
        the kind's `claim_where` are taken, oldest first, and pushed to `now`, so each is
-       re-handed once per grace period rather than on every sweep.
+       re-handed once per grace period rather than on every sweep; locked while taken, and
+       rows another sweep holds are skipped, so two sweeps at once never hand the same row.
     All in one transaction; the hand-off follows it. Returns the ids handed over."""
     spec = outbox_kind(kind)
     model = spec.model
@@ -512,10 +513,11 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
         )
         if (settle := getattr(spec.sender, "settle", None)) is not None:
             settle(now)
+        # Locked, skipping rows another sweep has locked: two sweeps at once (a slow one still
+        # running when beat starts the next) each hand over different rows, never the same.
         stale = list(
-            model.objects.filter(
-                status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where
-            )
+            model.objects.select_for_update(skip_locked=True)
+            .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where)
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )

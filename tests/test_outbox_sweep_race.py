@@ -1,0 +1,49 @@
+"""Two outbox sweeps at once, on the real PostgreSQL (beat sends one every 2 s, and a slow one
+can still run when the next starts): each lost row is handed to the workers once, not by both
+(issue 16 saw 500 re-handed twice)."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from incidents.outbox import outbox_requeue_stale
+from pir import digests
+from tests.test_outbox import digest
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_two_sweeps_at_once_hand_each_lost_row_over_once(no_hand_offs):
+    lost = timezone.now() - timedelta(minutes=5)
+    ids = sorted(digest(next_attempt_at=lost - timedelta(seconds=n)).pk for n in range(6))
+    table = digests.ActionDigestDelivery._meta.db_table
+    picked, resume = threading.Event(), threading.Event()
+    first: list[int] = []
+
+    def pause_after_picking(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("SELECT") and "ORDER BY" in sql and table in sql:
+            picked.set()
+            resume.wait(5)
+        return result
+
+    def sweep_a():
+        try:
+            with connection.execute_wrapper(pause_after_picking):
+                first.extend(outbox_requeue_stale(digests.KIND, limit=3))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sweep_a)
+    thread.start()
+    assert picked.wait(10), "the first sweep never picked its rows"
+    second = outbox_requeue_stale(digests.KIND)  # while the first holds its three
+    resume.set()
+    thread.join(10)
+    assert len(first) == 3
+    assert sorted(first + second) == ids, "every lost row handed over by one of the sweeps"
+    handed = [row_id for _kind, row_id in no_hand_offs]
+    assert sorted(handed) == ids, f"handed twice: {sorted(handed)}"
