@@ -228,8 +228,8 @@ def outbox_statuses() -> list[str]:
 def outbox_enqueue(kind: str, row_ids: list[int]) -> None:
     """Hand rows to the workers (after commit): one row alone, or a row of a kind with an
     ordering key, as `outbox_deliver_task`; more in tasks of up to HAND_OFF_BATCH
-    (`outbox_deliver_many_task`). With the broker down they
-    stay pending and the sweep hands them over again once their grace period has passed."""
+    (`outbox_deliver_many_task`). With the broker down they stay pending and the sweep hands
+    them over again once their grace period has passed."""
     from .tasks import outbox_deliver_many_task, outbox_deliver_task
 
     # Rows of an ordered kind each wait their turn: one task each, so the workers send rows of
