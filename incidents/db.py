@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -126,19 +126,36 @@ def claim_row(model, pk, *, where: dict, changes: dict, marker: str = "lease_unt
 
 
 def claim_rows(model, pks, *, where: dict, changes: dict, marker: str = "lease_until") -> list:
-    """`claim_row` for many rows at once: one UPDATE … WHERE pk IN pks AND `where`, then the
-    ids of the rows carrying `changes[marker]` (unique to this claim), which are exactly those
-    this claim won, whether the UPDATE's commit was seen or the connection dropped around it
-    (trying the UPDATE again then claims none of them twice: they are no longer in `where`'s
-    state)."""
+    """`claim_row` for many rows at once; returns the ids this claim won.
+
+    1. In one transaction: the rows of `pks` in `where`'s state, locked, skipping rows another
+       claim holds (`FOR UPDATE SKIP LOCKED`), then UPDATE them by id with `changes`. Two
+       claims never win the same row, even with the same marker.
+    2. If the connection dropped, it is unknown whether that transaction committed. Before
+       trying again, look for the rows carrying `changes[marker]` (as `claim_row` does): there,
+       the first try did commit and they are ours; else nothing was written and it runs again.
+    """
+    tried = False
 
     def attempt() -> list:
-        model.objects.filter(pk__in=pks, **where).update(**changes)
-        return list(
-            model.objects.filter(pk__in=pks, **{marker: changes[marker]}).values_list(
-                "pk", flat=True
+        nonlocal tried
+        if tried:
+            mine = list(
+                model.objects.filter(pk__in=pks, **{marker: changes[marker]}).values_list(
+                    "pk", flat=True
+                )
             )
-        )
+            if mine:
+                return mine
+        tried = True
+        with transaction.atomic():
+            won = list(
+                model.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk__in=pks, **where)
+                .values_list("pk", flat=True)
+            )
+            model.objects.filter(pk__in=won).update(**changes)
+        return won
 
     return on_fresh_connection(attempt)
 

@@ -53,8 +53,12 @@ log = logging.getLogger(__name__)
 # (`outbox_deliver_many`). A task per row cost a page ~7.5 ms of a worker's CPU, most of it the
 # task itself, the claim and the row's load (bench/timers.py, docs/benchmarks.md); a task of
 # many claims and loads them once. Small enough that both of a worker's processes get a share
-# of a sweep's pages, and that a batch rarely outlives half its lease.
+# of a sweep's pages.
 HAND_OFF_BATCH = 20
+# The share of the lease a batch may spend sending; then it releases the rows not yet sent.
+# Each send so starts with at least 90 % of the lease left, about what a row claimed alone
+# had, so a slow send (an SMTP server taking its timeouts) does not outlast its lease.
+BATCH_SEND_WINDOW = 0.1
 
 
 class OutboxStatus(models.TextChoices):
@@ -303,10 +307,10 @@ def outbox_deliver_many(kind: str, row_ids: list[int]) -> dict[str, int]:
 
     The rows are claimed in one UPDATE under one lease and loaded in one query (`claim_rows`),
     then each is sent and recorded on its own as in `outbox_deliver` (steps 2-6), so a worker
-    killed mid-batch leaves at most one send unrecorded. Before each send the lease must have
-    at least half its length left; otherwise the rows not yet sent are released (pending
-    again, their attempt given back) and handed over anew, rather than waiting in `sending`
-    for their lease to run out behind slow receivers. Not for kinds with an ordering key,
+    killed mid-batch leaves at most one send unrecorded. Once the batch has spent
+    BATCH_SEND_WINDOW of its lease, the rows not yet sent are released (pending again, their
+    attempt given back) and handed over anew: no send starts with less than 90 % of the lease
+    left, and no row waits out a lease behind slow receivers. Not for kinds with an ordering key,
     whose rows are handed over one by one (`outbox_enqueue`)."""
     spec = outbox_kind(kind)
     if spec.ordering_key:
@@ -320,7 +324,7 @@ def outbox_deliver_many(kind: str, row_ids: list[int]) -> dict[str, int]:
     rows = on_fresh_connection(lambda: list(_claimed_rows(spec, claimed).order_by("pk")))
     if len(rows) < len(row_ids):
         results["skipped"] = len(row_ids) - len(rows)
-    enough = timedelta(seconds=spec.policy.lease_seconds / 2)
+    enough = timedelta(seconds=spec.policy.lease_seconds * (1 - BATCH_SEND_WINDOW))
     for n, row in enumerate(rows):
         if lease - timezone.now() < enough:
             released = on_fresh_connection(_release, spec, [r.pk for r in rows[n:]], lease)
@@ -516,7 +520,7 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
         # Locked, skipping rows another sweep has locked: two sweeps at once (a slow one still
         # running when beat starts the next) each hand over different rows, never the same.
         stale = list(
-            model.objects.select_for_update(skip_locked=True)
+            model.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where)
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]

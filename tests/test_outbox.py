@@ -18,6 +18,7 @@ from django.utils import timezone
 from comms import subscribers
 from comms.models import SubscriberDelivery
 from incidents.outbox import (
+    BATCH_SEND_WINDOW,
     OUTBOX_KINDS,
     RetryPolicy,
     outbox_deliver,
@@ -335,8 +336,8 @@ def test_rows_handed_over_together_are_claimed_and_loaded_once_and_each_sent_onc
     assert results == {"sent": 4, "skipped": 1}
     sql = [q["sql"] for q in queries.captured_queries]
     claims = [s for s in sql if s.startswith(f'UPDATE "{table}"') and "'sending'" in s]
-    loads = [s for s in sql if s.startswith("SELECT") and " IN (" in s and "FOR UPDATE" not in s]
-    assert (len(claims), len(loads)) == (1, 2)  # the claim's ids by its lease, then the rows
+    picks = [s for s in sql if s.startswith("SELECT") and " IN (" in s]
+    assert (len(claims), len(picks)) == (1, 2)  # the claim's pick of ids, then the rows
     assert sorted(_sent_keys()) == sorted(r.idempotency_key for r in rows)
     assert set(ActionDigestDelivery.objects.values_list("status", "attempts")) == {("sent", 1)}
 
@@ -360,9 +361,13 @@ def test_many_rows_are_handed_to_the_workers_in_batches(monkeypatch):
         outbox_deliver_many("outgoing-webhook", ids[:3])
 
 
-def test_a_second_worker_handed_the_same_rows_sends_none_of_them_again(monkeypatch, no_hand_offs):
+def test_a_second_worker_handed_the_same_rows_sends_none_of_them_again(
+    monkeypatch, time_machine, no_hand_offs
+):
     """Worker A's batch is sending its first row when worker B is handed the same rows (the
-    sweep re-handed them, or a message came twice): B finds them all claimed."""
+    sweep re-handed them, or a message came twice): B finds them all claimed, also when both
+    claims fall in the same microsecond and so carry the same lease."""
+    time_machine.move_to(timezone.now(), tick=False)
     rows = [digest() for _ in range(3)]
     ids = [r.pk for r in rows]
     real_send = mail.EmailMessage.send
@@ -379,17 +384,19 @@ def test_a_second_worker_handed_the_same_rows_sends_none_of_them_again(monkeypat
     assert sorted(_sent_keys()) == sorted(r.idempotency_key for r in rows)
 
 
-def test_a_batch_behind_a_slow_receiver_releases_what_it_cannot_send_in_half_its_lease(
+def test_a_batch_that_spent_its_window_of_the_lease_releases_what_it_has_not_sent(
     monkeypatch, time_machine, no_hand_offs
 ):
-    """The first send takes more than half the lease: the rest go back to pending with their
-    attempt given back, and to the workers at once, instead of waiting out the lease."""
+    """The first send takes more than the batch's window of its lease (a slow receiver): the
+    rest go back to pending with their attempt given back, and to the workers at once, so no
+    send starts with less than 90 % of its lease left."""
     rows = [digest() for _ in range(3)]
     ids = [r.pk for r in rows]
     real_send = mail.EmailMessage.send
 
     def slow(message, *args, **kwargs):
-        time_machine.move_to(timezone.now() + timedelta(seconds=digests.POLICY.lease_seconds / 2))
+        spent = digests.POLICY.lease_seconds * BATCH_SEND_WINDOW + 1
+        time_machine.move_to(timezone.now() + timedelta(seconds=spent))
         return real_send(message, *args, **kwargs)
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", slow)

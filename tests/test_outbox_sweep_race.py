@@ -47,3 +47,17 @@ def test_two_sweeps_at_once_hand_each_lost_row_over_once(no_hand_offs):
     assert sorted(first + second) == ids, "every lost row handed over by one of the sweeps"
     handed = [row_id for _kind, row_id in no_hand_offs]
     assert sorted(handed) == ids, f"handed twice: {sorted(handed)}"
+
+
+def test_the_sweep_locks_only_the_outbox_rows_not_what_it_joins():
+    """The outgoing webhooks' sweep joins their subscriptions (`claim_where`): locking those
+    too would hold up every new delivery and subscription edit while a sweep runs."""
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.models import WebhookDelivery
+
+    with CaptureQueriesContext(connection) as queries:
+        outbox_requeue_stale("outgoing-webhook")
+    table = WebhookDelivery._meta.db_table
+    (pick,) = [q["sql"] for q in queries.captured_queries if "SKIP LOCKED" in q["sql"]]
+    assert f'FOR UPDATE OF "{table}" SKIP LOCKED' in pick, pick

@@ -52,15 +52,20 @@ DIGEST_PLACEHOLDER = "<digest>"
 
 @cache
 def _compiled_lookup(alias: str):
+    """The SQL, the converters by column and a builder per model. Nothing of the connection
+    that compiled it is kept (each thread has its own)."""
     queryset = (
-        ApiToken.objects.using(alias).select_related("user").filter(digest=DIGEST_PLACEHOLDER)
+        ApiToken.objects.using(alias)
+        .select_related("user")
+        .filter(digest=DIGEST_PLACEHOLDER)
+        .order_by()  # as get() does: one row at most
     )
     compiler = queryset.query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
     if list(params) != [DIGEST_PLACEHOLDER]:
         raise RuntimeError(f"the token lookup's parameters are not the digest alone: {params}")
     select = compiler.select[: compiler.col_count]
-    converters = compiler.get_converters([column for column, *_ in select])
+    converters = list(compiler.get_converters([column for column, *_ in select]).items())
     token_info = compiler.klass_info
     (user_info,) = token_info["related_klass_infos"]
 
@@ -72,20 +77,24 @@ def _compiled_lookup(alias: str):
         start, end = fields[0], fields[-1] + 1
         return lambda row: info["model"].from_db(alias, names, row[start:end])
 
-    return sql, compiler, converters, builder(token_info), builder(user_info), user_info
+    return sql, converters, builder(token_info), builder(user_info), user_info["local_setter"]
 
 
 def token_with_user(digest: str) -> ApiToken | None:
     """`ApiToken.objects.select_related("user").get(digest=digest)`, or None: one query."""
     alias = router.db_for_read(ApiToken)
-    sql, compiler, converters, token_of, user_of, user_info = _compiled_lookup(alias)
-    with connections[alias].cursor() as cursor:
+    sql, converters, token_of, user_of, set_user = _compiled_lookup(alias)
+    connection = connections[alias]
+    with connection.cursor() as cursor:
         cursor.execute(sql, [digest])
         row = cursor.fetchone()
     if row is None:
         return None
     if converters:
-        (row,) = compiler.apply_converters([row], converters)
+        row = list(row)
+        for position, (functions, expression) in converters:
+            for convert in functions:
+                row[position] = convert(row[position], expression, connection)
     token = token_of(row)
-    user_info["local_setter"](token, user_of(row))
+    set_user(token, user_of(row))
     return token
