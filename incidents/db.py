@@ -148,16 +148,23 @@ def claim_rows(model, pks, *, where: dict, changes: dict, marker: str = "lease_u
             if mine:
                 return mine
         tried = True
-        with transaction.atomic():
-            won = list(
-                model.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk__in=pks, **where)
-                .values_list("pk", flat=True)
-            )
-            model.objects.filter(pk__in=won).update(**changes)
-        return won
+        return locked_update(model.objects.filter(pk__in=pks, **where), changes, skip_locked=True)
 
     return on_fresh_connection(attempt)
+
+
+def locked_update(queryset, changes: dict, *, skip_locked: bool = False, limit=None) -> list:
+    """In one transaction (or the caller's): lock the rows of `queryset` (the first `limit` of
+    its order; with `skip_locked`, passing over rows another transaction holds), UPDATE them by
+    id with `changes`, and return their ids. Only the queryset's own table is locked, not what
+    its filters join. Django's UPDATE returns no ids; this is its UPDATE … RETURNING."""
+    with transaction.atomic():
+        picked = queryset.select_for_update(skip_locked=skip_locked, of=("self",)).values_list(
+            "pk", flat=True
+        )
+        ids = list(picked[:limit] if limit is not None else picked)
+        queryset.model.objects.filter(pk__in=ids).update(**changes)
+    return ids
 
 
 def lease_lost(model, pk, lease) -> str | None:

@@ -44,7 +44,14 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .db import claim_row, claim_rows, lease_lost, on_fresh_connection, on_fresh_connection_until
+from .db import (
+    claim_row,
+    claim_rows,
+    lease_lost,
+    locked_update,
+    on_fresh_connection,
+    on_fresh_connection_until,
+)
 from .notify import Outcome, backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -305,9 +312,9 @@ def outbox_deliver(kind: str, row_id: int) -> str:
 def outbox_deliver_many(kind: str, row_ids: list[int]) -> dict[str, int]:
     """`outbox_deliver` for rows handed over together: how many ended in each status.
 
-    The rows are claimed in one UPDATE under one lease and loaded in one query (`claim_rows`),
-    then each is sent and recorded on its own as in `outbox_deliver` (steps 2-6), so a worker
-    killed mid-batch leaves at most one send unrecorded. Once the batch has spent
+    The rows are claimed in one transaction under one lease (`claim_rows`) and loaded in one
+    query, then each is sent and recorded on its own as in `outbox_deliver` (steps 2-6), so a
+    worker killed mid-batch leaves at most one send unrecorded. Once the batch has spent
     BATCH_SEND_WINDOW of its lease, the rows not yet sent are released (pending again, their
     attempt given back) and handed over anew: no send starts with less than 90 % of the lease
     left, and no row waits out a lease behind slow receivers. Not for kinds with an ordering key,
@@ -369,19 +376,15 @@ def _deliver_claimed(spec: OutboxKind, row: OutboxRow, lease: datetime) -> str:
 def _release(spec: OutboxKind, row_ids: list[int], lease: datetime) -> list[int]:
     """Claimed rows not sent, pending again at once with their attempt given back; only those
     still under this lease (returns their ids)."""
-    with transaction.atomic():
-        mine = list(
-            spec.model.objects.select_for_update()
-            .filter(pk__in=row_ids, status=OutboxStatus.SENDING, lease_until=lease)
-            .values_list("pk", flat=True)
-        )
-        spec.model.objects.filter(pk__in=mine).update(
-            status=OutboxStatus.PENDING,
-            attempts=F("attempts") - 1,
-            lease_until=None,
-            next_attempt_at=timezone.now(),
-        )
-    return mine
+    return locked_update(
+        spec.model.objects.filter(pk__in=row_ids, status=OutboxStatus.SENDING, lease_until=lease),
+        {
+            "status": OutboxStatus.PENDING,
+            "attempts": F("attempts") - 1,
+            "lease_until": None,
+            "next_attempt_at": timezone.now(),
+        },
+    )
 
 
 def _same_key(spec: OutboxKind, row) -> models.QuerySet:
@@ -519,13 +522,14 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
             settle(now)
         # Locked, skipping rows another sweep has locked: two sweeps at once (a slow one still
         # running when beat starts the next) each hand over different rows, never the same.
-        stale = list(
-            model.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where)
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", flat=True)[:limit]
+        stale = locked_update(
+            model.objects.filter(
+                status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where
+            ).order_by("next_attempt_at", "pk"),
+            {"next_attempt_at": now},
+            skip_locked=True,
+            limit=limit,
         )
-        model.objects.filter(pk__in=stale).update(next_attempt_at=now)
     outbox_enqueue(kind, stale)
     return stale
 
