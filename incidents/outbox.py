@@ -508,35 +508,40 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
        the kind's `claim_where` are taken, oldest first, and pushed to `now`, so each is
        re-handed once per grace period rather than on every sweep; locked while taken, and
        rows another sweep holds are skipped, so two sweeps at once never hand the same row.
-    All in one transaction; the hand-off follows it. Returns the ids handed over."""
+    Each step is one statement (or, in `settle`, several) that is right to repeat, so the
+    sweep holds no transaction open between them, and a connection lost at any point means
+    running it again (`outbox_sweep`). The hand-off follows step 3. Returns the ids handed
+    over."""
     spec = outbox_kind(kind)
     model = spec.model
     now = now or timezone.now()
     grace = now - timedelta(seconds=spec.policy.requeue_grace_seconds)
-    with transaction.atomic():
-        dead = models.Q(lease_until__lt=now) | models.Q(lease_until__isnull=True)
-        model.objects.filter(dead, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=grace
-        )
-        if (settle := getattr(spec.sender, "settle", None)) is not None:
-            settle(now)
-        # Locked, skipping rows another sweep has locked: two sweeps at once (a slow one still
-        # running when beat starts the next) each hand over different rows, never the same.
-        stale = locked_update(
-            model.objects.filter(
-                status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where
-            ).order_by("next_attempt_at", "pk"),
-            {"next_attempt_at": now},
-            skip_locked=True,
-            limit=limit,
-        )
+    dead = models.Q(lease_until__lt=now) | models.Q(lease_until__isnull=True)
+    model.objects.filter(dead, status=OutboxStatus.SENDING).update(
+        status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=grace
+    )
+    if (settle := getattr(spec.sender, "settle", None)) is not None:
+        settle(now)
+    stale = locked_update(
+        model.objects.filter(
+            status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where
+        ).order_by("next_attempt_at", "pk"),
+        {"next_attempt_at": now},
+        skip_locked=True,
+        limit=limit,
+    )
     outbox_enqueue(kind, stale)
     return stale
 
 
 def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Every registered kind's stale rows handed over again: {kind: rows handed over}."""
-    return {
-        kind: len(on_fresh_connection(outbox_requeue_stale, kind, now=now))
-        for kind in sorted(OUTBOX_KINDS)
-    }
+    """Every registered kind's stale rows handed over again: {kind: rows handed over}. A kind
+    whose sweep fails (its connection lost on every try) is logged and left to the next sweep;
+    the kinds after it are still swept."""
+    handed: dict[str, int] = {}
+    for kind in sorted(OUTBOX_KINDS):
+        try:
+            handed[kind] = len(on_fresh_connection(outbox_requeue_stale, kind, now=now))
+        except Exception:
+            log.exception("the outbox sweep of %s failed; the next sweep tries again", kind)
+    return handed

@@ -226,8 +226,8 @@ def test_beat_runs_the_one_sweep():
 
 def test_a_sweep_costs_the_same_statements_however_much_the_outbox_holds(no_hand_offs):
     """What beat runs every 2 s: a fixed number of statements per kind whatever the tables
-    hold (bench/outbox_sweep.py measures them, and their plans, on PostgreSQL), plus one
-    UPDATE for each kind with rows to re-hand."""
+    hold (bench/outbox_sweep.py measures them, and their plans, on PostgreSQL), rows to
+    re-hand or not (their pick is one UPDATE … RETURNING)."""
     from django.test.utils import CaptureQueriesContext
 
     def statements() -> int:
@@ -245,8 +245,29 @@ def test_a_sweep_costs_the_same_statements_however_much_the_outbox_holds(no_hand
             type(row).objects.filter(pk=row.pk).update(status="pending", next_attempt_at=soon)
     assert statements() == empty and no_hand_offs == []
     lost = digest(next_attempt_at=timezone.now() - timedelta(minutes=5))
-    assert statements() == empty + 1
+    assert statements() == empty
     assert no_hand_offs == [(digests.KIND, lost.pk)]
+
+
+def test_a_kind_whose_sweep_fails_does_not_stop_the_others(monkeypatch, no_hand_offs, caplog):
+    from incidents import outbox
+
+    sweep = outbox.outbox_requeue_stale
+
+    def broken_for_subscribers(kind, **kwargs):
+        if kind == subscribers.KIND:
+            raise RuntimeError("statement timeout")
+        return sweep(kind, **kwargs)
+
+    lost = digest(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    monkeypatch.setattr(outbox, "outbox_requeue_stale", broken_for_subscribers)
+    with caplog.at_level(logging.ERROR, logger="incidents.outbox"):
+        handed = outbox_sweep()
+    assert subscribers.KIND not in handed and handed[digests.KIND] == 1
+    assert set(handed) == set(OUTBOX_KINDS) - {subscribers.KIND}
+    assert no_hand_offs == [(digests.KIND, lost.pk)]
+    assert f"the outbox sweep of {subscribers.KIND} failed" in caplog.text
+    assert "statement timeout" in caplog.text
 
 
 def test_the_sweep_re_hands_a_lost_page_as_promptly_as_operations_md_says():
@@ -336,8 +357,8 @@ def test_rows_handed_over_together_are_claimed_and_loaded_once_and_each_sent_onc
     assert results == {"sent": 4, "skipped": 1}
     sql = [q["sql"] for q in queries.captured_queries]
     claims = [s for s in sql if s.startswith(f'UPDATE "{table}"') and "'sending'" in s]
-    picks = [s for s in sql if s.startswith("SELECT") and " IN (" in s]
-    assert (len(claims), len(picks)) == (1, 2)  # the claim's pick of ids, then the rows
+    loads = [s for s in sql if s.startswith("SELECT") and " IN (" in s]
+    assert (len(claims), len(loads)) == (1, 1)  # one UPDATE … RETURNING, then the rows
     assert sorted(_sent_keys()) == sorted(r.idempotency_key for r in rows)
     assert set(ActionDigestDelivery.objects.values_list("status", "attempts")) == {("sent", 1)}
 

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents.outbox import outbox_requeue_stale
@@ -25,14 +25,16 @@ def test_two_sweeps_at_once_hand_each_lost_row_over_once(no_hand_offs):
 
     def pause_after_picking(execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if sql.startswith("SELECT") and "ORDER BY" in sql and table in sql:
+        if sql.startswith(f'UPDATE "{table}"') and "SKIP LOCKED" in sql:
             picked.set()
             resume.wait(5)
         return result
 
     def sweep_a():
+        # In a transaction, so its three rows stay locked while it is paused (a sweep's pick
+        # alone is one statement, its locks held for no longer than that statement runs).
         try:
-            with connection.execute_wrapper(pause_after_picking):
+            with connection.execute_wrapper(pause_after_picking), transaction.atomic():
                 first.extend(outbox_requeue_stale(digests.KIND, limit=3))
         finally:
             connection.close()
@@ -61,3 +63,28 @@ def test_the_sweep_locks_only_the_outbox_rows_not_what_it_joins():
     table = WebhookDelivery._meta.db_table
     (pick,) = [q["sql"] for q in queries.captured_queries if "SKIP LOCKED" in q["sql"]]
     assert f'FOR UPDATE OF "{table}" SKIP LOCKED' in pick, pick
+    assert pick.startswith(f'UPDATE "{table}"') and pick.endswith(' RETURNING "id"'), pick
+
+
+def test_a_pick_is_one_statement_and_holds_no_transaction_open():
+    """Every sweep statement runs on its own: PostgreSQL sessions terminated whenever seen busy
+    (tests/faults) cut a transaction held across round trips again and again, and on a busy
+    machine no sweep got through (CI, 2026-12-07)."""
+    from django.test.utils import CaptureQueriesContext
+
+    digest(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    with CaptureQueriesContext(connection) as queries:
+        assert len(outbox_requeue_stale(digests.KIND)) == 1
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not [s for s in sql if s.startswith(("BEGIN", "SAVEPOINT", "COMMIT"))], sql
+    assert not [s for s in sql if s.startswith("SELECT") and "FOR UPDATE" in s], sql
+
+
+def test_locking_nothing_asks_nothing():
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents.db import locked_update
+
+    with CaptureQueriesContext(connection) as queries:
+        assert locked_update(digests.ActionDigestDelivery.objects.filter(pk__in=[]), {}) == []
+    assert queries.captured_queries == []

@@ -364,7 +364,10 @@ def test_connections_terminated_mid_send_lose_and_double_nothing(
         lambda: box.received() >= ROWS * 3 // 4 and terminator.busy >= 5,
         timeout=90,
         interval=0.1,
-        what=lambda: f"sends under terminations ({terminator.busy} busy)\n{worker.tail()}",
+        what=lambda: (
+            f"sends under terminations ({terminator.busy} busy; {box.received()} of {ROWS} "
+            f"received; {_by_status(model)})\n{worker.tail()}"
+        ),
     )
     terminator.armed.clear()
     wait_for(
