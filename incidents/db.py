@@ -181,8 +181,7 @@ def locked_update(queryset, changes: dict, *, skip_locked: bool = False, limit=N
     if features.has_select_for_update:
         table = ops.quote_name(model._meta.db_table)
         sql = f"{sql} {ops.for_update_sql(skip_locked=skip_locked, of=(table,))}"
-    # Django compiled `sql` and kept its values apart in `params`: nothing from outside is in it.
-    picked = RawSQL(sql, params)  # noqa: S611
+    picked = RawSQL(sql, params)  # noqa: S611  # nosec B611  # compiled by Django, values as parameters
     update = model._base_manager.using(db).filter(pk__in=picked).query
     update = update.chain(UpdateQuery)
     update.add_update_values(changes)
