@@ -31,4 +31,4 @@ RUN pip install --no-deps -e . \
 
 USER tensafe
 EXPOSE 8000
-CMD ["gunicorn", "tensafe_ir.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--access-logfile", "-", "--logger-class", "tensafe_ir.logs.GunicornLogger"]
+CMD ["gunicorn", "tensafe_ir.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "tensafe_ir.web.BalancedThreadWorker", "--threads", "4", "--access-logfile", "-", "--logger-class", "tensafe_ir.logs.GunicornLogger"]

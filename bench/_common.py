@@ -89,6 +89,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The web processes' worker class, as the Procfile, compose.yaml and the Dockerfile start them.
+WEB_WORKER = "tensafe_ir.web.BalancedThreadWorker"
+
+
+def worker_cpu_seconds(server: subprocess.Popen) -> dict[int, float]:
+    """CPU time (user + system) so far of each worker process of the gunicorn `server`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    seconds = {}
+    for pid in map(int, children):
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return seconds
+
+
+def worker_spread(before: dict[int, float], after: dict[int, float]) -> dict:
+    """Each worker's CPU between two `worker_cpu_seconds` readings, and the busiest one's
+    against the mean (1.0: perfectly even)."""
+    spent = sorted((round(after[pid] - before.get(pid, 0.0), 2) for pid in after), reverse=True)
+    mean = sum(spent) / len(spent) if spent else 0.0
+    return {"cpu_s": spent, "busiest_to_mean": round(spent[0] / mean, 2) if mean else None}
+
+
 def start_gunicorn(
     env: dict,
     port: int,

@@ -10,10 +10,10 @@ What it does, in order:
    migrates it, so nothing else is touched.
 2. Creates the services the payload names and two Alertmanager integrations (one for the
    duplicate run, one for the distinct run), plus one for warming up.
-3. Starts the processes as production runs them: gunicorn on 127.0.0.1 (gthread workers), a
-   Celery worker for the default queue and beat, on a dedicated Redis database (default db
-   11, flushed), with the rate-limit counters in Redis too (default db 12, flushed) — the
-   request stores the delivery and answers; the worker applies it.
+3. Starts the processes as production runs them: gunicorn on 127.0.0.1 (tensafe_ir.web's
+   gthread workers), a Celery worker for the default queue and beat, on a dedicated Redis
+   database (default db 11, flushed), with the rate-limit counters in Redis too (default db
+   12, flushed) — the request stores the delivery and answers; the worker applies it.
 4. Warm-up, not measured: three bursts of N new groups and two of the baseline's 404s, so
    every gunicorn thread has opened its database connection and every path has been taken
    (measured: the first two cold bursts of 100 had p99 1.8-2.5 s, the third 335 ms).
@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import (
     ROOT,
     VENV_BIN,
+    WEB_WORKER,
     django_setup,
     flush_broker,
     free_port,
@@ -140,7 +141,7 @@ def counts(integration_id: str) -> dict:
 
 # --- 3. gunicorn -----------------------------------------------------------------------------
 def start_web(env: dict, port: int, workers: int, threads: int, log: Path):
-    options = ["--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
+    options = ["--workers", str(workers), "--worker-class", WEB_WORKER, "--threads", str(threads)]
     return start_gunicorn(
         {**env, **prometheus_dir()}, port, [*options, "--backlog", "2048"], log=log
     )
@@ -326,7 +327,7 @@ def main() -> int:
 
     figures = {
         "parallel": n,
-        "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
+        "gunicorn": f"{args.workers} workers x {args.threads} threads ({WEB_WORKER})",
         "worker": f"celery, 2 processes at nice {args.worker_nice}, and beat",
         "machine": (
             f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"

@@ -75,6 +75,7 @@ def web_processes(env: dict, count: int, log_dir: Path) -> list[tuple[int, subpr
         port = free_port()
         command = [sys.executable, "-m", "gunicorn", "tensafe_ir.wsgi"]
         command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "16"]
+        command += ["--worker-class", "tensafe_ir.web.BalancedThreadWorker"]
         command += ["--access-logfile", "-", "--logger-class", "tensafe_ir.logs.GunicornLogger"]
         with open(log_dir / f"{port}.log", "wb") as log:
             process = subprocess.Popen(
