@@ -27,7 +27,12 @@ class Deadline(models.Model):
     due_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     fired_at = models.DateTimeField(null=True, blank=True)
-    lateness_ms = models.IntegerField(null=True, blank=True, help_text="fired_at - due_at.")
+    lateness_ms = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="fired_at - max(due_at, created_at): the sweeper's delay after the deadline "
+        "could first fire.",
+    )
     data = models.JSONField(default=dict, blank=True, help_text="The rule as planned (snapshot).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

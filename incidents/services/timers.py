@@ -160,7 +160,11 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
         for deadline, incident, prepared in ready:
             fired = made.get(deadline.pk, prepared)
             deadline.status, deadline.fired_at = FIRED, fired_at
-            deadline.lateness_ms = int((fired_at - deadline.due_at).total_seconds() * 1000)
+            # Late from when it could first fire: a deadline written already overdue (an
+            # incident detected long before it was declared, a severity raised after the
+            # rule's time) is late by the sweeper's delay, not by its age.
+            could_fire = max(deadline.due_at, deadline.created_at)
+            deadline.lateness_ms = int((fired_at - could_fire).total_seconds() * 1000)
             fired.data.update({"deadline": deadline.pk, "lateness_ms": deadline.lateness_ms})
             fired_pages += fired.page_ids
             events.append(

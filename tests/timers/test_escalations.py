@@ -221,12 +221,14 @@ def test_severity_up_p2_to_p1_plans_p1_rules_from_detection(
         "any:over_target:120": "pending",
     }
     assert rule_deadline(incident, "P1", "unacknowledged", 5).due_at == T0 + minutes(5)
-    # The overdue ones fire on the next sweep, late by as long as they were overdue.
+    # The overdue ones fire on the next sweep. They were written overdue (P1's 5 and 10
+    # minutes had passed): the sweeper was not late, and their lateness says so.
     assert sweep(T0 + minutes(12)) == 3
     five = rule_deadline(incident, "P1", "unacknowledged", 5)
     ten = rule_deadline(incident, "P1", "unacknowledged", 10)
-    assert (five.status, five.lateness_ms) == ("fired", 7 * 60_000)
-    assert (ten.status, ten.lateness_ms) == ("fired", 2 * 60_000)
+    assert (five.status, five.lateness_ms) == ("fired", 0)
+    assert (ten.status, ten.lateness_ms) == ("fired", 0)
+    assert five.due_at == T0 + minutes(5) and five.fired_at == T0 + minutes(12)
     assert paged(incident, ten.key) == ["emma-em"]
     # The P1 audiences are told now (executives, all hands).
     assert set(paged(incident, "notify:P1")) >= {"victor-vp", "chloe-cto", "cedric-ceo", "dave"}
@@ -266,9 +268,10 @@ def test_declared_late_escalates_on_the_first_sweep(org, ic, gateway, at_t0, swe
     incident = declare(actor=ic, severity="P1", services=gateway, detected_at=T0 - minutes(6))
     five = rule_deadline(incident, "P1", "unacknowledged", 5)
     assert five.due_at == T0 - minutes(1)
-    assert sweep(T0) == 2  # declaration notice + the 5-minute backup rule
+    assert sweep(T0 + SECOND) == 2  # declaration notice + the 5-minute backup rule
     five.refresh_from_db()
-    assert (five.status, five.lateness_ms) == ("fired", 60_000)
+    # Written a minute overdue; fired a second after it was written: late by that second.
+    assert (five.status, five.lateness_ms) == ("fired", 1000)
     assert paged(incident, five.key) == ["bob"]
     assert rule_deadline(incident, "P1", "unacknowledged", 10).status == "pending"
 
