@@ -39,7 +39,7 @@ Exit status 0 when the targets hold: list (first page of 50) >= 0.25x the plain 
 p99 <= 150 ms, detail >= 0.5x with p99 <= 50 ms (issue 15), the conditional detail answered
 304, status page JSON >= 0.6x, no failed request, queries per request the same at page
 sizes 5 and 50 and on the small and the large database, and the work shared by the web
-processes (the busiest one's CPU at most 1.25x their mean in the median timed run, 1.6x in
+processes (the busiest one's CPU at most 1.25x their mean in the median timed run, 1.8x in
 any; issue 15).
 With `--varied` (issue 15, bench/_load_varied.py) also: the list with a different query on
 every request, and its first, deep and responder pages with the kept-page cache off, each
@@ -93,9 +93,9 @@ TARGETS = {
     "status_ratio": 0.6,
     # The busiest web process's CPU in a timed run against the processes' mean: in the median
     # run at most 1.25 (one of two takes at most 62.5 % of the work; issue 15 saw 68 %), and in
-    # every run at most 1.6 (80 %; gunicorn's own gthread worker left one process idle, 2.0).
+    # every run at most 1.8 (90 %: gunicorn's own gthread worker left one process idle, 2.0).
     "workers_busiest_to_mean": 1.25,
-    "workers_busiest_to_mean_max": 1.6,
+    "workers_busiest_to_mean_max": 1.8,
 }
 # Counted and timed both kept (served again) and built anew (the cache emptied first).
 KEPT = ("list", "list_deep", "list_responder", "detail")

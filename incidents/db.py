@@ -1,4 +1,5 @@
-"""Workers outliving their database connection.
+"""Database helpers: workers outliving their connection, claims and locked updates that hold
+no transaction open, and statements prepared once per connection (`planned_once_cursor`).
 
 A worker's connection can drop under it at any statement: PostgreSQL restarted or failed over,
 an operator (or `idle_session_timeout`) terminated the backend, a network blip. Django then
@@ -12,13 +13,16 @@ exists to avoid in the common case).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
 from django.core.exceptions import EmptyResultSet
-from django.db import InterfaceError, OperationalError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
@@ -189,6 +193,57 @@ def locked_update(queryset, changes: dict, *, skip_locked: bool = False, limit=N
     with connections[db].cursor() as cursor:
         cursor.execute(f"{sql} RETURNING {ops.quote_name(model._meta.pk.column)}", params)
         return sorted(pk for (pk,) in cursor.fetchall())
+
+
+class _PreparedExecution:
+    """A Django cursor wrapper whose statements PostgreSQL prepares (psycopg's `prepare=True`).
+    Django's CursorWrapper sends every execute through `_execute` (after the execute wrappers
+    and, when queries are logged, the timing): the same steps, one argument more."""
+
+    def _execute(self, sql, params, *ignored_wrapper_args):
+        self.db.validate_no_broken_transaction()
+        with self.db.wrap_database_errors:
+            return self.cursor.execute(sql, params, prepare=True)
+
+
+class _PreparedCursor(_PreparedExecution, CursorWrapper):
+    pass
+
+
+class _PreparedDebugCursor(_PreparedExecution, CursorDebugWrapper):
+    pass
+
+
+@contextmanager
+def planned_once_cursor(using: str = DEFAULT_DB_ALIAS):
+    """A cursor for hand-written statements that run on nearly every request: on PostgreSQL
+    each is prepared on its connection the first time it runs (planned once, executed with
+    new parameters afterwards); on other databases a plain cursor.
+
+    Django turns psycopg's automatic preparing off (so that connection poolers in transaction
+    mode work) and binds parameters on the client, so a statement is planned on every run. The
+    incident detail's version query, whose sub-selects take PostgreSQL 0.45-0.54 ms to plan
+    and 0.13 ms to run (EXPLAIN ANALYZE, 10,000 incidents), the token lookup and the list's
+    rows query go through here. Behind PgBouncer in transaction mode, set its
+    `max_prepared_statements` (1.21 or later: it tracks protocol-level prepared statements
+    per server connection). Executed statements are logged and counted as any other (execute
+    wrappers, CaptureQueriesContext)."""
+    db = connections[using]
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
+            yield cursor
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    with db.cursor():  # checks the thread, opens (or re-checks) the connection as Django does
+        raw = ServerBindingCursor(db.connection)
+    if db.connection.prepare_threshold is None:
+        # Django's None refuses even `prepare=True`. Only cursors binding on the server, these
+        # alone, ever prepare, and they ask for it: a threshold never reached by counting.
+        db.connection.prepare_threshold = sys.maxsize
+    wrapper = _PreparedDebugCursor if db.queries_logged else _PreparedCursor
+    with wrapper(raw, db) as cursor:
+        yield cursor
 
 
 def lease_lost(model, pk, lease) -> str | None:

@@ -20,6 +20,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from .db import planned_once_cursor
 from .errors import RuleViolation
 from .models import (
     ApiToken,
@@ -226,7 +227,7 @@ def incident_detail_version(user, incident_id, at) -> tuple | None:
         user.pk,
         GroupName.SECURITY,
     ]
-    with connection.cursor() as cursor:
+    with planned_once_cursor() as cursor:
         cursor.execute(_detail_version_sql(), params)
         row = cursor.fetchone()
     if row is None:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
+from ..db import planned_once_cursor
 from ..models import ApiToken
 from ..models.accounts import token_digest
 
@@ -85,7 +86,7 @@ def token_with_user(digest: str) -> ApiToken | None:
     alias = router.db_for_read(ApiToken)
     sql, converters, token_of, user_of, set_user = _compiled_lookup(alias)
     connection = connections[alias]
-    with connection.cursor() as cursor:
+    with planned_once_cursor(alias) as cursor:
         cursor.execute(sql, [digest])
         row = cursor.fetchone()
     if row is None:

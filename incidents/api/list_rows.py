@@ -23,6 +23,7 @@ from django.utils import timezone
 from rest_framework.fields import DateTimeField
 from rest_framework.renderers import JSONRenderer
 
+from ..db import planned_once_cursor
 from ..models import Incident, RoleAssignment
 from .serializers import IncidentOutputSerializer
 
@@ -73,7 +74,7 @@ def incident_list_rows_json(page_ids: QuerySet) -> bytes:
     ids = list(page_ids)
     if not ids:
         return b"[]"
-    with connection.cursor() as cursor:
+    with planned_once_cursor() as cursor:
         cursor.execute(_ROWS_SQL, [ids, ids])
         return cursor.fetchone()[0].encode()
 
