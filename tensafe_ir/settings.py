@@ -258,8 +258,10 @@ TENSAFE_RATE_LOGIN_USERNAME = env_rate("TENSAFE_RATE_LOGIN_USERNAME", "100/5m")
 # status-page subscriptions (every POST) per client address and per email address;
 TENSAFE_RATE_SUBSCRIBE_ADDRESS = env_rate("TENSAFE_RATE_SUBSCRIBE_ADDRESS", "10/1h")
 TENSAFE_RATE_SUBSCRIBE_EMAIL = env_rate("TENSAFE_RATE_SUBSCRIBE_EMAIL", "3/1h")
-# alert deliveries per integration (storms are legitimate: generous);
-TENSAFE_RATE_ALERTS = env_rate("TENSAFE_RATE_ALERTS", "600/1m")
+# alert deliveries per integration (storms are legitimate: generous). An outage's storm sent
+# 1,000 a minute through one Alertmanager (issue 16; repeats of a group cost one UPDATE), over
+# the old 600: three times that, so only a runaway sender is refused;
+TENSAFE_RATE_ALERTS = env_rate("TENSAFE_RATE_ALERTS", "3000/1m")
 # Slack commands per Slack user (workspace and user id), linked or not; over it the user is told
 # to slow down and nothing happens.
 TENSAFE_RATE_CHAT = env_rate("TENSAFE_RATE_CHAT", "20/1m")

@@ -171,6 +171,18 @@ def test_rate_setting_is_parsed_or_refused_by_name(monkeypatch):
             env_rate("TENSAFE_RATE_ALERTS", "1/1")
 
 
+def test_the_default_alert_limit_admits_an_outages_storm():
+    """Issue 16's bad day: 1,000 Alertmanager deliveries a minute through one integration."""
+    import os
+
+    from django.conf import settings
+
+    if "TENSAFE_RATE_ALERTS" in os.environ:
+        pytest.skip("TENSAFE_RATE_ALERTS is set here: the default is not in use")
+    count, seconds = settings.TENSAFE_RATE_ALERTS
+    assert count * 60 / seconds >= 3 * 1000
+
+
 def test_limiter_lets_requests_through_when_the_cache_is_down(settings):
     settings.CACHES = {
         **settings.CACHES,
