@@ -8,7 +8,8 @@
 - From the database at scrape time: open incidents by severity, pending deadlines (how many,
   how many overdue, how late the most overdue is) and how late fired ones fired in the last
   hour, pages and outgoing webhook deliveries by status (failed ones included), disabled
-  webhook subscriptions, inbound deliveries not applied.
+  webhook subscriptions, inbound deliveries not applied, outbox rows the sweep should have
+  handed over again (`tensafe_outbox_stale{kind}`).
 
 Protected: answered to 127.0.0.1/::1, or to `Authorization: Bearer $TENSAFE_METRICS_TOKEN`;
 everything else gets 403.
@@ -22,7 +23,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -36,6 +37,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from incidents.models import Deadline, Incident, Page
+from incidents.outbox import OUTBOX_KINDS, OutboxStatus
 from incidents.states import OPEN_STATUSES, Severity
 
 from .models import InboundDelivery, WebhookDelivery, WebhookSubscription
@@ -112,6 +114,7 @@ class DatabaseCollector:
         )["oldest"]
         waiting.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         yield waiting
+        yield _outbox_stale(now)
 
 
 def _open_incidents() -> GaugeMetricFamily:
@@ -159,7 +162,8 @@ def _deadlines(now):
         lateness.add_metric([row["kind"]], late)
     fired = GaugeMetricFamily(
         "tensafe_deadline_fired_lateness_max_seconds",
-        "Largest lateness (fired_at - due_at) of deadlines fired in the last hour, by kind.",
+        "Largest lateness of deadlines fired in the last hour (from when each could first "
+        "fire: its due time, or its creation when written already overdue), by kind.",
         labels=["kind"],
     )
     for row in (
@@ -173,6 +177,28 @@ def _deadlines(now):
     ):
         fired.add_metric([row["kind"]], row["worst"] / 1000)
     return [pending, overdue, lateness, fired]
+
+
+def _outbox_stale(now) -> GaugeMetricFamily:
+    """Per outbox kind (incidents/outbox.py), the rows the sweep exists for: pending past the
+    kind's grace period (their hand-off was lost) or sending past their lease (their worker
+    died). The sweep hands them over again every two seconds, so a count that stays above 0
+    means the sweep itself or the broker is failing (a failed sweep is only logged, in the
+    worker that ran it)."""
+    gauge = GaugeMetricFamily(
+        "tensafe_outbox_stale",
+        "Outbox rows a worker should have handled by now (pending past the grace period, or "
+        "sending past the lease), by kind; above 0 for long means the sweep or broker fails.",
+        labels=["kind"],
+    )
+    for kind, spec in sorted(OUTBOX_KINDS.items()):
+        grace = now - timedelta(seconds=spec.policy.requeue_grace_seconds)
+        lost = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where)
+        dead = Q(status=OutboxStatus.SENDING) & (
+            Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+        )
+        gauge.add_metric([kind], spec.model.objects.filter(lost | dead).count())
+    return gauge
 
 
 def _by_status(name: str, documentation: str, manager, statuses: list[str]) -> GaugeMetricFamily:

@@ -68,6 +68,23 @@ def test_metrics_content(client, ic_user):
     )
 
 
+def test_outbox_rows_the_sweep_should_have_handed_over_are_counted_per_kind(client):
+    from incidents.outbox import OUTBOX_KINDS
+    from pir import digests
+    from tests.test_outbox import digest
+
+    now = timezone.now()
+    digest(next_attempt_at=now - timedelta(minutes=5))  # its hand-off was lost
+    digest(next_attempt_at=now)  # due now: within its grace period
+    digest(status="sending", lease_until=now - timedelta(seconds=1))  # its worker died
+    digest(status="sending", lease_until=now + timedelta(minutes=1))  # being sent
+    digest(status="sent", attempts=1)
+    values = samples(client.get("/metrics"))
+    assert values[("tensafe_outbox_stale", (("kind", digests.KIND),))] == 2
+    others = [values[("tensafe_outbox_stale", (("kind", kind),))] for kind in OUTBOX_KINDS]
+    assert sum(others) == 2, "the other kinds have none"
+
+
 def test_metrics_refused_from_elsewhere_without_the_token(client, settings):
     settings.TENSAFE_METRICS_TOKEN = "scrape-me"
     remote = {"REMOTE_ADDR": "203.0.113.7"}
