@@ -83,6 +83,7 @@ def test_commander_declares_works_and_resolves_a_p1(open_page, live_server, peop
     expect(page.locator("#timeline-events")).to_contain_text(note, timeout=8_000)
     expect(other.locator("#timeline-events")).to_contain_text(note, timeout=8_000)
     assert other.locator(f"#timeline-events li:has-text('{note}')").count() == 1
+    other.close()  # its timeline poll would race the test's own writes below (SQLite)
 
     # --- identified -> monitoring -----------------------------------------------------------
     page.get_by_role("button", name="Cause identified").click()
@@ -107,10 +108,14 @@ def test_commander_declares_works_and_resolves_a_p1(open_page, live_server, peop
     expect(why).not_to_contain_text("not ticked")
     expect(why).to_contain_text("stability window requires")
     window = policy_settings().stability_window_minutes
+    # The test writes to the database itself: with no page open, no timeline poll runs beside
+    # it (on the in-memory SQLite test database the server shares the test's connection, and
+    # a poll at that instant failed with "database table is locked").
+    page.goto("about:blank")
     Incident.objects.filter(pk=incident.pk).update(
         mitigated_at=timezone.now() - timedelta(minutes=window, seconds=5)
     )
-    page.reload()
+    page.goto(url)
     page.locator("#actions").get_by_role("button", name="Resolve", exact=True).click()
     expect(page.locator(".incident-head")).to_contain_text("Resolved")
     incident.refresh_from_db()
