@@ -93,16 +93,21 @@ def free_port() -> int:
 WEB_WORKER = "tensafe_ir.web.BalancedThreadWorker"
 
 
+def proc_stat(stat: Path) -> tuple[int, float] | None:
+    """A process's /proc/<pid>/stat read: (process group, CPU seconds user + system so far);
+    None when the process is gone."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_cpu_seconds(server: subprocess.Popen) -> dict[int, float]:
     """CPU time (user + system) so far of each worker process of the gunicorn `server`."""
-    tick = os.sysconf("SC_CLK_TCK")
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-    seconds = {}
-    for pid in map(int, children):
-        with contextlib.suppress(FileNotFoundError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
-    return seconds
+    read = {pid: proc_stat(Path(f"/proc/{pid}/stat")) for pid in map(int, children)}
+    return {pid: stat[1] for pid, stat in read.items() if stat is not None}
 
 
 def worker_spread(before: dict[int, float], after: dict[int, float]) -> dict:

@@ -46,7 +46,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import ROOT, proc_stat
+
 VENV_BIN = Path(sys.executable).parent
 # Lateness (issue 3); every page sent within 5 s of its deadline (issue 15), each once.
 TARGETS = {"p99_ms": 1000, "max_ms": 2000, "page_ms": 5000}
@@ -129,7 +132,6 @@ def django_setup(database_url: str, broker_url: str) -> None:
     os.environ["CELERY_BROKER_URL"] = broker_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tensafe_ir.settings")
     os.environ.setdefault("TENSAFE_LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -307,15 +309,12 @@ class Processes:
 
 def _cpu_of(match) -> float:
     """Sum of user + system CPU seconds of the processes for which match(pgrp, pid) holds."""
-    total = 0
+    total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if match(int(fields[2]), int(stat.parent.name)):
-            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-    return total / os.sysconf("SC_CLK_TCK")
+        read = proc_stat(stat)
+        if read is not None and match(read[0], int(stat.parent.name)):
+            total += read[1]
+    return total
 
 
 def cpu_used(before: dict, after: dict) -> dict[str, float]:

@@ -235,8 +235,10 @@ def planned_once_cursor(using: str = DEFAULT_DB_ALIAS):
         return
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    with db.cursor():  # checks the thread, opens (or re-checks) the connection as Django does
-        raw = ServerBindingCursor(db.connection)
+    # As Django's own cursor(): re-check a kept connection once per request, open one if none.
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    raw = ServerBindingCursor(db.connection)
     if db.connection.prepare_threshold is None:
         # Django's None refuses even `prepare=True`. Only cursors binding on the server, these
         # alone, ever prepare, and they ask for it: a threshold never reached by counting.

@@ -515,23 +515,44 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
     spec = outbox_kind(kind)
     model = spec.model
     now = now or timezone.now()
-    grace = now - timedelta(seconds=spec.policy.requeue_grace_seconds)
-    dead = models.Q(lease_until__lt=now) | models.Q(lease_until__isnull=True)
-    model.objects.filter(dead, status=OutboxStatus.SENDING).update(
-        status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=grace
+    model.objects.filter(_sending_past_lease(now)).update(
+        status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=_grace_start(spec, now)
     )
     if (settle := getattr(spec.sender, "settle", None)) is not None:
         settle(now)
     stale = locked_update(
-        model.objects.filter(
-            status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where
-        ).order_by("next_attempt_at", "pk"),
+        model.objects.filter(_hand_off_lost(spec, now)).order_by("next_attempt_at", "pk"),
         {"next_attempt_at": now},
         skip_locked=True,
         limit=limit,
     )
     outbox_enqueue(kind, stale)
     return stale
+
+
+def outbox_stale_count(kind: str, now: datetime) -> int:
+    """The rows of `kind` the sweep exists for at `now`: sending past their lease (their worker
+    died) or pending past the grace period (their hand-off was lost). For /metrics: above 0
+    for long means the sweep or the broker is failing."""
+    spec = outbox_kind(kind)
+    return spec.model.objects.filter(_sending_past_lease(now) | _hand_off_lost(spec, now)).count()
+
+
+def _grace_start(spec: OutboxKind, now: datetime) -> datetime:
+    return now - timedelta(seconds=spec.policy.requeue_grace_seconds)
+
+
+def _sending_past_lease(now: datetime) -> models.Q:
+    """`sending` with the lease run out, or with none (left by code from before the outbox)."""
+    return models.Q(status=OutboxStatus.SENDING) & (
+        models.Q(lease_until__lt=now) | models.Q(lease_until__isnull=True)
+    )
+
+
+def _hand_off_lost(spec: OutboxKind, now: datetime) -> models.Q:
+    """Pending, due for longer than the grace period, and claimable (`claim_where`)."""
+    grace = _grace_start(spec, now)
+    return models.Q(status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where)
 
 
 def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:

@@ -23,7 +23,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -37,7 +37,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from incidents.models import Deadline, Incident, Page
-from incidents.outbox import OUTBOX_KINDS, OutboxStatus
+from incidents.outbox import OUTBOX_KINDS, outbox_stale_count
 from incidents.states import OPEN_STATUSES, Severity
 
 from .models import InboundDelivery, WebhookDelivery, WebhookSubscription
@@ -180,24 +180,17 @@ def _deadlines(now):
 
 
 def _outbox_stale(now) -> GaugeMetricFamily:
-    """Per outbox kind (incidents/outbox.py), the rows the sweep exists for: pending past the
-    kind's grace period (their hand-off was lost) or sending past their lease (their worker
-    died). The sweep hands them over again every two seconds, so a count that stays above 0
-    means the sweep itself or the broker is failing (a failed sweep is only logged, in the
-    worker that ran it)."""
+    """Per outbox kind (incidents/outbox.py), the rows the sweep exists for. The sweep hands
+    them over again every two seconds, so a count that stays above 0 means the sweep itself
+    or the broker is failing (a failed sweep is only logged, in the worker that ran it)."""
     gauge = GaugeMetricFamily(
         "tensafe_outbox_stale",
         "Outbox rows a worker should have handled by now (pending past the grace period, or "
         "sending past the lease), by kind; above 0 for long means the sweep or broker fails.",
         labels=["kind"],
     )
-    for kind, spec in sorted(OUTBOX_KINDS.items()):
-        grace = now - timedelta(seconds=spec.policy.requeue_grace_seconds)
-        lost = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=grace, **spec.claim_where)
-        dead = Q(status=OutboxStatus.SENDING) & (
-            Q(lease_until__lt=now) | Q(lease_until__isnull=True)
-        )
-        gauge.add_metric([kind], spec.model.objects.filter(lost | dead).count())
+    for kind in sorted(OUTBOX_KINDS):
+        gauge.add_metric([kind], outbox_stale_count(kind, now))
     return gauge
 
 
