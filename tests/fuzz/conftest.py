@@ -9,12 +9,14 @@ savepoint of its own (pytest-django), so one operation's writes never reach the 
 so the fuzzer reaches existing objects as well as missing ones.
 """
 
+import inspect
 import os
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+import schemathesis.pytest._test_builder as schemathesis_builder
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
@@ -169,6 +171,40 @@ def fuzz_data(django_db_setup, django_db_blocker):
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+# --- each operation's Hypothesis test built when it runs, not when it is collected -------------
+# Schemathesis builds an operation's test (its examples and every coverage case) while
+# collecting, for all 75 operations, in every pytest-xdist process: about 8 s of CPU each,
+# although each process runs a quarter of them. Collection gets a stand-in with the test's
+# signature; the real test is built in the process that runs it, just before it runs. The
+# builder is schemathesis's own (a private module: the controller's check in tests/conftest.py
+# fails the run if an upgrade leaves any operation unfuzzed).
+_build_operation_test = schemathesis_builder.build_operation_test
+
+
+def _built_when_run(**kwargs):
+    def stand_in(*args, **kw):
+        raise RuntimeError("the fuzzer's operation test ran before it was built")
+
+    # What the built test asks pytest for: the test's own arguments but those Hypothesis draws.
+    signature = inspect.signature(kwargs["test_func"])
+    drawn = {"case", *kwargs["given_kwargs"]}
+    stand_in.__signature__ = signature.replace(
+        parameters=[p for name, p in signature.parameters.items() if name not in drawn]
+    )
+    stand_in.build = lambda: _build_operation_test(**kwargs)
+    return stand_in
+
+
+schemathesis_builder.build_operation_test = _built_when_run
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    build = getattr(item.obj, "build", None)
+    if build is not None:
+        item.obj = build()
 
 
 def pytest_sessionfinish(session):
