@@ -27,9 +27,10 @@ from incidents.states import Role, Status, TimelineKind
 
 from .models import CommsObligation
 from .render import humanize_minutes, public_words_missing, utc_time
-from .services.obligations import obligations_sync, reminder_lead
+from .services.obligations import missed_at_birth, obligations_sync, reminder_lead
 
 KIND = "comms"
+CATCH_UP = "catch-up"
 LABELS = {
     CommsObligation.Channel.STATUS_PAGE: "Status page update",
     CommsObligation.Channel.INTERNAL: "Internal status update",
@@ -67,11 +68,24 @@ def obligation_label(obligation: CommsObligation) -> str:
 
 
 def plan(incident: Incident, now: datetime) -> dict[str, Planned]:
-    """Planner: the reminder and missed deadlines of each open obligation with a deadline.
-    Keeps the obligations themselves in step first (same transaction, incident locked)."""
+    """Planner: the reminder and missed deadlines of each open obligation with a deadline,
+    and one catch-up reminder for those missed before the incident was declared. Keeps the
+    obligations themselves in step first (same transaction, incident locked)."""
     planned: dict[str, Planned] = {}
-    for obligation in obligations_sync(incident, now):
-        if obligation.due_at is None:
+    obligations = obligations_sync(incident, now)
+    if born_missed := [o for o in obligations if missed_at_birth(o)]:
+        planned[f"{KIND}:catch-up:{born_missed[0].pk}"] = Planned(
+            KIND,
+            max(o.created_at for o in born_missed),
+            {
+                "step": CATCH_UP,
+                "obligations": [o.pk for o in born_missed],
+                "severity": incident.severity,
+                "label": "Updates already due at declaration",
+            },
+        )
+    for obligation in obligations:
+        if obligation.status != CommsObligation.Status.PENDING or obligation.due_at is None:
             continue
         key = f"{KIND}:{obligation.channel}:{obligation.sequence}"
         data = {
@@ -122,6 +136,8 @@ def fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: dat
     """Firer: remind of, or record as missed, the obligation behind `deadline`; None when it
     no longer applies (met meanwhile, or the incident resolved), so it is cancelled."""
     data = dict(deadline.data)
+    if data["step"] == CATCH_UP:
+        return _catch_up(deadline, incident, recipients, at, data)
     obligation = CommsObligation.objects.filter(
         pk=data.get("obligation"), incident=incident
     ).first()
@@ -139,7 +155,38 @@ def fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: dat
         kind, what = TimelineKind.COMMS_MISSED, f"{label} missed: it was due at {due}"
         obligation.status, obligation.missed_at = CommsObligation.Status.MISSED, at
         obligation.save(update_fields=["status", "missed_at", "updated_at"])
-    if obligation.channel != CommsObligation.Channel.INTERNAL and public_words_missing(incident):
+    data["label"] = label
+    return _page_owner(deadline, incident, recipients, at, [obligation], what, kind, data)
+
+
+def _catch_up(deadline: Deadline, incident: Incident, recipients: Recipients, at, data: dict):
+    """The one reminder for the updates that were already due when the incident was declared
+    (each recorded missed at once): their owner is paged once, naming them all, instead of once
+    per channel. None when they were all posted meanwhile, or the incident resolved."""
+    owed = list(
+        CommsObligation.objects.filter(
+            pk__in=data["obligations"],
+            incident=incident,
+            status=CommsObligation.Status.MISSED,
+            met_by_update__isnull=True,
+        ).order_by("channel", "sequence")
+    )
+    if not owed or incident.status == Status.RESOLVED:
+        return None
+    CommsObligation.objects.filter(pk__in=[o.pk for o in owed]).update(
+        reminded_at=at, updated_at=at
+    )
+    due = "; ".join(f"{obligation_label(o)} was due at {utc_time(o.due_at)}" for o in owed)
+    what = f"Declared after its first updates were due: {due}. Post them now"
+    kind = TimelineKind.COMMS_MISSED
+    return _page_owner(deadline, incident, recipients, at, owed, what, kind, data)
+
+
+def _page_owner(deadline, incident, recipients, at, obligations, what, kind, data) -> Fired:
+    """Page the obligations' owner (`reminder_people`) about `what`, with a draft link for the
+    first of them, and say so on the timeline."""
+    channels = {o.channel for o in obligations}
+    if channels - {CommsObligation.Channel.INTERNAL} and public_words_missing(incident):
         what += (
             " (a security incident: the security group must approve its public title and "
             "text first)"
@@ -152,13 +199,13 @@ def fire(deadline: Deadline, incident: Incident, recipients: Recipients, at: dat
         reason=what,
         people=people,
         at=at,
-        body=_body(incident, obligation, what),
+        body=_body(incident, obligations[0], what),
     )
-    if kind == TimelineKind.COMMS_MISSED:
+    if data["step"] == "missed":
         # The cadence goes on from the missed deadline: plan the next obligation now.
         deadlines_replan(incident, now=at)
     text = f"{what} — paged {summary}" if summary else f"{what} — nobody paged"
     if note:
         text += f" ({note})"
-    data.update({"pages": page_ids, "notes": [note] if note else [], "label": label})
+    data.update({"pages": page_ids, "notes": [note] if note else []})
     return Fired(kind, text, data, page_ids)

@@ -399,23 +399,27 @@ def escalation_awaits(incident: Incident, user) -> bool:
     return bool(escalation_responses_paging(incident, user, open_))
 
 
+# The escalation deadlines that page someone: not those cancelled or skipped by a catch-up.
+LADDER_REACHES = ("pending", "fired")
+
+
 def escalation_contacts_engaged(incident: Incident, at, deadlines: list | None = None) -> set[str]:
     """The 5.3 contacts already reached for `incident` by `at`: paged (a response is timed),
-    or due to be paged by a 5.1 rule now (a deadline due by `at` and not cancelled), so the
+    or due to be paged by a 5.1 rule now (a deadline due by `at`, pending or fired), so the
     next step after a late contact is never one the ladder is paging anyway. `deadlines`: all
     of the incident's, when the caller read them already."""
     from .models import Deadline
 
     engaged = set(incident.escalation_responses.values_list("target", flat=True))
     if deadlines is None:
-        due = Deadline.objects.filter(incident=incident, kind="escalation", due_at__lte=at).exclude(
-            status=Deadline.Status.CANCELLED
+        due = Deadline.objects.filter(
+            incident=incident, kind="escalation", due_at__lte=at, status__in=LADDER_REACHES
         )
     else:
         due = [
             d
             for d in deadlines
-            if d.kind == "escalation" and d.due_at <= at and d.status != Deadline.Status.CANCELLED
+            if d.kind == "escalation" and d.due_at <= at and d.status in LADDER_REACHES
         ]
     engaged |= {d.data.get("target") for d in due if d.data.get("target")}
     return engaged

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from incidents.models import (
     ChecklistItem,
+    Deadline,
     Incident,
     PolicyChange,
     RoleAssignment,
@@ -114,6 +115,25 @@ def test_incidents_cover_every_status_and_severity():
     assert set(Incident.objects.values_list("status", flat=True)) == set(Status.values)
     assert set(Incident.objects.values_list("severity", flat=True)) == set(Severity.values)
     assert all(i.checklist.exists() and i.timeline.exists() for i in Incident.objects.all())
+
+
+def test_the_demo_leaves_no_deadline_overdue_and_its_timelines_show_what_fired():
+    seed()
+
+    assert not Deadline.objects.filter(status="pending", due_at__lte=timezone.now()).exists()
+    fired = Deadline.objects.filter(status="fired")
+    assert fired.exists()
+    # Each fired at the moment it fell due in the demo's history (lateness 0), and its
+    # timeline event says so at that moment, not when the seed ran.
+    assert set(fired.values_list("lateness_ms", flat=True)) == {0}
+    for deadline in fired:
+        event = TimelineEvent.objects.get(data__deadline=deadline.pk)
+        assert event.occurred_at == deadline.fired_at == max(deadline.due_at, deadline.created_at)
+    # The Monitoring P2 was never given a status page update: the missed deadline is on record.
+    p2 = Incident.objects.get(status=Status.MONITORING)
+    assert TimelineEvent.objects.filter(
+        incident=p2, kind="comms_missed", text__startswith="Status page update"
+    ).exists()
 
 
 def test_security_incident_is_restricted():

@@ -247,9 +247,16 @@ def _sync_channel(incident, channel, rule, rows, posts: _Posts, now) -> None:
             incident, channel, rows, Kind.FIRST, incident.detected_at, rule.first_minutes, now
         )
         earliest = posts.first_update(channel)
-        if earliest is None:
+        if earliest is not None:
+            _settle(first, earliest)  # posted before this obligation existed (severity change)
+        elif first.due_at is not None and first.due_at <= now:
+            # Past already when the incident was declared (detected long before): missed before
+            # anyone could post it. One catch-up reminder names it (comms.deadlines), and the
+            # cadence goes on from now.
+            first.status, first.missed_at = MISSED, first.due_at
+            first.save(update_fields=["status", "missed_at", "updated_at"])
+        else:
             return
-        _settle(first, earliest)  # posted before this obligation existed (severity change)
         live = [first]
     if rule.every_minutes is None:
         return
@@ -267,7 +274,8 @@ def _sync_channel(incident, channel, rule, rows, posts: _Posts, now) -> None:
 
 def obligations_sync(incident: Incident, now: datetime) -> list[CommsObligation]:
     """Make the incident's obligations match the policy in force and its state, and return
-    the open ones. Call with the incident row locked (the timer engine's re-plan does)."""
+    all of them, by channel and sequence. Call with the incident row locked (the timer
+    engine's re-plan does)."""
     policy = policy_for(incident.severity)
     posts = _Posts(incident)
     used_status_page = Update.Channel.STATUS_PAGE in posts.span
@@ -277,7 +285,17 @@ def obligations_sync(incident: Incident, now: datetime) -> list[CommsObligation]
         by_channel[row.channel].append(row)
     for channel in Channel.values:
         _sync_channel(incident, channel, rules.get(channel), by_channel[channel], posts, now)
-    return [r for rows in by_channel.values() for r in rows if r.status == PENDING]
+    return [r for rows in by_channel.values() for r in rows]
+
+
+def missed_at_birth(obligation: CommsObligation) -> bool:
+    """Missed when it was written (see `_sync_channel`), and not yet posted or reminded of."""
+    return (
+        obligation.status == MISSED
+        and obligation.met_by_update_id is None
+        and obligation.reminded_at is None
+        and obligation.created_at >= obligation.due_at
+    )
 
 
 def obligation_pending(incident: Incident, channel: str) -> CommsObligation | None:

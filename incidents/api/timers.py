@@ -113,7 +113,7 @@ class DeadlineListApi(GenericAPIView):
         summary="Deadlines (escalation timers), soonest first",
         parameters=[
             OpenApiParameter("incident", ID_SCHEMA),
-            OpenApiParameter("status", str, enum=["pending", "fired", "cancelled"]),
+            OpenApiParameter("status", str, enum=Deadline.Status.values),
         ],
         responses={200: DeadlineOutputSerializer(many=True), 404: NOT_FOUND},
     )

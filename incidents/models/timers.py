@@ -7,6 +7,7 @@ rule, recipient, contact method)."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from ..outbox import OutboxRow
 
@@ -16,6 +17,9 @@ class Deadline(models.Model):
         PENDING = "pending", "Pending"
         FIRED = "fired", "Fired"
         CANCELLED = "cancelled", "Cancelled"
+        # Already past when it was planned, below a higher escalation also past: that one
+        # fires as the catch-up and names this one; nobody is paged for it.
+        SKIPPED = "skipped", "Skipped (caught up)"
 
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.PROTECT, related_name="deadlines"
@@ -34,7 +38,9 @@ class Deadline(models.Model):
         "could first fire.",
     )
     data = models.JSONField(default=dict, blank=True, help_text="The rule as planned (snapshot).")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(
+        default=timezone.now, help_text="When it was planned (the re-plan's time)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

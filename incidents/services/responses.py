@@ -75,6 +75,7 @@ def escalation_responses_on_request(incident: Incident, event) -> None:
             key=response_key(rule_key),
             due_at=planned.due_at,
             data=planned.data,
+            created_at=event.occurred_at,
         )
 
 

@@ -38,10 +38,11 @@ from .paging import KIND as PAGE
 from .paging import PageRequest, pages_build_many
 
 log = logging.getLogger(__name__)
-PENDING, FIRED, CANCELLED = (
+PENDING, FIRED, CANCELLED, SKIPPED = (
     Deadline.Status.PENDING,
     Deadline.Status.FIRED,
     Deadline.Status.CANCELLED,
+    Deadline.Status.SKIPPED,
 )
 
 
@@ -65,7 +66,7 @@ def _replan(incident: Incident, now: datetime) -> None:
             plan[key] = planned
     existing = {d.key: d for d in Deadline.objects.filter(incident=incident)}
     told = [d for d in existing.values() if d.kind == "notify" and d.status == FIRED]
-    new = []
+    new, moved = [], []
     for key, planned in plan.items():
         if planned.kind == "notify" and any(
             d.data.get("severity", "P4") <= planned.data["severity"] for d in told
@@ -80,18 +81,26 @@ def _replan(incident: Incident, now: datetime) -> None:
                     key=key,
                     due_at=planned.due_at,
                     data=planned.data,
+                    created_at=now,
                 )
             )
             continue
         # A cancelled deadline comes back when its rule applies again; a pending one follows
-        # the plan (a pending notification keeps its time: it is due already).
+        # the plan (a pending notification keeps its time: it is due already), keeping the
+        # levels it catches up for.
         movable = current.status == CANCELLED or (
             current.status == PENDING and current.kind != "notify"
         )
-        wanted = (PENDING, planned.due_at, planned.data)
+        data = planned.data
+        if CATCH_UP in current.data:
+            data = {**data, CATCH_UP: current.data[CATCH_UP]}
+        wanted = (PENDING, planned.due_at, data)
         if movable and (current.status, current.due_at, current.data) != wanted:
             current.status, current.due_at, current.data = wanted
-            current.save(update_fields=["status", "due_at", "data", "updated_at"])
+            moved.append(current)
+    _catch_up(new + moved, now)
+    for current in moved:
+        current.save(update_fields=["status", "due_at", "data", "updated_at"])
     Deadline.objects.bulk_create(new)
     stale = [d.pk for key, d in existing.items() if d.status == PENDING and key not in plan]
     if stale:
@@ -100,12 +109,47 @@ def _replan(incident: Incident, now: datetime) -> None:
         )
 
 
+CATCH_UP = "catch_up"
+LADDER = ("unacknowledged", "open")
+
+
+def _catch_up(written: list[Deadline], now: datetime) -> None:
+    """Escalations already past when they are planned (an incident declared long after its
+    detection, a severity raised late, a detection time moved back) do not page the whole
+    ladder at once: the highest level past fires as one catch-up escalation naming the
+    levels below it, which are kept as skipped (nobody is paged for them; they never fire).
+    The ladder is 5.1's time rules (not acknowledged in, open longer than); the security
+    rule and the resolution target (5.2) are not levels of it and fire as they are."""
+    past = [
+        d
+        for d in written
+        if d.kind == "escalation"
+        and d.status == PENDING
+        and d.due_at < now
+        and d.data.get("trigger") in LADDER
+    ]
+    if len(past) < 2:
+        return
+    past.sort(key=lambda d: (d.due_at, d.data.get("after_minutes") or 0, d.key))
+    top, below = past[-1], past[:-1]
+    top.data = {
+        **top.data,
+        CATCH_UP: [
+            {"key": d.key, "target": d.data["target"], "reason": d.data["reason"]} for d in below
+        ],
+    }
+    for deadline in below:
+        deadline.status = SKIPPED
+        deadline.data = {**deadline.data, "caught_up_by": top.key}
+
+
 def _lock_due(now: datetime, limit: int) -> tuple[list[Deadline], dict[int, Incident]]:
     """1. Lock up to `limit` due deadlines, skipping rows another sweeper holds.
     2. Lock their incidents, skipping incidents a service holds; their deadlines wait.
     On SQLite the whole transaction holds the database write lock instead."""
     skip = connection.features.has_select_for_update_skip_locked
-    due_qs = Deadline.objects.filter(status=PENDING, due_at__lte=now).order_by("due_at", "id")
+    due_qs = Deadline.objects.filter(status=PENDING, due_at__lte=now, created_at__lte=now)
+    due_qs = due_qs.order_by("due_at", "id")
     if skip:
         due_qs = due_qs.select_for_update(skip_locked=True, of=("self",))
     due = list(due_qs[:limit])
@@ -126,11 +170,18 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
        resolve its targets to people, write the page rows and the timeline event.
     3. Commit: all of it lands or none (a killed worker leaves the deadlines pending).
     4. After commit, hand the pages to the workers; a lost hand-off is re-sent by the sweeper.
+    `now`, when given, is also the time everything fires at (tests pass their frozen clock;
+    demo_seed replays its history with it); else each step reads the clock.
     Returns how many deadlines fired."""
     fired_pages: list[int] = []
     count = 0
+    given = now
+
+    def clock() -> datetime:
+        return given or timezone.now()
+
     with transaction.atomic():
-        now = now or timezone.now()
+        now = clock()
         due, incidents = _lock_due(now, limit)
         if not due:
             return 0
@@ -140,14 +191,14 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
             incident = incidents[deadline.incident_id]
             registered = DEADLINE_KINDS.get(deadline.kind)
             if registered is not None:
-                prepared = registered.firer(deadline, incident, recipients, timezone.now())
+                prepared = registered.firer(deadline, incident, recipients, clock())
             else:
                 prepared = _prepare(deadline, incident, recipients)
             if prepared is None:
                 cancelled.append(deadline.pk)
                 continue
             ready.append((deadline, incident, prepared))
-        at = timezone.now()
+        at = clock()
         escalations = [(d, i, p) for d, i, p in ready if not isinstance(p, Fired)]
         built = pages_build_many(
             [PageRequest(i, d, d.key, p.reason, p.people, at) for d, i, p in escalations]
@@ -155,7 +206,7 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
         made = {d.pk: _fired(d, p, *b) for (d, _, p), b in zip(escalations, built, strict=True)}
         # Stamped once the batch's rows are built, just before they are written: lateness
         # counts everything up to the writes (the commit follows at once).
-        fired_at = timezone.now()
+        fired_at = clock()
         events = []
         for deadline, incident, prepared in ready:
             fired = made.get(deadline.pk, prepared)
@@ -225,6 +276,9 @@ def _fired(deadline: Deadline, prepared: _Prepared, page_ids: list[int], summary
         text = f"Notified {labels} ({prepared.reason})"
     else:
         text = f"Escalated to {labels}: {prepared.reason}"
+    if caught_up := deadline.data.get(CATCH_UP):
+        passed = ", ".join(TARGET_LABELS.get(c["target"], c["target"]) for c in caught_up)
+        text += f" (catch-up: {passed} already past when planned, not paged)"
     text += f" — paged {summary}" if summary else " — nobody paged"
     if prepared.notes:
         text += f" ({'; '.join(prepared.notes)})"

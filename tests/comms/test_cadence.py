@@ -288,14 +288,60 @@ def test_severity_change_moves_open_deadlines_counted_from_detection(ic, sweep):
     assert comms_deadlines(incident) == {}
 
 
-def test_declared_late_the_missed_deadline_fires_at_once_without_a_reminder(ic, sweep):
+def test_declared_late_an_update_already_due_is_missed_with_one_reminder(ic, sweep):
     incident = incident_of("P1", ic, detected_at=T0 - timedelta(minutes=12))
+    first = obligation(incident, "status_page", 1)
+    # Due at -2 when the incident was declared: missed at once, before anyone could post it.
+    assert (first.status, first.missed_at) == ("missed", at(-2))
     planned = comms_deadlines(incident)
-    assert "comms:status_page:1:remind" not in planned
-    assert planned["comms:status_page:1:missed"] == at(-2)
+    assert not [k for k in planned if k.startswith("comms:status_page:1:")]
+    assert planned[f"comms:catch-up:{first.pk}"] == at(0)
+    # The cadence goes on from the missed deadline; the other channels were not due yet.
+    assert obligation(incident, "status_page", 2).due_at == at(28)
+    assert planned["comms:internal:1:missed"] == at(3)
     sweep(0)
     (missed,) = comms_events(incident, TimelineKind.COMMS_MISSED)
-    assert "Status page update" in missed.text
+    assert missed.text == (
+        "Declared after its first updates were due: Status page update (within 10 minutes of "
+        "detection) was due at 11:58 UTC. Post them now — paged ian-ic"
+    )
+
+
+def test_declared_long_after_detection_every_channel_due_is_named_in_one_page(ic, csm, sweep):
+    incident = incident_of("P1", ic, comms_lead=csm, detected_at=T0 - timedelta(minutes=90))
+    channels = ("customer_email", "internal", "status_page")
+    assert [obligation(incident, c, 1).status for c in channels] == ["missed"] * 3
+    # One of the three is posted before the sweep: the reminder names the other two.
+    update_post(actor=csm, incident_id=incident.pk, channel="internal")
+    assert sweep(0) >= 1
+    (missed,) = comms_events(incident, TimelineKind.COMMS_MISSED)
+    assert missed.text.startswith(
+        "Declared after its first updates were due: Customer email (within 15 minutes of "
+        "detection) was due at 10:45 UTC; Status page update (within 10 minutes of detection) "
+        "was due at 10:40 UTC. Post them now — paged cora-csm"
+    )
+    (catch_up,) = Deadline.objects.filter(incident=incident, key__contains="catch-up").exclude(
+        status="cancelled"
+    )
+    assert paged(incident, catch_up.key) == ["cora-csm"]
+    assert Page.objects.filter(incident=incident, rule_key__startswith="comms:").count() == 1
+    assert {obligation(incident, c, 1).reminded_at for c in ("customer_email", "status_page")} == {
+        at(0)
+    }
+    # Once: a re-plan and later sweeps bring no second catch-up. (A severity whose policy
+    # owes a channel more, already past, would: that is a new obligation missed at birth.)
+    drive_to(incident, "identified", ic)
+    sweep(1)
+    assert len(comms_events(incident, TimelineKind.COMMS_MISSED)) == 1
+
+
+def test_a_catch_up_no_longer_owed_is_cancelled(ic, csm, sweep):
+    incident = incident_of("P1", ic, comms_lead=csm, detected_at=T0 - timedelta(minutes=12))
+    update_post(actor=csm, incident_id=incident.pk, channel="status_page")
+    assert not [k for k in comms_deadlines(incident) if "catch-up" in k]
+    assert Deadline.objects.get(incident=incident, key__contains="catch-up").status == "cancelled"
+    sweep(0)
+    assert comms_events(incident, TimelineKind.COMMS_MISSED) == []
 
 
 def test_cadences_stop_when_the_incident_resolves(ic, csm, sweep, clock):

@@ -8,6 +8,7 @@ import pytest
 
 from incidents import services
 from incidents.models import Incident
+from incidents.services.timers import deadlines_fire_due
 from incidents.states import Status, TimelineKind
 from integrations.models import Alert, AlertGroup, InboundDelivery
 from tests.factories import drive_to
@@ -189,3 +190,26 @@ def test_a_start_in_the_future_is_detected_now(sender, catalog):
     assert am.post(payload).status_code == 202
     incident = Incident.objects.get()
     assert incident.detected_at.year == datetime.now(UTC).year
+
+
+def test_an_alert_firing_for_days_escalates_once_not_up_the_whole_ladder(sender, catalog):
+    """The payload's alert started on 2026-11-27, days ago: the incident is detected then, and
+    every rung of the P1 ladder and every first update is already past when it is declared.
+    The first sweep pages the highest rung once, as a catch-up naming the others, and the
+    updates already due with one reminder, instead of the whole chain at once."""
+    sender("alertmanager").post(load("alertmanager_firing"))
+    incident = Incident.objects.get()
+    deadlines_fire_due()
+    escalated = list(
+        incident.timeline.filter(kind=TimelineKind.ESCALATED).values_list("text", flat=True)
+    )
+    assert sorted(text.split(":")[0] for text in escalated) == [
+        "Escalated to CTO",  # the ladder's highest rung (5.1), once
+        "Escalated to The IC's manager",  # the resolution target (5.2), not a rung
+    ]
+    (catch_up,) = [text for text in escalated if "(catch-up: " in text]
+    assert "Backup on-call, Engineering Manager, VP Engineering already past" in catch_up
+    assert incident.deadlines.filter(status="skipped").count() == 3
+    (missed,) = incident.timeline.filter(kind=TimelineKind.COMMS_MISSED)
+    assert missed.text.startswith("Declared after its first updates were due: ")
+    assert deadlines_fire_due() == 0

@@ -214,21 +214,23 @@ def test_severity_up_p2_to_p1_plans_p1_rules_from_detection(
         "notify:P2": "fired",
         "notify:P1": "pending",
         "P2:unacknowledged:15": "cancelled",
-        "P1:unacknowledged:5": "pending",
+        "P1:unacknowledged:5": "skipped",  # past when planned: the 10-minute level catches up
         "P1:unacknowledged:10": "pending",
         "P1:open:30": "pending",
         "P1:open:60": "pending",
         "any:over_target:120": "pending",
     }
     assert rule_deadline(incident, "P1", "unacknowledged", 5).due_at == T0 + minutes(5)
-    # The overdue ones fire on the next sweep. They were written overdue (P1's 5 and 10
-    # minutes had passed): the sweeper was not late, and their lateness says so.
-    assert sweep(T0 + minutes(12)) == 3
+    # P1's 5 and 10 minutes had passed when they were planned: the higher one fires on the
+    # next sweep as a catch-up, the lower one is skipped. They were written overdue: the
+    # sweeper was not late, and the lateness says so.
+    assert sweep(T0 + minutes(12)) == 2
     five = rule_deadline(incident, "P1", "unacknowledged", 5)
     ten = rule_deadline(incident, "P1", "unacknowledged", 10)
-    assert (five.status, five.lateness_ms) == ("fired", 0)
+    assert (five.status, five.fired_at, five.lateness_ms) == ("skipped", None, None)
     assert (ten.status, ten.lateness_ms) == ("fired", 0)
-    assert five.due_at == T0 + minutes(5) and five.fired_at == T0 + minutes(12)
+    assert ten.due_at == T0 + minutes(10) and ten.fired_at == T0 + minutes(12)
+    assert paged(incident, five.key) == []
     assert paged(incident, ten.key) == ["emma-em"]
     # The P1 audiences are told now (executives, all hands).
     assert set(paged(incident, "notify:P1")) >= {"victor-vp", "chloe-cto", "cedric-ceo", "dave"}
@@ -274,6 +276,106 @@ def test_declared_late_escalates_on_the_first_sweep(org, ic, gateway, at_t0, swe
     assert (five.status, five.lateness_ms) == ("fired", 1000)
     assert paged(incident, five.key) == ["bob"]
     assert rule_deadline(incident, "P1", "unacknowledged", 10).status == "pending"
+
+
+# --- born overdue: one catch-up, not the whole ladder at once ------------------------------------
+def test_declared_long_after_detection_pages_one_catch_up_not_the_ladder(
+    org, ic, gateway, at_t0, sweep
+):
+    incident = declare(actor=ic, severity="P1", services=gateway, detected_at=T0 - minutes(90))
+    assert statuses(incident) == {
+        "notify:P1": "pending",
+        "P1:unacknowledged:5": "skipped",
+        "P1:unacknowledged:10": "skipped",
+        "P1:open:30": "skipped",
+        "P1:open:60": "pending",
+        "any:over_target:120": "pending",
+    }
+    cto = rule_deadline(incident, "P1", "open", 60)
+    skipped = [
+        rule_deadline(incident, "P1", "unacknowledged", 5),
+        rule_deadline(incident, "P1", "unacknowledged", 10),
+        rule_deadline(incident, "P1", "open", 30),
+    ]
+    assert [c["key"] for c in cto.data["catch_up"]] == [d.key for d in skipped]
+    assert {d.data["caught_up_by"] for d in skipped} == {cto.key}
+
+    assert sweep(T0 + SECOND) == 2  # the declaration notice and the one catch-up
+    cto.refresh_from_db()
+    assert (cto.status, cto.lateness_ms) == ("fired", 1000)
+    assert paged(incident, cto.key) == ["chloe-cto"]
+    assert all(paged(incident, d.key) == [] for d in skipped)
+    (event,) = events(incident)
+    assert event.text.startswith("Escalated to CTO: P1 open > 60 min (catch-up: ")
+    assert "Backup on-call, Engineering Manager, VP Engineering already past when planned" in (
+        event.text
+    )
+    assert event.data["catch_up"] == cto.data["catch_up"]
+    # The skipped levels never fire; the one still ahead fires at its time as usual.
+    assert sweep(T0 + minutes(29)) == 0
+    assert sweep(T0 + minutes(30)) == 1
+    assert [e.text.split(":")[0] for e in events(incident)] == [
+        "Escalated to CTO",
+        "Escalated to The IC's manager",
+    ]
+
+
+def test_a_catch_up_survives_re_plans_before_it_fires(org, ic, gateway, at_t0, sweep, sre_lead):
+    incident = declare(actor=ic, severity="P1", services=gateway, detected_at=T0 - minutes(40))
+    services.incident_assign_role(
+        actor=ic, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ic
+    )
+    # Taking the IC role acknowledges: the unacknowledged levels no longer apply, and those
+    # skipped stay skipped (they are settled, like fired ones); the catch-up keeps its list.
+    vp = rule_deadline(incident, "P1", "open", 30)
+    assert vp.status == "pending"
+    assert [c["key"] for c in vp.data["catch_up"]] == [
+        rule_deadline(incident, "P1", "unacknowledged", 5).key,
+        rule_deadline(incident, "P1", "unacknowledged", 10).key,
+    ]
+    assert statuses(incident)["P1:unacknowledged:10"] == "skipped"
+    sweep(T0 + SECOND)
+    (event,) = events(incident)
+    assert "(catch-up: Backup on-call, Engineering Manager already past" in event.text
+
+
+def test_the_resolution_target_is_not_a_level_of_the_ladder(org, ic, gateway, at_t0, sweep):
+    incident = declare(actor=ic, severity="P1", services=gateway, detected_at=T0 - minutes(150))
+    services.incident_assign_role(
+        actor=ic, incident_id=incident.pk, role=Role.INCIDENT_COMMANDER, user=ic
+    )
+    assert rule_deadline(incident, "", "over_target").status == "pending"
+    assert rule_deadline(incident, "P1", "open", 60).data["catch_up"]
+    sweep(T0 + SECOND)
+    assert sorted(e.text.split(":")[0] for e in events(incident)) == [
+        "Escalated to CTO",
+        "Escalated to The IC's manager",
+    ]
+
+
+def test_the_security_lead_is_paged_beside_a_catch_up(org, ic, gateway, at_t0, sweep):
+    incident = declare(
+        actor=ic, severity="P1", services=gateway, detected_at=T0 - minutes(90), security=True
+    )
+    assert rule_deadline(incident, "", "security").status == "pending"
+    sweep(T0 + SECOND)
+    assert paged(incident, rule_deadline(incident, "", "security").key) == ["sam-seclead"]
+    assert sorted(e.text.split(":")[0] for e in events(incident)) == [
+        "Escalated to CTO",
+        "Escalated to Security Lead",
+    ]
+
+
+def test_skipped_deadlines_are_listed_and_filtered_by_the_api(org, ic, gateway, at_t0, api):
+    incident = declare(actor=ic, severity="P1", services=gateway, detected_at=T0 - minutes(40))
+    client = api(ic)
+    body = client.get(f"/api/v1/deadlines/?incident={incident.pk}&status=skipped").json()
+    assert sorted(row["key"] for row in body["results"]) == sorted(
+        rule_deadline(incident, "P1", "unacknowledged", after).key for after in (5, 10)
+    )
+    refused = client.get("/api/v1/deadlines/?status=caught-up")
+    assert refused.status_code == 400
+    assert "skipped" in refused.json()["status"][0]
 
 
 def test_a_deadline_that_no_longer_applies_is_cancelled_when_due(org, ic, gateway, at_t0, sweep):

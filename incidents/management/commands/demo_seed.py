@@ -21,6 +21,7 @@ from incidents.errors import DomainError
 from incidents.groups import ensure_groups
 from incidents.models import (
     ChecklistItem,
+    Deadline,
     Incident,
     Rotation,
     RotationMember,
@@ -32,6 +33,7 @@ from incidents.models import (
 from incidents.oncall import oncall_now
 from incidents.policy import RESOLVE_ACT_KEY
 from incidents.selectors import policy_for
+from incidents.services.timers import deadlines_fire_due
 from incidents.states import (
     Checklist,
     DetectionSource,
@@ -399,13 +401,29 @@ def seed_experts() -> None:
 
 def seed_incidents(now: datetime) -> list[Incident]:
     people = {u.username: u for u in User.objects.filter(username__in=_demo_usernames())}
-    return [
+    incidents = [
         _resolved_p1(people, now),
         _monitoring_p2(people, now),
         _identified_p3(people, now),
         _investigating_p4(people, now),
         _security_p2(people, now),
     ]
+    _replay_timers()
+    return [_reloaded(incident) for incident in incidents]
+
+
+def _replay_timers() -> None:
+    """Fire what fell due during the demo's history at the time it fell due, as the timers
+    worker would have (reminders, missed updates, escalations, and what each plans next), so
+    the demo starts with nothing overdue and its timelines show what the timers did."""
+    now = timezone.now()
+    pending = Deadline.objects.filter(status=Deadline.Status.PENDING, due_at__lte=now)
+    # A deadline can fire from when it is due or, planned already overdue, from when it was
+    # planned (a later step of the history re-planned the incident).
+    while times := [
+        max(due, planned) for due, planned in pending.values_list("due_at", "created_at")
+    ]:
+        deadlines_fire_due(now=min(times))
 
 
 def _demo_usernames() -> list[str]:
