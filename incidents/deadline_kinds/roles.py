@@ -52,7 +52,9 @@ def plan(incident: Incident, now: datetime) -> dict[str, Planned]:
             planned[f"{KIND}:{what}:{step}"] = Planned(
                 KIND,
                 incident.detected_at + timedelta(minutes=minutes * index),
-                {"what": what, "step": step, "minutes": minutes, "label": label},
+                # A reminder and its escalation are one chain: planned already past (declared
+                # late), only the escalation fires (services.timers._catch_up).
+                {"what": what, "step": step, "minutes": minutes, "label": label, "chain": what},
             )
     return planned
 

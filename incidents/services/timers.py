@@ -113,34 +113,49 @@ CATCH_UP = "catch_up"
 LADDER = ("unacknowledged", "open")
 
 
+def _chain(deadline: Deadline) -> str | None:
+    """The chain a deadline is a step of, whose later steps stand for the earlier ones: 5.1's
+    ladder (its "not acknowledged in" and "open longer than" rules; the security rule and the
+    resolution target (5.2) are not rungs), or the `chain` a deadline kind names in its data
+    (a reminder and the escalation that follows it)."""
+    if deadline.kind == "escalation":
+        return "escalation" if deadline.data.get("trigger") in LADDER else None
+    return deadline.data.get("chain")
+
+
 def _catch_up(written: list[Deadline], now: datetime) -> None:
-    """Escalations already past when they are planned (an incident declared long after its
-    detection, a severity raised late, a detection time moved back) do not page the whole
-    ladder at once: the highest level past fires as one catch-up escalation naming the
-    levels below it, which are kept as skipped (nobody is paged for them; they never fire).
-    The ladder is 5.1's time rules (not acknowledged in, open longer than); the security
-    rule and the resolution target (5.2) are not levels of it and fire as they are."""
-    past = [
-        d
-        for d in written
-        if d.kind == "escalation"
-        and d.status == PENDING
-        and d.due_at < now
-        and d.data.get("trigger") in LADDER
-    ]
-    if len(past) < 2:
-        return
-    past.sort(key=lambda d: (d.due_at, d.data.get("after_minutes") or 0, d.key))
-    top, below = past[-1], past[:-1]
-    top.data = {
-        **top.data,
-        CATCH_UP: [
-            {"key": d.key, "target": d.data["target"], "reason": d.data["reason"]} for d in below
-        ],
-    }
-    for deadline in below:
-        deadline.status = SKIPPED
-        deadline.data = {**deadline.data, "caught_up_by": top.key}
+    """Steps of a chain already past when they are planned (an incident declared long after
+    its detection, a severity raised late, a detection time moved back) do not all fire at
+    once: the last step past fires as one catch-up naming the steps before it, which are kept
+    as skipped (nobody is paged for them; they never fire)."""
+    chains: dict[str, list[Deadline]] = {}
+    for deadline in written:
+        if deadline.status == PENDING and deadline.due_at < now and (name := _chain(deadline)):
+            chains.setdefault(name, []).append(deadline)
+    for past in chains.values():
+        if len(past) < 2:
+            continue
+        past.sort(key=lambda d: (d.due_at, d.data.get("after_minutes") or 0, d.key))
+        top, below = past[-1], past[:-1]
+        top.data = {**top.data, CATCH_UP: [_step(d) for d in below]}
+        for deadline in below:
+            deadline.status = SKIPPED
+            deadline.data = {**deadline.data, "caught_up_by": top.key}
+
+
+def _step(deadline: Deadline) -> dict:
+    """A skipped step as its catch-up names it."""
+    target = deadline.data.get("target")
+    label = TARGET_LABELS.get(target, target) if target else deadline.data.get("label", "")
+    return {"key": deadline.key, "label": label}
+
+
+def catch_up_note(data: dict) -> str:
+    """What a catch-up says about the steps it stands for ('' for any other deadline)."""
+    if not (steps := data.get(CATCH_UP)):
+        return ""
+    labels = ", ".join(step["label"] for step in steps)
+    return f" (catch-up: {labels} already past when planned, not sent)"
 
 
 def _lock_due(now: datetime, limit: int) -> tuple[list[Deadline], dict[int, Incident]]:
@@ -217,6 +232,8 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
             could_fire = max(deadline.due_at, deadline.created_at)
             deadline.lateness_ms = int((fired_at - could_fire).total_seconds() * 1000)
             fired.data.update({"deadline": deadline.pk, "lateness_ms": deadline.lateness_ms})
+            if note := catch_up_note(deadline.data):
+                fired.data[CATCH_UP] = deadline.data[CATCH_UP]
             fired_pages += fired.page_ids
             events.append(
                 TimelineEvent(
@@ -224,7 +241,8 @@ def deadlines_fire_due(*, now: datetime | None = None, limit: int = 500) -> int:
                     kind=fired.timeline_kind,
                     occurred_at=fired_at,
                     recorded_at=fired_at,
-                    text=fired.text,
+                    # An escalation's text names its catch-up already (`_fired`).
+                    text=fired.text if deadline.pk in made else fired.text + note,
                     data=fired.data,
                 )
             )
@@ -276,9 +294,7 @@ def _fired(deadline: Deadline, prepared: _Prepared, page_ids: list[int], summary
         text = f"Notified {labels} ({prepared.reason})"
     else:
         text = f"Escalated to {labels}: {prepared.reason}"
-    if caught_up := deadline.data.get(CATCH_UP):
-        passed = ", ".join(TARGET_LABELS.get(c["target"], c["target"]) for c in caught_up)
-        text += f" (catch-up: {passed} already past when planned, not paged)"
+    text += catch_up_note(deadline.data)
     text += f" — paged {summary}" if summary else " — nobody paged"
     if prepared.notes:
         text += f" ({'; '.join(prepared.notes)})"

@@ -209,7 +209,13 @@ def test_an_alert_firing_for_days_escalates_once_not_up_the_whole_ladder(sender,
     ]
     (catch_up,) = [text for text in escalated if "(catch-up: " in text]
     assert "Backup on-call, Engineering Manager, VP Engineering already past" in catch_up
-    assert incident.deadlines.filter(status="skipped").count() == 3
+    assert incident.deadlines.filter(kind="escalation", status="skipped").count() == 3
+    # The first minutes' reminders (Appendix A) likewise: each escalation to the manager
+    # stands for the reminder before it.
+    assert kinds(incident, TimelineKind.ROLES_REMINDER) == []
+    roles = incident.timeline.filter(kind=TimelineKind.ROLES_ESCALATED).order_by("id")
+    assert [e.data["what"] for e in roles] == ["ic", "assign"]
+    assert all("reminder already past when planned, not sent)" in e.text for e in roles)
     (missed,) = incident.timeline.filter(kind=TimelineKind.COMMS_MISSED)
     assert missed.text.startswith("Declared after its first updates were due: ")
     assert deadlines_fire_due() == 0
