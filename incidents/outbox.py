@@ -498,6 +498,10 @@ def _record_cancelled(spec: OutboxKind, row: OutboxRow, lease: datetime, reason:
 
 
 # --- the sweep --------------------------------------------------------------------------------
+# Lots of `limit` stale rows one sweep hands over again: 10,000 rows of a kind at most by default.
+REQUEUE_ROUNDS = 20
+
+
 def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Rows of `kind` a worker should have handled by now, handed over again:
 
@@ -508,6 +512,9 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
        the kind's `claim_where` are taken, oldest first, and pushed to `now`, so each is
        re-handed once per grace period rather than on every sweep; locked while taken, and
        rows another sweep holds are skipped, so two sweeps at once never hand the same row.
+       `limit` rows at a time, each lot handed over before the next is taken, until none is
+       left (at most REQUEUE_ROUNDS lots): after a broker restart every lost hand-off goes out
+       again in the first sweep past its grace period, not `limit` of them per sweep.
     Each step is one statement (or, in `settle`, several) that is right to repeat, so the
     sweep holds no transaction open between them, and a connection lost at any point means
     running it again (`outbox_sweep`). The hand-off follows step 3. Returns the ids handed
@@ -520,14 +527,19 @@ def outbox_requeue_stale(kind: str, *, now: datetime | None = None, limit: int =
     )
     if (settle := getattr(spec.sender, "settle", None)) is not None:
         settle(now)
-    stale = locked_update(
-        model.objects.filter(_hand_off_lost(spec, now)).order_by("next_attempt_at", "pk"),
-        {"next_attempt_at": now},
-        skip_locked=True,
-        limit=limit,
-    )
-    outbox_enqueue(kind, stale)
-    return stale
+    handed: list[int] = []
+    for _ in range(REQUEUE_ROUNDS):
+        stale = locked_update(
+            model.objects.filter(_hand_off_lost(spec, now)).order_by("next_attempt_at", "pk"),
+            {"next_attempt_at": now},
+            skip_locked=True,
+            limit=limit,
+        )
+        outbox_enqueue(kind, stale)
+        handed += stale
+        if len(stale) < limit:
+            break
+    return handed
 
 
 def outbox_stale_count(kind: str, now: datetime) -> int:

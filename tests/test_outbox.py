@@ -249,6 +249,18 @@ def test_a_sweep_costs_the_same_statements_however_much_the_outbox_holds(no_hand
     assert no_hand_offs == [(digests.KIND, lost.pk)]
 
 
+def test_one_sweep_re_hands_every_lost_row_a_lot_at_a_time(no_hand_offs):
+    """After a broker restart every hand-off is lost at once: the first sweep past the grace
+    period hands them all over again (here in lots of 3), each once, oldest first."""
+    from incidents.outbox import outbox_requeue_stale
+
+    long_ago = timezone.now() - timedelta(minutes=5)
+    lost = [digest(next_attempt_at=long_ago + timedelta(seconds=n)).pk for n in range(7)]
+    assert outbox_requeue_stale(digests.KIND, limit=3) == lost
+    assert no_hand_offs == [(digests.KIND, pk) for pk in lost]
+    assert outbox_requeue_stale(digests.KIND, limit=3) == []  # pushed to now: not again
+
+
 def test_a_kind_whose_sweep_fails_does_not_stop_the_others(monkeypatch, no_hand_offs, caplog):
     from incidents import outbox
 
