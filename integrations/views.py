@@ -12,7 +12,8 @@ those clients authenticate). The order of the checks is the order of their cost:
 4. not JSON, or a documented field missing or wrong: 400 naming the field, nothing stored;
 5. the raw body is stored (one INSERT, committed) and the sender gets 202 at once; workers
    apply it (`inbound_apply_pending`: alerts, a new incident, resolves), woken by a hand-off
-   this process sends at most every KICK_INTERVAL_SECONDS and by beat every second. The
+   this process sends from a thread of its own at most every KICK_INTERVAL_SECONDS (the
+   request never waits on the broker) and by beat every second. The
    request does no more than that on purpose: an alert storm is when replies must stay
    fast (bench/alert_ingest.py). TENSAFE_INGEST_APPLY_INLINE=1 applies in the request
    instead (tests, single-process setups).
@@ -24,6 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -47,30 +49,47 @@ SIGNATURE_MAX_AGE_SECONDS = 300
 
 
 KICK_INTERVAL_SECONDS = 0.5
-_last_kick = 0.0
+
+
+class _Waker:
+    """Asks a worker to apply stored deliveries now, from a thread of its own, at most once per
+    KICK_INTERVAL_SECONDS per process: the first alert of a quiet spell is applied at once, a
+    storm costs a few hand-offs instead of one per request, and no request waits on the broker
+    (a Redis restarting or slow to answer holds the thread, not the replies). A delivery that
+    arrives just after a hand-off is picked up by the next one or by beat's sweep within a
+    second; a lost hand-off loses nothing (the row is the queue)."""
+
+    def __init__(self):
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        with self._lock:
+            # Started in the process that serves requests (not before gunicorn forks).
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="inbound-waker", daemon=True)
+                self._thread.start()
+        self._wanted.set()
+
+    def _run(self) -> None:
+        from .tasks import apply_inbound_task
+
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            try:
+                apply_inbound_task.delay()
+            except Exception:  # broker down: beat's sweep applies the stored rows
+                log.warning("could not wake an inbound worker", exc_info=True)
+            time.sleep(KICK_INTERVAL_SECONDS)
+
+
+_waker = _Waker()
 
 
 def _apply_inline() -> bool:
     return bool(getattr(settings, "TENSAFE_INGEST_APPLY_INLINE", False))
-
-
-def _wake_workers() -> None:
-    """Ask a worker to apply stored deliveries now, at most once per KICK_INTERVAL_SECONDS
-    per process: the first alert of a quiet spell is applied at once, and a storm costs a
-    few hand-offs instead of one per request. A delivery that arrives just after a hand-off
-    is picked up by the next one or by beat's sweep within a second; a lost hand-off loses
-    nothing (the row is the queue)."""
-    global _last_kick
-    now = time.monotonic()
-    if now - _last_kick < KICK_INTERVAL_SECONDS:
-        return
-    _last_kick = now
-    from .tasks import apply_inbound_task
-
-    try:
-        apply_inbound_task.delay()
-    except Exception:  # broker down: beat's sweep applies the stored row
-        log.warning("could not wake an inbound worker", exc_info=True)
 
 
 def _error(status: int, detail: str, **extra) -> JsonResponse:
@@ -185,7 +204,7 @@ def integration_receive(request: HttpRequest, integration_id):
         except Exception:  # stored, so still accepted: a worker applies it later
             log.warning("delivery %s stored, not applied yet", delivery.pk)
     else:
-        _wake_workers()
+        _waker.wake()
     if pagerduty:
         return JsonResponse(
             {"status": "success", "message": "Event processed", **batch.reply}, status=202

@@ -2,6 +2,7 @@
 unknown integration, 401 for a bad or missing secret, 413 over 512 KB, 400 naming the field."""
 
 import json
+import threading
 
 import pytest
 
@@ -238,16 +239,18 @@ def test_by_default_the_request_stores_and_a_worker_applies(sender, catalog, set
 
     settings.TENSAFE_INGEST_APPLY_INLINE = False
     am = sender("alertmanager")
-    woken = []
+    woken = threading.Semaphore(0)
     original = apply_inbound_task.delay
-    apply_inbound_task.delay = lambda: woken.append(1)
-    views._last_kick = 0.0
+    apply_inbound_task.delay = woken.release
+    views._waker = views._Waker()
     try:
         for _ in range(3):
             assert am.post(load("alertmanager_firing")).status_code == 202
+        # One hand-off for the three (the waker's thread sends it, then waits half a second).
+        assert woken.acquire(timeout=5)
+        assert not woken.acquire(timeout=views.KICK_INTERVAL_SECONDS / 2)
     finally:
         apply_inbound_task.delay = original
-    assert len(woken) == 1  # one hand-off for the three
     assert Incident.objects.count() == 0
     assert AlertGroup.objects.count() == 0
     assert set(InboundDelivery.objects.values_list("group_key", flat=True)) == {
@@ -258,6 +261,34 @@ def test_by_default_the_request_stores_and_a_worker_applies(sender, catalog, set
     assert Incident.objects.count() == 1
     assert Alert.objects.get().times_received == 3
     assert set(InboundDelivery.objects.values_list("status", flat=True)) == {"processed"}
+
+
+def test_a_broker_that_hangs_never_holds_up_the_reply(sender, catalog, settings):
+    """A Redis restarting (or slow to answer) holds the hand-off for as long as it takes: the
+    waker's thread waits on it, the request has already answered 202."""
+    from integrations import views
+    from integrations.tasks import apply_inbound_task
+
+    settings.TENSAFE_INGEST_APPLY_INLINE = False
+    am = sender("alertmanager")
+    handing, broker_back = threading.Event(), threading.Event()
+
+    def hanging():
+        handing.set()
+        broker_back.wait(30)
+
+    original = apply_inbound_task.delay
+    apply_inbound_task.delay = hanging
+    views._waker = views._Waker()
+    try:
+        assert am.post(load("alertmanager_firing")).status_code == 202
+        assert handing.wait(5)  # the hand-off is under way, and blocked
+        assert am.post(load("alertmanager_firing")).status_code == 202  # replies go on
+        assert not broker_back.is_set()
+    finally:
+        broker_back.set()
+        apply_inbound_task.delay = original
+    assert InboundDelivery.objects.filter(status="received").count() == 2
 
 
 def test_a_broker_that_refuses_the_hand_off_loses_nothing(sender, catalog, settings):
@@ -273,7 +304,7 @@ def test_a_broker_that_refuses_the_hand_off_loses_nothing(sender, catalog, setti
 
     original = apply_inbound_task.delay
     apply_inbound_task.delay = refused
-    views._last_kick = 0.0
+    views._waker = views._Waker()
     try:
         assert am.post(load("alertmanager_firing")).status_code == 202
     finally:
