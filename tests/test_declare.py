@@ -189,6 +189,32 @@ def test_same_title_same_day_gets_numbered_suffixes(ic_user, time_machine):
     )
 
 
+def test_a_storm_of_one_title_takes_the_next_free_name_in_a_couple_of_queries(
+    ic_user, time_machine
+):
+    """An alert storm can declare thousands of incidents with one title in a day: the next
+    name is found in one query per 200 names taken, not one per name (nor a limit of 999)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents.rules import channel_name_for
+
+    time_machine.move_to(T0, tick=False)
+    first = declare(actor=ic_user, title="Inference queue stuck")
+    taken = [channel_name_for(T0, first.title, n) for n in range(2, 1202)]
+    Incident.objects.bulk_create(
+        [
+            Incident(title=first.title, detected_at=T0, declared_at=T0, channel_name=name)
+            for name in taken
+        ]
+    )
+    with CaptureQueriesContext(connection) as queries:
+        incident = declare(actor=ic_user, title="Inference queue stuck")
+    assert incident.channel_name == "#inc-20260302-inference-queue-stuck-1202"
+    probes = [q for q in queries.captured_queries if '"channel_name" IN' in q["sql"]]
+    assert len(probes) == 1 + 7  # the plain name, then 1,201 taken / 200 a query
+
+
 LONG_TITLE = (
     "Encryption service rejecting every key rotation request from the training pipeline "
     "in all three regions after the certificate authority bundle was replaced"
