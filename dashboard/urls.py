@@ -45,6 +45,7 @@ urlpatterns = [
     ),
     path("incidents/<int:pk>/notes/", incident.incident_add_note, name="add-note"),
     path("incidents/<int:pk>/timeline/", incident.incident_timeline, name="timeline"),
+    path("incidents/<int:pk>/changes/", incident.incident_changes, name="changes"),
     path("incidents/<int:pk>/security/", incident.incident_security, name="security"),
     path("incidents/<int:pk>/public-text/", incident.incident_public_text, name="public-text"),
     path("incidents/<int:pk>/escalate/", incident.incident_escalate, name="escalate"),

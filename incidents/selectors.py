@@ -8,6 +8,7 @@ does not exist (404, absent from lists and counts).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -244,6 +245,13 @@ def incident_detail_version(user, incident_id, at) -> tuple | None:
         stability = int(elapsed) if elapsed < window else "elapsed"
     viewer = (user.pk, user.is_superuser, user.rank)
     return (str(updated_at), status, stability, *(str(v) for v in rest), viewer)
+
+
+def incident_detail_etag(version: tuple) -> str:
+    """A strong tag of `incident_detail_version`: the same version renders the same bytes
+    (the API's detail) and the same panels (the dashboard's incident page)."""
+    digest = hashlib.sha256(repr(version).encode()).hexdigest()[:32]
+    return f'"{digest}"'
 
 
 @cache

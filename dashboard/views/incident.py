@@ -11,11 +11,17 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from incidents import services
 from incidents.errors import DomainError
-from incidents.selectors import incident_get_for_user, incident_visible_to
+from incidents.selectors import (
+    incident_detail_etag,
+    incident_detail_version,
+    incident_get_for_user,
+    incident_visible_to,
+)
 from incidents.states import Status
 
 from .. import partners
@@ -36,6 +42,7 @@ from ..selectors import incident_page, incident_timeline_after
 from .common import attach_error, domain_error_text, is_htmx, status_for
 
 TIMELINE_POLL_SECONDS = 3
+LIVE_POLL_SECONDS = 3
 
 
 def _reference_context(request, ctx) -> dict:
@@ -70,7 +77,20 @@ def _reference_context(request, ctx) -> dict:
     }
 
 
+def _live_version(request, pk) -> str:
+    """The incident page's version for `request.user`: the API detail's (one query that also
+    decides visibility), which covers every panel; Http404 when the incident is not theirs to
+    see."""
+    version = incident_detail_version(request.user, pk, timezone.now())
+    if version is None:
+        raise Http404("No incident with that id.")
+    return incident_detail_etag(version).strip('"')
+
+
 def _context(request, pk, **extra) -> dict:
+    # Read before the panels: a change that lands while they are read makes the next check
+    # differ, so the watcher is never left on a page older than its version says.
+    live_version = _live_version(request, pk)
     ctx = incident_page(request.user, pk)
     ctx.update(
         {
@@ -88,6 +108,8 @@ def _context(request, pk, **extra) -> dict:
                 }
             ),
             "timeline_poll_seconds": TIMELINE_POLL_SECONDS,
+            "live_version": live_version,
+            "live_poll_seconds": LIVE_POLL_SECONDS,
         }
     )
     ctx.update(_reference_context(request, ctx))
@@ -117,6 +139,23 @@ def _back(pk, anchor=""):
 @require_GET
 def incident_detail(request, pk):
     return _page(request, pk)
+
+
+@login_required
+@require_GET
+def incident_changes(request, pk):
+    """What everyone watching the incident page asks every LIVE_POLL_SECONDS, with the version
+    their page shows (`v`). Nothing new: 204, after one query, nothing rendered. Otherwise
+    every live panel (status and actions, facts, roles, checklists, security, escalation
+    contacts, deadlines, communications) swapped out of band, the poller with the new
+    version, and the timeline asked to fetch its new events (HX-Trigger). A panel the watcher
+    is typing in is left as it is (static/js/dashboard.js)."""
+    live_version = _live_version(request, pk)
+    if request.GET.get("v") == live_version:
+        return HttpResponse(status=204)
+    response = render(request, "dashboard/_live.html", _context(request, pk, oob=True))
+    response["HX-Trigger"] = "timeline-refresh"
+    return response
 
 
 @login_required

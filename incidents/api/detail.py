@@ -21,8 +21,6 @@ measured with bench/load.py (docs/benchmarks.md, "Hot paths (issue 15)"). So:
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
@@ -36,12 +34,6 @@ from .serializers import IncidentDetailOutputSerializer
 KEY_PREFIX = "incidents.detail.v1"
 DETAIL_FIELDS = IncidentDetailOutputSerializer.Meta.fields
 TIMES = frozenset(name for name in DETAIL_FIELDS if name.endswith("_at"))
-
-
-def incident_detail_etag(version: tuple) -> str:
-    """A strong tag: the same version renders the same bytes."""
-    digest = hashlib.sha256(repr(version).encode()).hexdigest()[:32]
-    return f'"{digest}"'
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -16,6 +16,7 @@ from ..errors import RuleViolation
 from ..permissions import require_sre_lead
 from ..selectors import (
     incident_checklist,
+    incident_detail_etag,
     incident_detail_for_user,
     incident_detail_version,
     incident_get_for_user,
@@ -26,7 +27,7 @@ from ..selectors import (
     user_list_for,
 )
 from ..triage import MissingAnswer, triage
-from .detail import etag_matches, incident_detail_body, incident_detail_etag, incident_detail_json
+from .detail import etag_matches, incident_detail_body, incident_detail_json
 from .fields import MAX_ID
 from .filters import IncidentFilter, IncidentOrdering
 from .list_cache import incident_list_count, incident_list_json

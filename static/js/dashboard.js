@@ -1,6 +1,7 @@
 /* TenSafe IR dashboard: progressive enhancement only. Every page works without this file;
    with it, countdowns tick, copy buttons appear, the timeline poll asks only for new events,
-   and focus stays where it was when htmx swaps a section. No eval, no inline handlers (CSP). */
+   the live panels leave alone the one being typed in, and focus stays where it was when htmx
+   swaps a section. No eval, no inline handlers (CSP). */
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -125,6 +126,39 @@
     tick();
   });
   document.addEventListener("htmx:load", function (event) { revealCopyButtons(event.detail.elt); });
+
+  // --- live panels: one someone is typing in is not replaced under them -----------------------
+  // The poller's version is kept back while a panel was left alone, so the next check sends
+  // the panels again and that one is brought up to date once it is no longer being edited.
+  function edited(panel) {
+    var active = document.activeElement;
+    if (active && panel.contains(active) && active.matches("input, select, textarea")) { return true; }
+    return Array.prototype.some.call(panel.querySelectorAll("input, select, textarea"), function (f) {
+      if (f.type === "hidden") { return false; }
+      if (f.type === "checkbox" || f.type === "radio") { return f.checked !== f.defaultChecked; }
+      if (f.tagName === "SELECT") {
+        // With no option marked selected, a single select starts on its first option.
+        var marked = Array.prototype.some.call(f.options, function (o) { return o.defaultSelected; });
+        if (!marked && !f.multiple) { return f.selectedIndex > 0; }
+        return Array.prototype.some.call(f.options, function (o) { return o.selected !== o.defaultSelected; });
+      }
+      return f.value !== f.defaultValue;
+    });
+  }
+  var leftAlone = false;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "live-poller") { leftAlone = false; }
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target) { return; }
+    if (target.hasAttribute("data-live") && edited(target)) {
+      event.detail.shouldSwap = false;
+      leftAlone = true;
+    } else if (target.id === "live-poller" && leftAlone) {
+      event.detail.shouldSwap = false;
+    }
+  });
 
   function start() {
     readOffset();
