@@ -242,6 +242,8 @@ RULES: dict[str, Rule] = {
         missing=405,
     ),
     "incidents/<int:pk>/timeline/": Rule(page(), inc, incident=True),
+    # The incident page's live check (tests/dashboard/test_live_panels.py): without `v`, the panels.
+    "incidents/<int:pk>/changes/": Rule(page(), inc, incident=True),
     "incidents/<int:pk>/escalate/": Rule(page(405), inc, incident=True, missing=405),
     "incidents/<int:pk>/page/": Rule(page(405), inc, incident=True, missing=405),
     "incidents/<int:pk>/mitigations/": Rule(page(), inc, incident=True),
