@@ -216,8 +216,13 @@ class _AssetParser(HTMLParser):
             self.assets.append(attrs["href"])
 
 
-def test_swagger_ui_uses_only_local_static_files(client, db):
-    response = client.get("/api/docs/")
+@pytest.mark.parametrize(
+    ("path", "asset"), [("/api/docs/", "swagger-ui"), ("/api/redoc/", "redoc")]
+)
+def test_the_api_docs_use_only_local_static_files(client, db, path, asset):
+    """README: the docs work offline. Redoc's template linked Google's fonts (preconnect and a
+    stylesheet); ours leaves them out."""
+    response = client.get(path)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
@@ -225,9 +230,10 @@ def test_swagger_ui_uses_only_local_static_files(client, db):
     parser.feed(html)
     assert parser.assets, "no <script src> or <link href> found"
     remote = [a for a in parser.assets if re.match(r"^(https?:)?//", a)]
-    assert not remote, f"Swagger UI loads from other hosts: {remote}"
-    assert any("swagger-ui" in a and a.startswith("/static/") for a in parser.assets), parser.assets
-    assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+    assert not remote, f"{path} loads from other hosts: {remote}"
+    assert any(asset in a and a.startswith("/static/") for a in parser.assets), parser.assets
+    for host in ("cdn.jsdelivr.net", "unpkg.com", "fonts.googleapis.com", "fonts.gstatic.com"):
+        assert host not in html
 
 
 def test_schema_documents_the_list_as_paginated_and_filterable(schema):

@@ -133,3 +133,33 @@ def test_ack_page_still_renders_under_the_new_base(client, incident, ic):
     assert b"Acknowledge as" in response.content
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert parse(response).inline_scripts == 0
+
+
+# --- error pages ----------------------------------------------------------------------------
+def test_an_unknown_page_is_a_styled_404_that_names_nothing(ic_client):
+    response = ic_client.get("/no-such-page/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert '<h1 id="error-title">Not found</h1>' in html
+    assert "/static/css/dashboard.css" in html and "Back to the board" in html
+    assert "Traceback" not in html and "urlpatterns" not in html
+    api = ic_client.get("/api/v1/no-such-endpoint/")
+    assert api.status_code == 404 and api.json()["detail"].startswith("Not found")
+
+
+def test_403_and_500_pages_are_styled_and_the_500_needs_no_database(rf, django_assert_num_queries):
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.exceptions import PermissionDenied
+    from django.views import defaults
+
+    request = rf.get("/incidents/1/")
+    request.user = AnonymousUser()
+    denied = defaults.permission_denied(request, PermissionDenied("Viewers may not post notes."))
+    assert denied.status_code == 403
+    assert b"Viewers may not post notes." in denied.content
+    assert b"/static/css/dashboard.css" in denied.content
+    with django_assert_num_queries(0):
+        failed = defaults.server_error(request)
+    assert failed.status_code == 500
+    assert b"Something went wrong on our side" in failed.content
+    assert b"/static/css/dashboard.css" in failed.content
