@@ -16,7 +16,8 @@ What it does, in order:
    open P1 incidents, each with the same deadline parked two days ahead: the database the
    sweeps search holds M open incidents, and only the N deadlines are measured.
 3. Starts the processes exactly as production runs them: `celery beat`, `celery worker -Q timers
-   -c 1` and `celery worker -Q celery` (email through Django's locmem backend: nothing leaves).
+   -c 1` and `celery worker -Q pages,celery` (email through Django's locmem backend: nothing
+   leaves).
 4. Once every process is up, re-dates the deadlines in one UPDATE, due evenly spread over the
    next `--spread` seconds, and waits until the last one is due plus `--margin` seconds (or
    until everything has fired and every page is out): the cut-off at which deadlines are
@@ -276,7 +277,7 @@ class Processes:
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        want = {"worker-timers": " ready.", "worker-default": " ready.", "beat": "beat: Starting"}
+        want = {name: "beat: Starting" if name == "beat" else " ready." for name in self.procs}
         while time.monotonic() < deadline:
             for name, (proc, _) in self.procs.items():
                 if proc.poll() is not None:
@@ -347,20 +348,25 @@ def figures(n: int, t0: datetime, spread: float) -> dict:
 
     fired = measured_deadlines().filter(status=Deadline.Status.FIRED)
     lateness = sorted(fired.values_list("lateness_ms", flat=True))
+    # Only the measured deadlines' incidents and pages (bench/bad_day.py adds others).
     events = (
-        TimelineEvent.objects.filter(kind__in=["escalated", "notified"])
+        TimelineEvent.objects.filter(
+            kind__in=["escalated", "notified"],
+            incident__in=measured_deadlines().values("incident"),
+        )
         .values("data__deadline")
         .annotate(n=Count("id"))
     )
     per_deadline = {e["data__deadline"]: e["n"] for e in events}
-    sent = Page.objects.filter(status=Page.Status.SENT)
+    pages = Page.objects.filter(deadline__in=measured_deadlines())
+    sent = pages.filter(status=Page.Status.SENT)
     due_to_sent = sorted(
         int((sent_at - due_at).total_seconds() * 1000)
         for sent_at, due_at in sent.values_list("sent_at", "deadline__due_at")
     )
-    keys = Page.objects.values("idempotency_key").annotate(n=Count("id")).filter(n__gt=1).count()
+    keys = pages.values("idempotency_key").annotate(n=Count("id")).filter(n__gt=1).count()
     by_status = dict(measured_deadlines().values_list("status").annotate(n=Count("id")))
-    pages_by_status = dict(Page.objects.values_list("status").annotate(n=Count("id")))
+    pages_by_status = dict(pages.values_list("status").annotate(n=Count("id")))
     last_sent = sent.aggregate(last=Max("sent_at"))["last"]
     return {
         "deadlines": n,
@@ -525,7 +531,9 @@ def run(args: argparse.Namespace, info: dict, procs: Processes) -> tuple[datetim
     procs.start(
         "worker-timers", ["worker", "-Q", "timers", "-c", "1", "-l", "info", "-n", "timers@%h"]
     )
-    procs.start("worker-default", ["worker", "-Q", "celery", "-l", "info", "-n", "default@%h"])
+    procs.start(
+        "worker-default", ["worker", "-Q", "pages,celery", "-l", "info", "-n", "default@%h"]
+    )
     procs.wait_ready()
     time.sleep(1)  # let the first beat tick and sweep go by before the clock starts
     cpu_before = procs.cpu_seconds()
