@@ -158,7 +158,7 @@ def start_worker(env: dict, log: Path, niceness: int):
             "tensafe_ir",
             "worker",
             "-Q",
-            "celery",
+            "pages,celery",
             "--concurrency",
             "2",
             "-l",

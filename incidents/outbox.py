@@ -149,6 +149,11 @@ class Sender(Protocol):
     def send(self, row) -> Outcome: ...
 
 
+# The Celery queues of the hand-offs (`outbox_route`): pages have their own.
+DEFAULT_QUEUE = "celery"
+PAGES_QUEUE = "pages"
+
+
 @dataclass(frozen=True)
 class OutboxKind:
     """A registered kind. `incident_path` leads from a row to the incident(s) it is about
@@ -172,6 +177,7 @@ class OutboxKind:
     ordering_key: tuple[str, ...] = ()
     claim_where: dict = field(default_factory=dict)
     held_status: str | None = None
+    queue: str = DEFAULT_QUEUE
 
     def outstanding(self) -> tuple[str, ...]:
         """The statuses of a row that keeps the later ones of its ordering key waiting."""
@@ -194,8 +200,10 @@ def register_outbox_kind(
     ordering_key: tuple[str, ...] = (),
     claim_where: dict | None = None,
     held_status: str | None = None,
+    queue: str = DEFAULT_QUEUE,
 ) -> None:
-    """Called from an app's `AppConfig.ready()`."""
+    """Called from an app's `AppConfig.ready()`. `queue`: the Celery queue its hand-offs go
+    to (`outbox_route`)."""
     if not issubclass(model, OutboxRow):
         raise TypeError(f"{model.__name__} must be a concrete subclass of OutboxRow")
     if not callable(getattr(sender, "send", None)):
@@ -216,7 +224,21 @@ def register_outbox_kind(
         tuple(ordering_key),
         dict(claim_where or {}),
         held_status,
+        queue,
     )
+
+
+DELIVERY_TASKS = ("incidents.tasks.outbox_deliver_task", "incidents.tasks.outbox_deliver_many_task")
+
+
+def outbox_route(name, args, kwargs, options, task=None, **kw):
+    """Celery router (CELERY_TASK_ROUTES): a row's hand-off goes to its kind's queue. Pages
+    have a queue of their own, `pages`, which the default workers take in turn with `celery`
+    (kombu's Redis transport rotates between a worker's queues), so a page never waits behind
+    a storm's alert deliveries, webhooks and emails. None: the next router decides."""
+    if name in DELIVERY_TASKS and args and args[0] in OUTBOX_KINDS:
+        return {"queue": OUTBOX_KINDS[args[0]].queue}
+    return None
 
 
 def outbox_kind(kind: str) -> OutboxKind:

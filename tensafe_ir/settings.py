@@ -385,7 +385,17 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_DB_REUSE_MAX = 10_000
 # Deadlines are rows; beat starts a sweep every second on its own queue, served by its own
 # worker so page deliveries (and the outbox sweep) never delay an escalation.
-CELERY_TASK_ROUTES = {"incidents.tasks.sweep_timers_task": {"queue": "timers"}}
+# Queues: `timers` (the deadline sweeps: workers of their own, so no delivery delays an
+# escalation), `pages` (page deliveries and the outbox sweep; the default workers take it in
+# turn with `celery`, so a page never waits behind a storm's other deliveries) and `celery`
+# (everything else). A router first: each outbox row's hand-off to its kind's queue.
+CELERY_TASK_ROUTES = (
+    "incidents.outbox.outbox_route",
+    {
+        "incidents.tasks.sweep_timers_task": {"queue": "timers"},
+        "incidents.tasks.outbox_sweep_task": {"queue": "pages"},
+    },
+)
 # Every periodic task, in one place. Rows are the record everywhere: these entries re-hand
 # what a lost hand-off left behind, or do the periodic work itself.
 CELERY_BEAT_SCHEDULE = {
@@ -423,14 +433,16 @@ CELERY_BEAT_SCHEDULE = {
     # (lease run out) or whose hand-off was lost (each kind's grace period passed) are handed
     # over again. Every 2 s, so a page lost with Redis goes out again 10-12 s after it was due
     # (its 10 s grace plus at most one interval). The message expires after the shortest
-    # grace: while the workers' queue is backed up by more than that (rows queued, not lost),
+    # grace: while the pages queue is backed up by more than that (rows queued, not lost),
     # a sweep is dropped instead of handing every queued row over a second time; after a
-    # Redis restart the queue is empty and it runs at once. It runs on the default workers,
-    # never on the timers queue, so it cannot hold up a deadline.
+    # Redis restart the queue is empty and it runs at once. It runs on the `pages` queue,
+    # not `celery`: a storm's alert deliveries there kept every sweep waiting past its expiry
+    # after a Redis restart (bench/bad_day.py: pages stranded 77-88 s). Never on the timers
+    # queue, so it cannot hold up a deadline.
     "sweep-outbox": {
         "task": "incidents.tasks.outbox_sweep_task",
         "schedule": 2.0,
-        "options": {"expires": 10},
+        "options": {"expires": 10, "queue": "pages"},
     },
 }
 

@@ -287,14 +287,33 @@ def test_the_sweep_re_hands_a_lost_page_as_promptly_as_operations_md_says():
     lost row is re-handed by the first sweep after its grace period, so at worst grace + one
     interval after it was due. The sweep's message expires after the shortest grace (a queue
     backed up by more than that holds rows queued, not lost: they are not handed twice). It
-    runs on the default workers, so it never holds up the timers worker's deadlines."""
+    runs on the default workers' `pages` queue, so it never holds up the timers workers'
+    deadlines."""
     entry = settings.CELERY_BEAT_SCHEDULE["sweep-outbox"]
     graces = {kind: spec.policy.requeue_grace_seconds for kind, spec in OUTBOX_KINDS.items()}
     assert graces["page"] + entry["schedule"] <= 12
     assert max(graces.values()) + entry["schedule"] <= 17
     assert entry["options"]["expires"] == min(graces.values())
-    assert "queue" not in entry["options"]
-    assert entry["task"] not in settings.CELERY_TASK_ROUTES, "never on the timers queue"
+    assert entry["options"]["queue"] == "pages"  # not behind a storm's other deliveries
+    assert queue_of(entry["task"]) == "pages", "never on the timers queue"
+
+
+def queue_of(task: str, args=()) -> str:
+    """The queue Celery's router (CELERY_TASK_ROUTES) sends `task` with `args` to."""
+    from tensafe_ir.celery import app
+
+    return app.amqp.router.route({}, task, args, {})["queue"].name
+
+
+def test_each_hand_off_goes_to_its_kinds_queue_pages_their_own():
+    """The default workers take `pages` in turn with `celery` (Procfile: -Q pages,celery), so a
+    page never waits behind a storm of alert deliveries, webhooks and emails."""
+    for task in ("incidents.tasks.outbox_deliver_task", "incidents.tasks.outbox_deliver_many_task"):
+        assert queue_of(task, ("page", 1)) == "pages"
+        for kind in set(OUTBOX_KINDS) - {"page"}:
+            assert queue_of(task, (kind, 1)) == "celery", kind
+    assert queue_of("incidents.tasks.sweep_timers_task") == "timers"
+    assert queue_of("integrations.tasks.apply_inbound_task") == "celery"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,7 +15,7 @@ from django.core import signing
 
 from ..models import ContactMethod, Incident, Page, User
 from ..notify import Outcome, deliver
-from ..outbox import RetryPolicy, register_outbox_kind
+from ..outbox import PAGES_QUEUE, RetryPolicy, register_outbox_kind
 from ..redaction import Message, incident_message, incident_url
 from ..rules import bridge_or_none
 from ..states import Status, TimelineKind
@@ -225,4 +225,5 @@ def register() -> None:
         policy=POLICY,
         select_related=("recipient", "incident"),
         incident_path="incident",
+        queue=PAGES_QUEUE,
     )

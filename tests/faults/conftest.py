@@ -68,12 +68,13 @@ def redis_client(url: str):
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
 
 
-def rows_queued(queue, name: str = "celery") -> int:
-    """Outbox rows whose hand-off waits in the Redis list `name`: a message of
+def rows_queued(queue, names: tuple[str, ...] = ("pages", "celery")) -> int:
+    """Outbox rows whose hand-off waits in the Redis lists `names` (the queues the outbox
+    hands over to: pages to `pages`, the other kinds to `celery`): a message of
     `outbox_deliver_task` hands over one, one of `outbox_deliver_many_task` several
     (Celery's message protocol 2: a JSON envelope whose base64 body is [args, kwargs, embed])."""
     rows = 0
-    for raw in queue.lrange(name, 0, -1):
+    for raw in (raw for name in names for raw in queue.lrange(name, 0, -1)):
         message = json.loads(raw)
         task = message["headers"].get("task", "")
         args = json.loads(base64.b64decode(message["body"]))[0]
@@ -264,7 +265,9 @@ def celery_worker_process(tmp_path):
     worker started is killed (process group, SIGKILL after a warm-shutdown try) at teardown."""
     started: list[Worker] = []
 
-    def start(broker_url: str, *, queues="celery,timers", concurrency=2, extra_env=None) -> Worker:
+    def start(
+        broker_url: str, *, queues="pages,celery,timers", concurrency=2, extra_env=None
+    ) -> Worker:
         name = f"faults-{uuid.uuid4().hex[:6]}"
         log = tmp_path / f"{name}.log"
         env = {

@@ -49,7 +49,7 @@ def test_redis_restart_loses_messages_not_pages(
         interval=0.05,
         what=lambda: f"pages queued in Redis\n{worker.tail()}",
     )
-    queued_when_lost = queue.llen("celery") + queue.llen("timers")
+    queued_when_lost = sum(queue.llen(name) for name in ("pages", "celery", "timers"))
     run_id = queue.info("server")["run_id"]
     redis_restart_without_persistence(broker)
     assert queue.info("server")["run_id"] != run_id, "a new Redis server, holding nothing"
