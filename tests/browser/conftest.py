@@ -5,6 +5,8 @@ import fcntl
 import os
 import shutil
 import subprocess
+import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,12 @@ def _install_chromium() -> None:
         )
 
 
+# On the in-memory SQLite test database the live server and the test share one connection:
+# a request holds this lock from start to end, and each of the test's own queries takes it
+# (`_one_user_at_a_time`), so the test never reads or writes in the middle of a request.
+_SHARED_CONNECTION = threading.RLock()
+
+
 class _OneRequestAtATime(WSGIServer):
     """The live server for an in-memory SQLite test database. pytest-django hands the test's
     one connection to the server, and with a thread per request two requests (a page and its
@@ -76,6 +84,15 @@ class _OneRequestAtATime(WSGIServer):
 
     def __init__(self, *args, connections_override=None, **kwargs):
         super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        with _SHARED_CONNECTION:
+            super().process_request(request, client_address)
+
+
+def _one_user_at_a_time(execute, sql, params, many, context):
+    with _SHARED_CONNECTION:
+        return execute(sql, params, many, context)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -137,6 +154,7 @@ def open_page(browser, live_server, problems):
     """open_page(user=None, width=1280) -> a watched page in a new context, signed in as
     `user` through the login form when given."""
     contexts = []
+    shared = connection.vendor == "sqlite" and connection.is_in_memory_db()
 
     def make(user=None, width=1280, height=900):
         context = browser.new_context(viewport={"width": width, "height": height})
@@ -151,9 +169,10 @@ def open_page(browser, live_server, problems):
             page.wait_for_url(f"{live_server.url}/")
         return page
 
-    yield make
-    for context in contexts:
-        context.close()
+    with connection.execute_wrapper(_one_user_at_a_time) if shared else nullcontext():
+        yield make
+        for context in contexts:
+            context.close()
 
 
 def shot(page, name: str, full_page: bool = True) -> None:

@@ -69,5 +69,11 @@ def test_a_watcher_sees_every_panel_follow_the_commander(open_page, live_server,
         "Incident Commander", timeout=SEEN_WITHIN_MS
     )
 
+    # The composer's draft follows the template chosen (fetched with the two choices only).
+    with commander.expect_request(lambda r: "/comms/draft/" in r.url) as asked:
+        commander.locator("#comms-template").select_option("monitoring")
+    assert "csrfmiddlewaretoken" not in asked.value.url and "text=" not in asked.value.url
+    expect(commander.locator("#comms-text")).to_contain_text("Fix Implemented")
+
     assert Incident.objects.get(pk=incident.pk).status == "identified"
     assert problems.items == []

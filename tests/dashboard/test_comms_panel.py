@@ -31,6 +31,19 @@ def test_composer_offers_the_current_status_template_prefilled(ic_client, ic, in
     assert b"Issue Identified" in draft.content and b'id="comms-text"' in draft.content
 
 
+def test_the_draft_refresh_sends_only_the_two_choices(ic_client, ic, incident):
+    """The draft is fetched by GET when the channel or template changes: the CSRF token and the
+    text being written must not ride along into the URL (and the access log)."""
+    import re
+
+    page = ic_client.get(reverse("dashboard:incident", args=[incident.pk])).content.decode()
+    selects = re.findall(r'<select id="comms-(?:channel|template)"[^>]*>', page)
+    assert len(selects) == 2
+    for select in selects:
+        assert 'hx-include="#comms-channel, #comms-template"' in select
+        assert "closest form" not in select
+
+
 def test_posting_an_update_and_a_refusal(client, ic, incident):
     responder = UserFactory(rank="engineer", groups=["responder"])
     client.force_login(responder)
