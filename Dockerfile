@@ -31,4 +31,6 @@ RUN pip install --no-deps -e . \
 
 USER tensafe
 EXPOSE 8000
-CMD ["gunicorn", "tensafe_ir.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "tensafe_ir.web.BalancedThreadWorker", "--threads", "4", "--access-logfile", "-", "--logger-class", "tensafe_ir.logs.GunicornLogger"]
+# /metrics adds up the web processes' request counts from files in a directory emptied at
+# each start (integrations/metrics.py).
+CMD ["sh", "-c", "rm -rf /tmp/prometheus && mkdir -p /tmp/prometheus && PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus exec gunicorn tensafe_ir.wsgi --bind 0.0.0.0:8000 --workers 2 --worker-class tensafe_ir.web.BalancedThreadWorker --threads 4 --access-logfile - --logger-class tensafe_ir.logs.GunicornLogger"]

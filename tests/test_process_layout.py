@@ -1,0 +1,50 @@
+"""The processes `make run` (Procfile), compose.yaml and the Dockerfile start are the ones the
+docs describe (docs/operations.md): /metrics adds up the web processes, pages have their own
+queue on the default workers, and two timers workers run."""
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def web_commands() -> dict[str, str]:
+    compose = (ROOT / "compose.yaml").read_text()
+    web = compose[compose.index("\n  web:") : compose.index("\n  worker:")]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    return {
+        "Procfile": procfile()["web"],
+        "compose.yaml": web,
+        "Dockerfile": dockerfile[dockerfile.index("\nCMD ") :],
+    }
+
+
+def test_every_web_start_counts_metrics_across_its_processes_from_an_emptied_directory():
+    """Without PROMETHEUS_MULTIPROC_DIR each gunicorn process answers /metrics with its own
+    counts, and consecutive scrapes jumped between them (38, 24, 39, 25...)."""
+    for where, command in web_commands().items():
+        found = re.search(r"PROMETHEUS_MULTIPROC_DIR=(\S+) exec gunicorn", command)
+        assert found, where
+        directory = found.group(1)
+        assert f"rm -rf {directory} && mkdir -p {directory}" in command, where
+        assert "--workers" in command, where
+
+
+def test_the_default_workers_take_pages_and_two_timers_workers_run():
+    processes = procfile()
+    assert "-Q pages,celery " in processes["worker"]
+    timers = [name for name, command in processes.items() if "-Q timers " in command]
+    assert timers == ["timers1", "timers2"]
+    names = {re.search(r"-n (\S+)", processes[name]).group(1) for name in timers}
+    assert len(names) == 2  # distinct node names
+    compose = (ROOT / "compose.yaml").read_text()
+    assert "-Q pages,celery " in compose
+    timers_service = compose[compose.index("\n  timers:") : compose.index("\n  beat:")]
+    assert "replicas: 2" in timers_service
