@@ -1,6 +1,7 @@
 """Atom and RSS feeds of public status-page updates (django.contrib.syndication)."""
 
 from django.contrib.syndication.views import Feed
+from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
@@ -28,7 +29,10 @@ class StatusRssFeed(Feed):
         return f"{incident_public_title(item.incident)}: {label}"
 
     def item_description(self, item: Update) -> str:
-        return item.text
+        """The update's plain text as the HTML both formats carry (Atom's summary is
+        type="html", RSS readers render a description as HTML): escaped, its line breaks
+        kept. Sent as it was, `POST /v1/<model>/infer` reached readers as `/v1//infer`."""
+        return linebreaksbr(item.text, autoescape=True)
 
     def item_link(self, item: Update) -> str:
         return f"{reverse('status-page')}#update-{item.pk}"

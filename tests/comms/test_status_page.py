@@ -3,6 +3,7 @@ history, maintenance, JSON, feeds and caching."""
 
 from __future__ import annotations
 
+import html
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -303,7 +304,7 @@ def test_atom_and_rss_feeds_parse_and_hold_public_updates(client, db, now):
     inc = incident("P2", [api], title="Upload errors")
     first = post(
         inc,
-        "Investigating <uploads> & more.",
+        "Investigating <uploads> & more.\nPOST /v1/<model>/infer fails.",
         template="investigating",
         at=NOW - timedelta(minutes=5),
     )
@@ -323,7 +324,14 @@ def test_atom_and_rss_feeds_parse_and_hold_public_updates(client, db, now):
             assert entry.find(f"{ATOM}{required}") is not None, required
     assert entries[0].find(f"{ATOM}title").text == "Upload errors: Identified"
     assert entries[0].find(f"{ATOM}link").get("href").endswith(f"/status/#update-{second.pk}")
-    assert entries[1].find(f"{ATOM}summary").text == "Investigating <uploads> & more."
+    # The text is carried as HTML that shows it as written (escaped, line breaks kept): a
+    # reader rendering the summary shows every character, `<model>` included.
+    summary = entries[1].find(f"{ATOM}summary")
+    assert summary.get("type") == "html"
+    assert summary.text == (
+        "Investigating &lt;uploads&gt; &amp; more.<br>POST /v1/&lt;model&gt;/infer fails."
+    )
+    assert html.unescape(summary.text.replace("<br>", "\n")) == first.text
     assert entries[0].find(f"{ATOM}category").get("term") == "API"
 
     rss_response = client.get("/status/feed.rss")
@@ -340,6 +348,7 @@ def test_atom_and_rss_feeds_parse_and_hold_public_updates(client, db, now):
     ]
     assert items[1].find("guid").text.endswith(f"#update-{first.pk}")
     assert items[0].find("pubDate").text == "Tue, 10 Mar 2026 12:00:00 +0000"
+    assert items[1].find("description").text == summary.text
 
 
 # --- caching --------------------------------------------------------------------------------------
