@@ -409,7 +409,9 @@ class UserCreateInputSerializer(StrictSerializer):
     password = serializers.CharField(
         write_only=True, max_length=128, style={"input_type": "password"}
     )
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    # No default: '' is not an email, and a schema whose `format: email` field defaults to it
+    # fails the OpenAPI validator (the service's own default is '').
+    email = serializers.EmailField(required=False, allow_blank=True)
     first_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
     last_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
     rank = serializers.ChoiceField(choices=Rank.choices)
