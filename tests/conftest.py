@@ -23,6 +23,7 @@ from tensafe_ir.celery import app as celery_app
 from tests import databases
 from tests.factories import UserFactory
 from tests.http_target import HttpTarget
+from tests.live_server import _live_server_for_the_database  # noqa: F401  (a session fixture)
 
 # Tests never hand messages to the embedded broker under var/ (a `make run` worker would take
 # them): with no real broker configured, messages stay in this process's memory.

@@ -5,17 +5,15 @@ import fcntl
 import os
 import shutil
 import subprocess
-import threading
 from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.servers.basehttp import WSGIServer
 from django.db import connection
-from django.test.testcases import LiveServerThread
 
 from tests.factories import PASSWORD
+from tests.live_server import one_user_at_a_time
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -68,41 +66,6 @@ def _install_chromium() -> None:
             "Could not install Debian's chromium for the browser tests "
             f"(apt-get exited {result.returncode}):\n{result.stderr[-2000:]}"
         )
-
-
-# On the in-memory SQLite test database the live server and the test share one connection:
-# a request holds this lock from start to end, and each of the test's own queries takes it
-# (`_one_user_at_a_time`), so the test never reads or writes in the middle of a request.
-_SHARED_CONNECTION = threading.RLock()
-
-
-class _OneRequestAtATime(WSGIServer):
-    """The live server for an in-memory SQLite test database. pytest-django hands the test's
-    one connection to the server, and with a thread per request two requests (a page and its
-    timeline's poll) used it at once: "database table is locked" and a 500. On PostgreSQL
-    each request thread has its own connection and the threaded server stays."""
-
-    def __init__(self, *args, connections_override=None, **kwargs):
-        super().__init__(*args, **kwargs)
-
-    def process_request(self, request, client_address):
-        with _SHARED_CONNECTION:
-            super().process_request(request, client_address)
-
-
-def _one_user_at_a_time(execute, sql, params, many, context):
-    with _SHARED_CONNECTION:
-        return execute(sql, params, many, context)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _live_server_for_the_database():
-    if connection.vendor != "sqlite" or not connection.is_in_memory_db():
-        yield
-        return
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(LiveServerThread, "server_class", _OneRequestAtATime)
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +132,7 @@ def open_page(browser, live_server, problems):
             page.wait_for_url(f"{live_server.url}/")
         return page
 
-    with connection.execute_wrapper(_one_user_at_a_time) if shared else nullcontext():
+    with connection.execute_wrapper(one_user_at_a_time) if shared else nullcontext():
         yield make
         for context in contexts:
             context.close()
