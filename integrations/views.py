@@ -29,6 +29,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -82,6 +83,10 @@ class _Waker:
                 apply_inbound_task.delay()
             except Exception:  # broker down: beat's sweep applies the stored rows
                 log.warning("could not wake an inbound worker", exc_info=True)
+            finally:
+                # With Celery eager (tests) the task ran in this thread on a connection of its
+                # own: close it, so it holds no lock or transaction while the thread sleeps.
+                connections.close_all()
             time.sleep(KICK_INTERVAL_SECONDS)
 
 
