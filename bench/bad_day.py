@@ -672,19 +672,10 @@ def fault(what: str, procs: timers.Processes, redis: PrivateRedis, events: dict,
 
 # --- 7. figures ------------------------------------------------------------------------------
 def deadline_figures(at_cutoff: dict, final: dict) -> dict:
-    """Deadlines as at the cut-off, pages as at the end (as bench/timers.py judges them)."""
+    """As bench/timers.py judges them, and the pages still unsent when the run ended."""
     return {
-        **at_cutoff,
-        "pages_sent_by_cutoff": at_cutoff["pages_sent"],
-        "fired_after_cutoff": final["fired"] - at_cutoff["fired"],
-        "never_fired": final["lost"],
-        "duplicated_after_drain": final["duplicated"],
-        **{
-            k: final[k]
-            for k in ("pages_sent", "pages", "duplicate_page_keys", "due_to_page_sent_ms")
-        },
+        **timers.judged(at_cutoff, final),
         "pages_unsent_at_end": final["fired"] - final["pages_sent"],
-        "last_page_sent_after_last_due_s": final["last_page_sent_after_last_due_s"],
     }
 
 

@@ -563,10 +563,9 @@ def run(args: argparse.Namespace, info: dict, procs: Processes) -> tuple[datetim
     return t0, at_cutoff
 
 
-def summarize(info: dict, at_cutoff: dict, final: dict) -> bool:
-    """Step 5: the figures (deadlines as at the cut-off, pages as at the end); True when the
-    issue's targets hold."""
-    info["figures"] = f = {
+def judged(at_cutoff: dict, final: dict) -> dict:
+    """Deadlines as at the cut-off, pages as at the end (bench/bad_day.py judges the same)."""
+    return {
         **at_cutoff,
         "pages_sent_by_cutoff": at_cutoff["pages_sent"],
         # late rather than lost: pending at the cut-off, fired while the run drained
@@ -579,6 +578,12 @@ def summarize(info: dict, at_cutoff: dict, final: dict) -> bool:
         },
         "last_page_sent_after_last_due_s": final["last_page_sent_after_last_due_s"],
     }
+
+
+def summarize(info: dict, at_cutoff: dict, final: dict) -> bool:
+    """Step 5: the figures (deadlines as at the cut-off, pages as at the end); True when the
+    issue's targets hold."""
+    info["figures"] = f = judged(at_cutoff, final)
     cpu = info["cpu_seconds"]
     info["cpu_ms"] = {
         "timers_worker_per_deadline": round(cpu["worker-timers"] / max(f["fired"], 1) * 1000, 2),

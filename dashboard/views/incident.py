@@ -87,10 +87,10 @@ def _live_version(request, pk) -> str:
     return incident_detail_etag(version).strip('"')
 
 
-def _context(request, pk, **extra) -> dict:
+def _context(request, pk, live_version: str | None = None, **extra) -> dict:
     # Read before the panels: a change that lands while they are read makes the next check
     # differ, so the watcher is never left on a page older than its version says.
-    live_version = _live_version(request, pk)
+    live_version = live_version or _live_version(request, pk)
     ctx = incident_page(request.user, pk)
     ctx.update(
         {
@@ -153,7 +153,8 @@ def incident_changes(request, pk):
     live_version = _live_version(request, pk)
     if request.GET.get("v") == live_version:
         return HttpResponse(status=204)
-    response = render(request, "dashboard/_live.html", _context(request, pk, oob=True))
+    ctx = _context(request, pk, live_version=live_version, oob=True)
+    response = render(request, "dashboard/_live.html", ctx)
     response["HX-Trigger"] = "timeline-refresh"
     return response
 
