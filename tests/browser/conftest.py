@@ -140,3 +140,13 @@ def open_page(browser, live_server, problems):
 
 def shot(page, name: str, full_page: bool = True) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The browser tests need PostgreSQL (CI runs them; without DATABASE_URL they are skipped
+    like every test marked `postgres`). On the in-memory SQLite database the live server and
+    the test share one connection: with the incident page's live check polling beside the
+    timeline, requests met on it ("database table is locked") in most fresh-clone runs."""
+    for item in items:
+        if item.nodeid.startswith("tests/browser/"):
+            item.add_marker(pytest.mark.postgres)
