@@ -41,12 +41,18 @@ def _event(schedule: Schedule, shift: Shift, who: User, role: str, stamp: dateti
     return event
 
 
+# Shifts are computed this far beyond each end of the window, so the first and last events
+# keep their real start and end (a weekly rotation hands off within it) instead of the
+# window's, which moves with every fetch.
+MARGIN = timedelta(days=8)
+
+
 def _shifts(schedule: Schedule, now: datetime) -> list[Shift]:
-    """Shifts overlapping the feed's window, with their real starts (computed from a week
-    earlier), so an event's UID stays the same from one fetch to the next."""
-    start = now - FEED_PAST
-    shifts = oncall_shifts(schedule, start - timedelta(days=8), now + FEED_AHEAD)
-    return [s for s in shifts if s.end > start]
+    """Shifts overlapping the feed's window, one per rotation turn, with their real starts
+    and ends, so an event's UID, start and end stay the same from one fetch to the next."""
+    start, end = now - FEED_PAST, now + FEED_AHEAD
+    shifts = oncall_shifts(schedule, start - MARGIN, end + MARGIN, turns=True)
+    return [s for s in shifts if s.end > start and s.start < end]
 
 
 def schedule_feed(schedule: Schedule, now: datetime) -> bytes:

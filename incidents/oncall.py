@@ -88,9 +88,13 @@ def oncall_at(schedule: Schedule, at: datetime, overrides: list[Override] | None
     return OnCall(primary, backup, active)
 
 
-def _boundaries(schedule: Schedule, start: datetime, end: datetime, overrides) -> list[datetime]:
-    """Every instant in [start, end) at which who is on call may change."""
+def _boundaries(
+    schedule: Schedule, start: datetime, end: datetime, overrides
+) -> tuple[list[datetime], set[datetime]]:
+    """Every instant in [start, end) at which who is on call may change, and which of them are
+    weekly hand-offs of a rotation."""
     points = {start.astimezone(UTC)}
+    handoffs: set[datetime] = set()
     for rotation in _rotations(schedule):
         tz = zoneinfo.ZoneInfo(rotation.time_zone)
         first: date = _local(start, rotation.time_zone).date() - timedelta(days=1)
@@ -100,18 +104,21 @@ def _boundaries(schedule: Schedule, start: datetime, end: datetime, overrides) -
             local_times: list[time] = []
             if rotation.shift_start is not None:
                 local_times += [rotation.shift_start, rotation.shift_end]
-            if (day - rotation.anchor_date).days % 7 == 0:
+            handoff = (day - rotation.anchor_date).days % 7 == 0
+            if handoff:
                 local_times.append(rotation.handoff_time)
             for t in local_times:
                 instant = datetime.combine(day, t, tzinfo=tz).astimezone(UTC)
                 if start < instant < end:
                     points.add(instant)
+                    if handoff and t == rotation.handoff_time:
+                        handoffs.add(instant)
             day += timedelta(days=1)
     for override in overrides:
         for instant in (override.starts_at, override.ends_at):
             if start < instant < end:
                 points.add(instant)
-    return sorted(points)
+    return sorted(points), handoffs
 
 
 @dataclass(frozen=True)
@@ -122,15 +129,22 @@ class Shift:
     backup: User | None
 
 
-def oncall_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
-    """Who is on call over [start, end), as consecutive shifts with their hand-off instants."""
+def oncall_shifts(
+    schedule: Schedule, start: datetime, end: datetime, *, turns: bool = False
+) -> list[Shift]:
+    """Who is on call over [start, end), as consecutive shifts with their hand-off instants.
+    The same people on either side of an instant make one shift, unless `turns` is set and the
+    instant is a rotation's weekly hand-off: then each turn is a shift of its own, even when it
+    hands over to the same person (a one-member rotation), so a shift starts and ends where
+    the rotation does, wherever the window starts (the iCal feed's stable events)."""
     overrides = _overrides(schedule, start, end)
-    points = _boundaries(schedule, start, end, overrides)
+    points, handoffs = _boundaries(schedule, start, end, overrides)
     shifts: list[Shift] = []
     for index, point in enumerate(points):
         until = points[index + 1] if index + 1 < len(points) else end
         now = oncall_at(schedule, point, overrides)
-        if shifts and (shifts[-1].primary, shifts[-1].backup) == (now.primary, now.backup):
+        same = bool(shifts) and (shifts[-1].primary, shifts[-1].backup) == (now.primary, now.backup)
+        if same and not (turns and point in handoffs):
             shifts[-1] = Shift(shifts[-1].start, until, now.primary, now.backup)
         else:
             shifts.append(Shift(point, until, now.primary, now.backup))

@@ -349,13 +349,41 @@ def test_schedule_feed_is_valid_icalendar_with_the_shifts(client, org, time_mach
         utc(2026, 1, 19, 9),
         "On call (primary): Platform-Primary — bob",
     )
-    assert primary[-1][1] == T0 + timedelta(days=56)
-    assert len(primary) == 10  # the week before, 8 full weeks, one clipped at the end
+    # The last shift keeps its real end too (the window ends Wednesday T0 + 56 days).
+    assert primary[-1][:2] == (utc(2026, 3, 2, 9), utc(2026, 3, 9, 9))
+    assert len(primary) == 10  # the week before, 8 full weeks, the one the window ends in
     backup = [e for e in got if "(backup)" in e["summary"]]
     assert (utc(2026, 1, 5, 9), utc(2026, 1, 12, 9)) in [
         (e["start"], e["end"]) for e in backup if "bob" in e["summary"]
     ]
     assert len({e["uid"] for e in got}) == len(got)
+
+
+def test_a_one_member_rotation_keeps_its_events_from_one_fetch_to_the_next(
+    client, platform, time_machine
+):
+    """The same person every week is still one event per weekly turn, starting and ending at
+    the hand-offs: fetched an hour or three days later, every event still in the window has
+    the same UID, start and end, so calendar apps update nothing."""
+    solo = UserFactory(username="solo")
+    schedule = make_schedule(platform, "solo", [{"members": [solo]}])
+    url = f"/oncall/ical/schedule/{schedule.feed_token}.ics"
+
+    def fetch(at):
+        time_machine.move_to(at, tick=False)
+        return {(e["uid"], e["start"], e["end"]) for e in events(client.get(url).content)}
+
+    first, later, days_later = (
+        fetch(T0),
+        fetch(T0 + timedelta(hours=1, seconds=7)),
+        fetch(T0 + timedelta(days=3)),
+    )
+
+    assert first == later
+    assert all(start.weekday() == 0 and start.hour == 9 for _, start, _ in first)
+    assert all(end - start == timedelta(days=7) for _, start, end in first)
+    window = (T0 + timedelta(days=3) - timedelta(days=7), T0 + timedelta(days=59))
+    assert {e for e in first if e[2] > window[0] and e[1] < window[1]} <= days_later
 
 
 def test_feed_time_zones_are_defined_in_the_calendar(client, platform, trio, time_machine):
