@@ -52,6 +52,9 @@ KIND_EVENTS = {
     TimelineKind.STATUS_CHANGED: "status_changed",
     TimelineKind.REOPENED: "reopened",
     TimelineKind.ESCALATED: "escalated",
+    # A manual escalation (5.4, `POST …/escalate/`, the dashboard, `/incident escalate`) is an
+    # escalation too: receivers tell it from a timer's by `timeline_event.kind`.
+    TimelineKind.ESCALATION_REQUESTED: "escalated",
     TimelineKind.PIR_PUBLISHED: "pir_published",
 }
 PENDING, HELD = WebhookDelivery.Status.PENDING, WebhookDelivery.Status.HELD

@@ -668,6 +668,28 @@ def test_ceo_is_for_p1_only(api, org, ic, gateway, frozen):
     assert page.recipient == org.ceo
 
 
+def test_a_manual_escalation_is_sent_to_escalated_webhooks(api, org, ic, gateway, frozen):
+    """Integrations subscribed to `escalated` hear of a manual request (5.4) as of a timer's;
+    the timeline event's kind tells them apart."""
+    from integrations.models import WebhookDelivery, WebhookSubscription
+
+    WebhookSubscription.objects.create(
+        name="siem", url="https://hooks.example.com/ir", events=["escalated"]
+    )
+    WebhookSubscription.objects.create(
+        name="chat", url="https://hooks.example.com/x", events=["declared"]
+    )
+    incident = declare(actor=ic, severity="P1", services=gateway, title="Payments failing")
+    response = escalate(api, ic, incident, target="vp_engineering", reason="Vendor call needed")
+    assert response.status_code == 201, response.content
+
+    (delivery,) = WebhookDelivery.objects.filter(event="escalated")
+    assert delivery.subscription.name == "siem"
+    assert delivery.timeline_event.kind == "escalation_requested"
+    assert delivery.timeline_event.text.startswith("Escalation to VP Engineering requested")
+    assert delivery.incident == incident
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
