@@ -1,5 +1,6 @@
 """Transports that deliver a page: email (Django's email backend), Slack-compatible incoming
-webhooks, and JSON webhooks signed with HMAC-SHA256. Each returns an `Outcome`; none raises.
+webhooks, JSON webhooks signed with HMAC-SHA256, and PagerDuty (an Events API v2 trigger sent
+with PagerDuty's own client). Each returns an `Outcome`; none raises.
 
 Every HTTP call goes through `incidents.outbound`, the platform's one outbound client: the
 URL is parsed once, its host resolved once and refused when non-public unless allow-listed
@@ -16,10 +17,11 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+import pagerduty
 from django.conf import settings
 from django.core.mail import EmailMessage
 
-from .outbound import OutboundFailed, OutboundRefused, outbound_post
+from .outbound import OutboundFailed, OutboundRefused, OutboundTransport, outbound_post
 
 
 @dataclass(frozen=True)
@@ -69,16 +71,26 @@ def post_json(url: str, body: bytes, headers: dict) -> Outcome:
     failures and HTTP answers all become an Outcome (5xx and 429 retryable)."""
     try:
         response = outbound_post(url, body, {"Content-Type": "application/json", **headers})
-    except OutboundRefused as refused:
-        return Outcome(ok=False, retryable=False, error=str(refused))
-    except OutboundFailed as failed:
-        error = "timed out" if failed.timed_out else f"connection failed: {failed}"
-        return Outcome(ok=False, retryable=True, error=error)
-    code = response.status
+    except (OutboundRefused, OutboundFailed) as exc:
+        return outbound_failure(exc)
+    return http_outcome(response.status, response.headers)
+
+
+def outbound_failure(exc: OutboundRefused | OutboundFailed) -> Outcome:
+    """A target refused (final) or a call without an answer (worth another try)."""
+    if isinstance(exc, OutboundRefused):
+        return Outcome(ok=False, retryable=False, error=str(exc))
+    error = "timed out" if exc.timed_out else f"connection failed: {exc}"
+    return Outcome(ok=False, retryable=True, error=error)
+
+
+def http_outcome(code: int, headers) -> Outcome:
+    """The Outcome of an HTTP answer: 2xx sent; 5xx and 429 worth another try (after the
+    answer's Retry-After, if it gives one); any other status final."""
     if 200 <= code < 300:
         return Outcome(ok=True, code=code)
     # 429 and 503 may say when to come back (RFC 9110 10.2.3).
-    header = response.headers.get("Retry-After", "") if code in (429, 503) else ""
+    header = headers.get("Retry-After", "") if code in (429, 503) else ""
     retry_after = retry_after_seconds(header)
     retryable = code == 429 or code >= 500
     return Outcome(
@@ -142,7 +154,66 @@ def send_webhook(page) -> Outcome:
     )
 
 
-TRANSPORTS = {"email": send_email, "slack": send_slack, "webhook": send_webhook}
+# PagerDuty's event severities for ours. A restricted incident's page carries no severity
+# (incidents.redaction): it is sent as critical, which wakes the person up.
+PAGERDUTY_SEVERITY = {"P1": "critical", "P2": "error", "P3": "warning", "P4": "info"}
+
+
+def _pagerduty_client(routing_key: str, base_url: str) -> pagerduty.EventsApiV2Client:
+    """PagerDuty's Events API client on the outbound client, with its own retries off: the
+    outbox retries a page with its backoff and records every try, while the library would
+    sleep in the worker (without limit on a 429). A status listed in `retry` with
+    max_http_attempts below zero is returned at its first answer."""
+    client = pagerduty.EventsApiV2Client(
+        routing_key, base_url=base_url.rstrip("/"), transport=OutboundTransport()
+    )
+    client.retry = {status: 1 for status in (429, 500, 502, 503, 504)}
+    client.max_http_attempts = -1
+    return client
+
+
+def send_pagerduty(page) -> Outcome:
+    """One Events API v2 trigger to the contact method's PagerDuty service: target is the
+    Events API's base URL (https://events.pagerduty.com, or the EU's), secret the service's
+    integration key (routing key). The page's idempotency key is the dedup_key, so a page
+    sent again after a lost answer stays one PagerDuty alert."""
+    incident = page.payload.get("incident", {})
+    links = [{"href": incident["url"], "text": f"Open {incident['reference']} in TenSafe IR"}]
+    if page.payload.get("acknowledge_url"):
+        links.append({"href": page.payload["acknowledge_url"], "text": "Acknowledge"})
+    client = _pagerduty_client(page.secret, page.target)
+    try:
+        client.send_event(
+            "trigger",
+            dedup_key=page.idempotency_key,
+            payload={
+                "summary": page.subject[:1024],
+                "source": "TenSafe IR",
+                "severity": PAGERDUTY_SEVERITY.get(incident.get("severity"), "critical"),
+                "component": incident["reference"],
+                "custom_details": {"message": page.body},
+            },
+            links=links,
+            client="TenSafe IR",
+            client_url=incident["url"],
+        )
+    except (OutboundRefused, OutboundFailed) as exc:
+        return outbound_failure(exc)
+    except pagerduty.HttpError as refused:
+        return http_outcome(refused.response.status_code, refused.response.headers)
+    except pagerduty.Error as broken:  # an answer that is not PagerDuty's (no dedup_key)
+        return Outcome(ok=False, retryable=True, error=f"PagerDuty: {broken}"[:500])
+    finally:
+        client.close()
+    return Outcome(ok=True, code=202)
+
+
+TRANSPORTS = {
+    "email": send_email,
+    "slack": send_slack,
+    "webhook": send_webhook,
+    "pagerduty": send_pagerduty,
+}
 
 
 def deliver(page) -> Outcome:

@@ -1,6 +1,6 @@
 """The one HTTP client for every request the platform makes to a URL someone gave it: pages
-(Slack and JSON-webhook contact methods), comms deliveries to team webhooks, outgoing webhook
-subscriptions and chat follow-ups through Slack's `response_url`.
+(Slack, JSON-webhook and PagerDuty contact methods), comms deliveries to team webhooks,
+outgoing webhook subscriptions and chat follow-ups through Slack's `response_url`.
 
 A URL is checked where it is used, by what is used (docs/architecture.md, Conventions):
 
@@ -20,6 +20,9 @@ A URL is checked where it is used, by what is used (docs/architecture.md, Conven
    and the response body (at most TENSAFE_OUTBOUND_MAX_RESPONSE_BYTES bytes are read, within
    a deadline).
 
+Client libraries of the systems called (PagerDuty's) make their requests through it too:
+`OutboundTransport` is it as their HTTP transport.
+
 Saving a URL (contact methods, webhook subscriptions, team webhooks) runs steps 1 and 2 too
 (`check_outbound_url`), so a wrong target is refused when it is entered; sending checks again,
 because a row may predate a rule and a name may resolve elsewhere by then.
@@ -37,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpx2
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
@@ -257,10 +261,14 @@ class _PinnedHTTPSPool(HTTPSConnectionPool):
 def outbound_pool(target: OutboundUrl, checked_addresses) -> HTTPConnectionPool:
     """A one-connection pool for `target` whose connection goes to `checked_addresses`.
     HTTPS verifies the certificate against the host name (urllib3's defaults: the system's
-    CA certificates, CERT_REQUIRED, server name = host)."""
+    CA certificates, or TENSAFE_OUTBOUND_CA_FILE's, CERT_REQUIRED, server name = host)."""
     seconds = settings.TENSAFE_OUTBOUND_TIMEOUT_SECONDS
     pool_class = _PinnedHTTPSPool if target.scheme == "https" else _PinnedHTTPPool
-    extra = {"cert_reqs": "CERT_REQUIRED"} if target.scheme == "https" else {}
+    extra = {}
+    if target.scheme == "https":
+        extra["cert_reqs"] = "CERT_REQUIRED"
+        if settings.TENSAFE_OUTBOUND_CA_FILE:
+            extra["ca_certs"] = settings.TENSAFE_OUTBOUND_CA_FILE
     return pool_class(
         target.host,
         target.port,
@@ -324,3 +332,28 @@ def outbound_request(method: str, url: str, *, body: bytes = b"", headers=None) 
 
 def outbound_post(url: str, body: bytes, headers: dict) -> OutboundResponse:
     return outbound_request("POST", url, body=body, headers=headers)
+
+
+# Headers the outbound client sets itself: the Host it checked, the length of the body it
+# sends, its own connection handling and identity encoding.
+_CLIENT_SET_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding"})
+
+
+class OutboundTransport(httpx2.BaseTransport):
+    """The outbound client under a client library built on httpx2 (PagerDuty's `pagerduty`):
+    the library composes each request and reads the answer, and `outbound_request` makes it,
+    under steps 1 to 4. OutboundRefused and OutboundFailed pass through the library to the
+    caller unchanged (the library retries only its own transport errors, so it never sleeps
+    on them in a worker)."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _CLIENT_SET_HEADERS}
+        answer = outbound_request(
+            request.method, str(request.url), body=request.read(), headers=headers
+        )
+        return httpx2.Response(
+            answer.status,
+            headers=list(answer.headers.items()),
+            content=answer.body,
+            request=request,
+        )

@@ -23,6 +23,7 @@ from .selectors import (
 )
 from .services.integrations import (
     integration_create,
+    integration_events_api_base_url,
     integration_rotate_secret,
     integration_url,
     subscription_create,
@@ -51,6 +52,11 @@ class IntegrationCreateInputSerializer(StrictSerializer):
 
 class IntegrationOutputSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    events_api_base_url = serializers.SerializerMethodField(
+        help_text="PagerDuty integrations only (else null): the base URL for PagerDuty's own "
+        "Events API v2 clients (`pagerduty`, `pdpyras`), which post to <base>/v2/enqueue with "
+        "the secret as routing_key.",
+    )
     has_signing_secret = serializers.SerializerMethodField()
 
     class Meta:
@@ -60,6 +66,7 @@ class IntegrationOutputSerializer(serializers.ModelSerializer):
             "kind",
             "name",
             "url",
+            "events_api_base_url",
             "enabled",
             "severity_map",
             "default_severity",
@@ -72,6 +79,9 @@ class IntegrationOutputSerializer(serializers.ModelSerializer):
 
     def get_url(self, integration) -> str:
         return integration_url(integration)
+
+    def get_events_api_base_url(self, integration) -> str | None:
+        return integration_events_api_base_url(integration)
 
     def get_has_signing_secret(self, integration) -> bool:
         return bool(integration.signing_secret)

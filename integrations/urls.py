@@ -15,5 +15,13 @@ urlpatterns = [
         alerts_rate_limited(integration_receive),
         name="integration-receive",
     ),
+    # PagerDuty's clients post to "<base URL>/v2/enqueue" (no trailing slash): with the base
+    # URL /integrations/<id>, they reach the same receiver, limits and checks.
+    path(
+        "integrations/<str:integration_id>/v2/enqueue",
+        alerts_rate_limited(integration_receive),
+        {"events_api": True},
+        name="integration-events-api",
+    ),
     path("metrics", metrics_view, name="metrics"),
 ]

@@ -1,10 +1,14 @@
-"""The endpoint senders post alerts to: `POST /integrations/<id>/alerts/`.
+"""The endpoint senders post alerts to: `POST /integrations/<id>/alerts/`, and for a
+PagerDuty integration also `POST /integrations/<id>/v2/enqueue`, the path PagerDuty's own
+clients (`pagerduty`, `pdpyras`) post events to under their base URL, so they work unmodified
+with `base_url` set to `/integrations/<id>` (the integration's `events_api_base_url`).
 
 CSRF-exempt and authenticated by the integration's secret only (`Authorization: Bearer
 <secret>`; a PagerDuty Events v2 client may instead send it as `routing_key`, which is how
 those clients authenticate). The order of the checks is the order of their cost:
 
-1. unknown or disabled integration: 404;
+1. unknown or disabled integration: 404 (and on the Events API path, an integration of
+   another kind: 404 naming its kind);
 2. declared body over 512 KB: 413 before anything is read (and 413 again if more arrives
    than declared; the body is read here, never through Django's request.body, whose own
    limit would answer 400 first);
@@ -154,7 +158,7 @@ def _invalid(integration: Integration, invalid: PayloadInvalid) -> JsonResponse:
 
 
 @csrf_exempt
-def integration_receive(request: HttpRequest, integration_id):
+def integration_receive(request: HttpRequest, integration_id, events_api: bool = False):
     if request.method != "POST":
         response = _error(405, "POST alerts here.")
         response["Allow"] = "POST"
@@ -162,6 +166,12 @@ def integration_receive(request: HttpRequest, integration_id):
     integration = integration_enabled_get(integration_id)
     if integration is None:
         return _error(404, "No such integration.")
+    if events_api and integration.kind != Integration.Kind.PAGERDUTY:
+        return _error(
+            404,
+            f"This is a {integration.get_kind_display()} integration: only a PagerDuty "
+            "integration takes Events API v2 events at /v2/enqueue; post to its alerts/ URL.",
+        )
     token = _bearer(request)
     pagerduty = integration.kind == Integration.Kind.PAGERDUTY
     if token is not None and not integration.check_secret(token):

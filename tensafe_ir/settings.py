@@ -456,6 +456,9 @@ TENSAFE_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("TENSAFE_OUTBOUND_TIMEOU
 TENSAFE_OUTBOUND_MAX_RESPONSE_BYTES = int(
     os.environ.get("TENSAFE_OUTBOUND_MAX_RESPONSE_BYTES", str(64 * 1024))
 )
+# A PEM file of the CA certificates HTTPS targets are verified with, instead of the system's
+# (an internal CA in front of webhook receivers); empty: the system's certificates.
+TENSAFE_OUTBOUND_CA_FILE = os.environ.get("TENSAFE_OUTBOUND_CA_FILE", "")
 # Events of a disabled outgoing webhook are held and sent, in order, when it is enabled again;
 # held longer than this many days they are marked expired instead (old news is not sent).
 TENSAFE_WEBHOOK_HOLD_DAYS = float(os.environ.get("TENSAFE_WEBHOOK_HOLD_DAYS", "7"))

@@ -21,15 +21,49 @@ class Received:
         return json.loads(self.body)
 
 
-class HttpTarget:
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (HTTPS with a server `context`), and a queue of
+    answers for the next requests (`respond`), which the subclass's handler reads."""
+
+    scheme = "http"
+
+    def serve(self, handler: type[BaseHTTPRequestHandler], context=None) -> None:
+        self.answers: list = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        if context is not None:
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
+
+    def respond(self, *answers) -> None:
+        with self.lock:
+            self.answers.extend(answers)
+
+    def next_answer(self, default=None):
+        with self.lock:
+            return self.answers.pop(0) if self.answers else default
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+class HttpTarget(LoopbackServer):
     """A real HTTP server on 127.0.0.1. `respond(*answers)` queues how the next requests are
     answered: an int status, ("429", seconds) for Retry-After, ("slow", seconds) to sleep
     before answering 200. When the queue runs out it answers 200."""
 
     def __init__(self):
         self.received: list[Received] = []
-        self.answers: list = []
-        self.lock = threading.Lock()
         target = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,7 +73,7 @@ class HttpTarget:
                     target.received.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
-                    answer = target.answers.pop(0) if target.answers else 200
+                answer = target.next_answer(200)
                 headers = {}
                 if isinstance(answer, tuple) and answer[0] == "slow":
                     time.sleep(answer[1])
@@ -60,21 +94,4 @@ class HttpTarget:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def respond(self, *answers) -> None:
-        with self.lock:
-            self.answers.extend(answers)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self.serve(Handler)

@@ -221,7 +221,7 @@ class MyContactMethodsApi(APIView):
         return Response(ContactMethodSerializer(methods, many=True).data)
 
     @extend_schema(
-        summary="Add a way to page you (email, Slack webhook, signed JSON webhook)",
+        summary="Add a way to page you (email, Slack webhook, signed JSON webhook, PagerDuty)",
         request=ContactMethodInputSerializer,
         responses={201: ContactMethodSerializer},
     )

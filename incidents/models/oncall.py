@@ -1,6 +1,7 @@
 """On-call (procedures 9.4): schedules per team made of rotations, overrides, and the ways a
 person is paged. Who is on call is computed (incidents.oncall), never stored."""
 
+import re
 import secrets
 import zoneinfo
 
@@ -10,6 +11,9 @@ from django.db import models
 from django.db.models import F, Q
 
 from ..outbound import validate_outbound_url
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com"
+PAGERDUTY_ROUTING_KEY = re.compile(r"[A-Za-z0-9]{32}")
 
 
 def _validate_time_zone(value: str) -> None:
@@ -127,14 +131,23 @@ class ContactMethod(models.Model):
         ("email", "Email"),
         ("slack", "Slack-compatible incoming webhook"),
         ("webhook", "JSON webhook (HMAC-SHA256 signed)"),
+        ("pagerduty", "PagerDuty (Events API v2 integration key)"),
     ]
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
     )
-    kind = models.CharField(max_length=8, choices=KINDS)
-    target = models.CharField(max_length=500, help_text="Email address or URL.")
-    secret = models.CharField(max_length=128, blank=True, help_text="HMAC key for JSON webhooks.")
+    kind = models.CharField(max_length=16, choices=KINDS)
+    target = models.CharField(
+        max_length=500,
+        help_text="Email address or URL (for PagerDuty, the Events API's: "
+        f"{PAGERDUTY_EVENTS_URL}, or https://events.eu.pagerduty.com for an EU account).",
+    )
+    secret = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="HMAC key for JSON webhooks; the PagerDuty service's integration key.",
+    )
     enabled = models.BooleanField(default=True)
 
     class Meta:
@@ -144,8 +157,30 @@ class ContactMethod(models.Model):
         return f"{self.get_kind_display()}: {self.target}"
 
     def clean(self):
+        """Every problem at once, by field: the target (an address, or a URL the outbound
+        client may call) and the secret the kind needs."""
+        errors: dict[str, list[str]] = {}
+        try:
+            self._clean_target()
+        except ValidationError as refused:
+            errors.update(refused.message_dict)
+        if self.kind == "webhook" and not self.secret:
+            errors["secret"] = ["a JSON webhook needs a secret to sign with"]
+        if self.kind == "pagerduty" and not PAGERDUTY_ROUTING_KEY.fullmatch(self.secret):
+            errors["secret"] = [
+                "a PagerDuty contact needs the service's Events API v2 integration key "
+                "(32 letters and digits) as its secret"
+            ]
+        if errors:
+            raise ValidationError(errors)
+
+    def _clean_target(self) -> None:
         from django.core.validators import EmailValidator, URLValidator
 
+        if self.kind == "pagerduty" and not self.target.startswith("https://"):
+            raise ValidationError(
+                {"target": f"PagerDuty's Events API is reached over https ({PAGERDUTY_EVENTS_URL})"}
+            )
         if self.kind != "email":
             validate_outbound_url(self.target, field="target")  # names what is wrong first
         validator = (
@@ -157,5 +192,3 @@ class ContactMethod(models.Model):
             raise ValidationError(
                 {"target": f"not a valid {'email address' if self.kind == 'email' else 'URL'}"}
             ) from None
-        if self.kind == "webhook" and not self.secret:
-            raise ValidationError({"secret": "a JSON webhook needs a secret to sign with"})

@@ -86,7 +86,7 @@ class Page(OutboxRow):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    channel = models.CharField(max_length=8, help_text="email, slack or webhook")
+    channel = models.CharField(max_length=16, help_text="email, slack, webhook or pagerduty")
     target = models.CharField(max_length=500)
     secret = models.CharField(max_length=128, blank=True)
     subject = models.CharField(max_length=300)

@@ -22,6 +22,15 @@ def integration_url(integration: Integration) -> str:
     return settings.PUBLIC_BASE_URL + reverse("integration-receive", args=[integration.pk])
 
 
+def integration_events_api_base_url(integration: Integration) -> str | None:
+    """For a PagerDuty integration, the base URL to give PagerDuty's own Events API clients
+    (they post to "<base>/v2/enqueue"); None for other kinds."""
+    if integration.kind != Integration.Kind.PAGERDUTY:
+        return None
+    path = reverse("integration-events-api", args=[integration.pk])
+    return settings.PUBLIC_BASE_URL + path.removesuffix("/v2/enqueue")
+
+
 def integration_create(*, actor, kind: str, name: str, **options) -> tuple[Integration, str]:
     """Returns the integration and its secret (the only time the secret is seen)."""
     if actor is not None:

@@ -54,7 +54,10 @@ BEYOND_SCHEMA: dict[str, dict[str, str]] = {
     "PATCH /api/v1/pirs/{id}/": {"author": STORED, "appendix_links": URL},
     "POST /api/v1/pirs/{id}/action-items/": {"owner": STORED},
     "PATCH /api/v1/pirs/{id}/action-items/{item_id}/": {"owner": STORED},
-    "POST /api/v1/users/me/contact-methods/": {"target": "an address of the kind in `kind`"},
+    "POST /api/v1/users/me/contact-methods/": {
+        "target": "an address of the kind in `kind`",
+        "secret": "what the kind in `kind` needs (a signing key, PagerDuty's integration key)",
+    },
     "PATCH /api/v1/policy/": {
         "status_page_url": URL,
         "bridge_base_url": URL,
