@@ -16,6 +16,7 @@ from .models import Integration, WebhookDelivery, WebhookSubscription
 from .permissions import require_may_manage_integrations
 from .selectors import (
     integration_exists,
+    integration_get,
     integration_list,
     webhook_delivery_list_for,
     webhook_subscription_get,
@@ -25,6 +26,7 @@ from .services.integrations import (
     integration_create,
     integration_events_api_base_url,
     integration_rotate_secret,
+    integration_update,
     integration_url,
     subscription_create,
     subscription_update,
@@ -48,6 +50,32 @@ class IntegrationCreateInputSerializer(StrictSerializer):
         "incident (restricted). An alert labelled security=true opens one from any integration.",
     )
     signing_secret = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class IntegrationUpdateInputSerializer(StrictSerializer):
+    """What PATCH may change; the kind stays, and the secret changes only by rotation."""
+
+    name = serializers.CharField(max_length=100, required=False)
+    enabled = serializers.BooleanField(
+        required=False, help_text="A disabled integration's URL answers 404 to senders."
+    )
+    severity_map = serializers.DictField(
+        child=serializers.ChoiceField(Severity.choices),
+        required=False,
+        help_text='Label value → severity, e.g. {"critical": "P1"}; replaces the whole map.',
+    )
+    default_severity = serializers.ChoiceField(Severity.choices, required=False)
+    resolve_to_monitoring = serializers.BooleanField(required=False)
+    declares_security = serializers.BooleanField(
+        required=False,
+        help_text="Turning it off takes the security lead or a superuser (403 otherwise).",
+    )
+    signing_secret = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Grafana only: the HMAC key of its signature; empty turns the check off.",
+    )
 
 
 class IntegrationOutputSerializer(serializers.ModelSerializer):
@@ -126,6 +154,32 @@ class IntegrationListCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         integration, secret = integration_create(actor=request.user, **serializer.validated_data)
         return Response(_with_secret(integration, secret), status=status.HTTP_201_CREATED)
+
+
+class IntegrationDetailApi(APIView):
+    @extend_schema(
+        summary="An integration (SRE lead; no secret)",
+        responses={200: IntegrationOutputSerializer, 403: FORBIDDEN},
+    )
+    def get(self, request, pk):
+        require_may_manage_integrations(request.user)
+        return Response(IntegrationOutputSerializer(integration_get(pk)).data)
+
+    @extend_schema(
+        summary="Change an integration (SRE lead): name, enabled, severities, resolve and "
+        "security behaviour, Grafana signing secret",
+        request=IntegrationUpdateInputSerializer,
+        responses={200: IntegrationOutputSerializer, 403: FORBIDDEN},
+    )
+    def patch(self, request, pk):
+        require_may_manage_integrations(request.user)
+        integration = integration_get(pk)
+        serializer = IntegrationUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        integration = integration_update(
+            actor=request.user, integration_id=integration.pk, **serializer.validated_data
+        )
+        return Response(IntegrationOutputSerializer(integration).data)
 
 
 class IntegrationRotateSecretApi(APIView):

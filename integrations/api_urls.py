@@ -6,6 +6,7 @@ from . import api
 
 urlpatterns = [
     path("integrations/", api.IntegrationListCreateApi.as_view(), name="integration-list"),
+    path("integrations/<str:pk>/", api.IntegrationDetailApi.as_view(), name="integration-detail"),
     path(
         "integrations/<str:pk>/rotate-secret/",
         api.IntegrationRotateSecretApi.as_view(),

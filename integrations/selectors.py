@@ -27,6 +27,14 @@ def integration_exists(integration_id) -> bool:
     return pk is not None and Integration.objects.filter(pk=pk).exists()
 
 
+def integration_get(integration_id) -> Integration:
+    pk = _uuid(integration_id)
+    integration = None if pk is None else Integration.objects.filter(pk=pk).first()
+    if integration is None:
+        raise Http404("No such integration.")
+    return integration
+
+
 def integration_enabled_get(integration_id) -> Integration | None:
     """The enabled integration an alert is posted to, or None (unknown, malformed, disabled)."""
     pk = _uuid(integration_id)

@@ -31,14 +31,29 @@ def integration_events_api_base_url(integration: Integration) -> str | None:
     return settings.PUBLIC_BASE_URL + path.removesuffix("/v2/enqueue")
 
 
+def _check_signing_secret(kind: str, signing_secret: str) -> None:
+    if signing_secret and kind != Integration.Kind.GRAFANA:
+        raise RuleViolation(
+            "Only a Grafana integration checks a signature (X-Grafana-Alerting-Signature): "
+            "leave signing_secret empty for this kind.",
+            rule="signing secret for Grafana only",
+            field="signing_secret",
+        )
+
+
+def _check_name_free(name: str, integration_id=None) -> None:
+    if Integration.objects.filter(name=name).exclude(pk=integration_id).exists():
+        raise RuleViolation(
+            "An integration with this name exists.", rule="unique name", field="name"
+        )
+
+
 def integration_create(*, actor, kind: str, name: str, **options) -> tuple[Integration, str]:
     """Returns the integration and its secret (the only time the secret is seen)."""
     if actor is not None:
         require_may_manage_integrations(actor)
-    if Integration.objects.filter(name=name).exists():
-        raise RuleViolation(
-            "An integration with this name exists.", rule="unique name", field="name"
-        )
+    _check_name_free(name)
+    _check_signing_secret(kind, options.get("signing_secret", ""))
     secret = new_secret()
     integration = Integration(kind=kind, name=name, created_by=actor, **options)
     integration.set_secret(secret)
@@ -46,25 +61,41 @@ def integration_create(*, actor, kind: str, name: str, **options) -> tuple[Integ
     return integration, secret
 
 
-def integration_declares_security_set(*, actor, integration_id, declares: bool) -> Integration:
-    """Turn `declares_security` on or off (admin); turning it off takes the security lead or a
-    superuser. Either change is audited in its transaction."""
+def integration_update(*, actor, integration_id, **changes) -> Integration:
+    """Change an integration's name, enabled, severity_map, default_severity,
+    resolve_to_monitoring, declares_security and signing_secret, in one transaction (the API's
+    PATCH, the admin). Its kind stays, and its secret changes only by rotation. Turning
+    declares_security off takes the security lead or a superuser; a change of it either way is
+    audited with it."""
     if actor is not None:
         require_may_manage_integrations(actor)
     with transaction.atomic():
         integration = Integration.objects.select_for_update().get(pk=integration_id)
-        require_may_set_declares_security(actor, integration.declares_security, declares)
-        if integration.declares_security == declares:
-            return integration
-        integration.declares_security = declares
-        integration.save(update_fields=["declares_security"])
-        audit_record(
-            AuditAction.INTEGRATION_SECURITY,
-            actor=actor,
-            target=integration,
-            details={"integration": integration.name, "declares_security": declares},
-        )
+        if "name" in changes:
+            _check_name_free(changes["name"], integration.pk)
+        if "signing_secret" in changes:
+            _check_signing_secret(integration.kind, changes["signing_secret"])
+        declares = changes.get("declares_security", integration.declares_security)
+        if declares != integration.declares_security:
+            require_may_set_declares_security(actor, integration.declares_security, declares)
+            audit_record(
+                AuditAction.INTEGRATION_SECURITY,
+                actor=actor,
+                target=integration,
+                details={"integration": integration.name, "declares_security": declares},
+            )
+        for field, value in changes.items():
+            setattr(integration, field, value)
+        if changes:
+            integration.save(update_fields=list(changes))
     return integration
+
+
+def integration_declares_security_set(*, actor, integration_id, declares: bool) -> Integration:
+    """Turn `declares_security` on or off (admin), checked and audited by integration_update."""
+    return integration_update(
+        actor=actor, integration_id=integration_id, declares_security=declares
+    )
 
 
 def integration_rotate_secret(*, actor, integration_id) -> tuple[Integration, str]:

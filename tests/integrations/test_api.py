@@ -115,3 +115,82 @@ def test_rotating_an_unknown_integration_is_404(api, sre_lead, responder, sender
     am = sender("alertmanager")
     url = f"/api/v1/integrations/{am.integration.pk}/rotate-secret/"
     assert api(responder).post(url).status_code == 403
+
+
+# --- changing an integration (PATCH) -------------------------------------------------------------
+def test_sre_lead_changes_an_integration_and_senders_feel_it(api, sre_lead, sender, catalog):
+    am = sender("alertmanager")
+    url = f"/api/v1/integrations/{am.integration.pk}/"
+    assert api(sre_lead).get(url).json()["severity_map"] == {}
+
+    changed = api(sre_lead).patch(
+        url,
+        {"name": "prometheus prod", "severity_map": {"critical": "P2"}, "enabled": False},
+        format="json",
+    )
+
+    assert changed.status_code == 200, changed.json()
+    body = changed.json()
+    assert (body["name"], body["severity_map"], body["enabled"]) == (
+        "prometheus prod",
+        {"critical": "P2"},
+        False,
+    )
+    assert "secret" not in body
+    assert am.post(load("alertmanager_firing")).status_code == 404  # disabled
+    assert api(sre_lead).patch(url, {"enabled": True}, format="json").status_code == 200
+    assert am.post(load("alertmanager_firing")).status_code == 202  # the same secret still works
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "grafana"}, "kind"),  # the kind stays
+        ({"secret": "mine"}, "secret"),  # the secret changes only by rotation
+        ({"default_severity": "P0"}, "default_severity"),
+        ({"severity_map": {"critical": "urgent"}}, "severity_map"),
+        ({"name": "taken"}, "name"),
+        ({"signing_secret": "s3cret"}, "signing_secret"),  # an Alertmanager signs nothing
+    ],
+)
+def test_a_wrong_change_is_400_naming_the_field_and_changes_nothing(
+    api, sre_lead, sender, body, field
+):
+    sender("webhook", name="taken")
+    am = sender("alertmanager")
+    before = Integration.objects.values().get(pk=am.integration.pk)
+    response = api(sre_lead).patch(
+        f"/api/v1/integrations/{am.integration.pk}/", body, format="json"
+    )
+    assert response.status_code == 400
+    assert field in response.json()
+    assert Integration.objects.values().get(pk=am.integration.pk) == before
+
+
+def test_only_the_security_lead_stops_an_integration_declaring_security(
+    api, sre_lead, security_user, sender
+):
+    """The second actor: stopping it would make the incidents it opens visible to everyone."""
+    siem = sender("webhook", name="siem", declares_security=True)
+    url = f"/api/v1/integrations/{siem.integration.pk}/"
+
+    refused = api(sre_lead).patch(url, {"declares_security": False}, format="json")
+    assert refused.status_code == 403
+    assert Integration.objects.get(pk=siem.integration.pk).declares_security is True
+
+    security_user.groups.add(*sre_lead.groups.all())  # a security lead who is also an SRE lead
+    allowed = api(security_user).patch(url, {"declares_security": False}, format="json")
+    assert allowed.status_code == 200
+    assert allowed.json()["declares_security"] is False
+
+
+def test_others_cannot_read_or_change_an_integration(api, responder, sre_lead, sender):
+    am = sender("alertmanager")
+    url = f"/api/v1/integrations/{am.integration.pk}/"
+    assert api(responder).get(url).status_code == 403
+    assert api(responder).patch(url, {"enabled": False}, format="json").status_code == 403
+    assert api().patch(url, {"enabled": False}, format="json").status_code == 401
+    assert Integration.objects.get(pk=am.integration.pk).enabled is True
+    missing = "/api/v1/integrations/7b0d6f1e-0000-4000-8000-000000000000/"
+    assert api(sre_lead).patch(missing, {"enabled": False}, format="json").status_code == 404
+    assert api(sre_lead).get("/api/v1/integrations/not-a-uuid/").status_code == 404
