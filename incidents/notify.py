@@ -9,6 +9,7 @@ URL is parsed once, its host resolved once and refused when non-public unless al
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -36,6 +37,25 @@ class Outcome:
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"sha256={mac.hexdigest()}"
+
+
+def standard_webhooks_secret(secret: str) -> str:
+    """`secret` as a Standard Webhooks receiver is given it (standardwebhooks.com): "whsec_"
+    and the base64 of the key's bytes."""
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
+
+
+def standard_webhooks_headers(secret: str, message_id: str, timestamp: str, body: bytes) -> dict:
+    """The Standard Webhooks signature headers (spec v1): base64 HMAC-SHA256 with the key's
+    bytes over "<webhook-id>.<webhook-timestamp>.<body>"; the id stays the same on every
+    retry, so a receiver can drop a repeat."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    mac = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": f"v1,{base64.b64encode(mac).decode()}",
+    }
 
 
 def backoff_seconds(attempts: int, retry_after: float | None, *, base: float, cap: float) -> float:

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from incidents.api.fields import StrictSerializer
 from incidents.api.schema import FORBIDDEN
+from incidents.notify import standard_webhooks_secret
 from incidents.states import Severity
 
 from .models import Integration, WebhookDelivery, WebhookSubscription
@@ -235,8 +236,16 @@ class SubscriptionOutputSerializer(serializers.ModelSerializer):
 
 
 class SubscriptionSecretOutputSerializer(SubscriptionOutputSerializer):
+    standard_webhooks_secret = serializers.SerializerMethodField(
+        help_text="The same secret in the Standard Webhooks form (whsec_…), for receivers that "
+        "verify webhook-signature with a standardwebhooks library."
+    )
+
     class Meta(SubscriptionOutputSerializer.Meta):
-        fields = [*SubscriptionOutputSerializer.Meta.fields, "secret"]
+        fields = [*SubscriptionOutputSerializer.Meta.fields, "secret", "standard_webhooks_secret"]
+
+    def get_standard_webhooks_secret(self, subscription) -> str:
+        return standard_webhooks_secret(subscription.secret)
 
 
 class DeliveryOutputSerializer(serializers.ModelSerializer):

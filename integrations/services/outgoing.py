@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import Incident, TimelineEvent
-from incidents.notify import Outcome, post_json, sign
+from incidents.notify import Outcome, post_json, sign, standard_webhooks_headers
 from incidents.outbox import RetryPolicy, outbox_enqueue, register_outbox_kind
 from incidents.redaction import Message, incident_message, incident_url
 from incidents.services.timeline import timeline_record
@@ -205,8 +205,11 @@ def webhooks_enqueue_outstanding(subscription_id: int) -> None:
 
 
 def post_signed(url: str, secret: str, payload: dict, idempotency_key: str, event: str) -> Outcome:
-    """POST the payload signed as pages are (incidents.notify.sign: HMAC-SHA256 of
-    "<timestamp>.<body>", headers X-TenSafe-Timestamp / X-TenSafe-Signature)."""
+    """POST the payload signed two ways with the subscription's secret: as pages are
+    (incidents.notify.sign: hex HMAC-SHA256 of "<timestamp>.<body>", headers
+    X-TenSafe-Timestamp / X-TenSafe-Signature), and the Standard Webhooks way (webhook-id,
+    webhook-timestamp, webhook-signature), which receivers verify with that project's
+    libraries."""
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -216,6 +219,7 @@ def post_signed(url: str, secret: str, payload: dict, idempotency_key: str, even
         "X-TenSafe-Event": event,
         "X-TenSafe-Timestamp": timestamp,
         "X-TenSafe-Signature": sign(secret, timestamp, body),
+        **standard_webhooks_headers(secret, idempotency_key, timestamp, body),
     }
     return post_json(url, body, headers)
 

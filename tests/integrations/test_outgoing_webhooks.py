@@ -574,3 +574,38 @@ def test_the_outbox_sweep_covers_webhooks_and_the_old_entry_is_gone(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "incidents.tasks.outbox_sweep_task" in tasks
     assert not [task for task in tasks if task.startswith("integrations.tasks.sweep")]
+
+
+# --- Standard Webhooks ---------------------------------------------------------------------------
+def test_receivers_verify_deliveries_with_the_standard_webhooks_library(
+    api, sre_lead, ic_user, http_target, allow_local
+):
+    """A receiver that knows only the Standard Webhooks spec verifies every delivery with its
+    library and the `standard_webhooks_secret` shown at subscription; a retry keeps its
+    webhook-id (the receiver's idempotency key); a body changed on the way fails."""
+    from standardwebhooks import Webhook
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    created = api(sre_lead).post(
+        "/api/v1/webhooks/",
+        {"name": "siem", "url": http_target.url, "events": ["declared"]},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    receiver = Webhook(created.json()["standard_webhooks_secret"])
+    incident = declare(actor=ic_user)
+    delivery = WebhookDelivery.objects.get()
+    http_target.respond(503)
+    assert webhook_deliver(delivery.pk) == "pending"
+    due_now(delivery)
+    assert webhook_deliver(delivery.pk) == "sent"
+
+    first, second = http_target.received
+    for received in (first, second):
+        body = receiver.verify(received.body, received.headers)
+        assert (body["event"], body["incident"]["id"]) == ("incident.declared", incident.pk)
+        assert received.headers["webhook-id"] == delivery.idempotency_key
+    with pytest.raises(WebhookVerificationError):
+        receiver.verify(first.body.replace(b"declared", b"resolved"), first.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "c2VjcmV0" * 4).verify(first.body, first.headers)  # another key
