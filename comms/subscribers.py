@@ -23,7 +23,6 @@ from datetime import datetime
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.shortcuts import render
@@ -33,7 +32,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from incidents.notify import Outcome, email_send
+from incidents.notify import Outcome, email_compose, email_send
 from incidents.outbox import RetryPolicy, outbox_enqueue, register_outbox_kind
 from incidents.ratelimit import client_address, slot_take, wait_text
 from incidents.redaction import (
@@ -159,11 +158,12 @@ def subscriber_notice_send(subscriber_id: int) -> str:
         context["confirm_url"] = confirm_url(subscriber)
     body = render_to_string(f"comms/subscribe_email_{kind}.txt", context)
     try:
-        EmailMessage(
+        email_compose(
             subject=subject,
-            body=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[subscriber.email],
+            text=body,
+            to=subscriber.email,
+            headers={},
+            unsubscribe_url=context.get("unsubscribe_url", ""),
         ).send()
     except Exception:  # the person can ask again once mail works; nothing to roll back
         log.warning("could not send the notice to subscriber %s", subscriber_id, exc_info=True)
@@ -276,6 +276,7 @@ class _Email:
     subject: str
     body: str
     headers: dict
+    unsubscribe_url: str
 
 
 def _compose(delivery: SubscriberDelivery) -> _Email:
@@ -312,6 +313,7 @@ def _compose(delivery: SubscriberDelivery) -> _Email:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "X-TenSafe-Idempotency-Key": delivery.idempotency_key,
         },
+        unsubscribe_url=unsubscribe,
     )
 
 
@@ -329,12 +331,12 @@ class SubscriberEmailSender:
     def send(self, delivery: SubscriberDelivery) -> Outcome:
         email = _compose(delivery)
         return email_send(
-            EmailMessage(
+            email_compose(
                 subject=email.subject,
-                body=email.body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=[delivery.subscriber.email],
+                text=email.body,
+                to=delivery.subscriber.email,
                 headers=email.headers,
+                unsubscribe_url=email.unsubscribe_url,
             )
         )
 

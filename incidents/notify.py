@@ -20,7 +20,8 @@ from email.utils import parsedate_to_datetime
 
 import pagerduty
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.template.loader import render_to_string
 
 from .outbound import OutboundFailed, OutboundRefused, OutboundTransport, outbound_post
 
@@ -143,13 +144,40 @@ def _smtp_code(exc: Exception) -> int | None:
     return code if isinstance(code, int) else None
 
 
+def email_compose(
+    *, subject: str, text: str, to: str, headers: dict, unsubscribe_url: str = ""
+) -> EmailMultiAlternatives:
+    """An email of the platform (pages, customer emails, status subscribers): the text as its
+    plain part and the same words as an HTML part (escaped, with its links clickable, and an
+    unsubscribe link when there is one), for mail clients that show only HTML."""
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers=headers,
+    )
+    # The text may come from a rendered .txt template, which Django marks as safe HTML: it is
+    # not HTML (an update's words can hold "<script>"), so it goes in as a plain str, escaped.
+    html = render_to_string(
+        "email/message.html",
+        {
+            "subject": "".join([subject]),
+            "text": "".join([text]),
+            "unsubscribe_url": unsubscribe_url,
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
 def send_email(page) -> Outcome:
+    """A page or a comms delivery (its subject, body and address) as an email."""
     return email_send(
-        EmailMessage(
+        email_compose(
             subject=page.subject,
-            body=page.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[page.target],
+            text=page.body,
+            to=page.target,
             headers={"X-TenSafe-Idempotency-Key": page.idempotency_key},
         )
     )

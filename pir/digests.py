@@ -21,13 +21,12 @@ import logging
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents.escalation import Recipients
 from incidents.models import SeverityPolicy
-from incidents.notify import Outcome, email_send
+from incidents.notify import Outcome, email_compose, email_send
 from incidents.outbox import RetryPolicy, outbox_enqueue, register_outbox_kind
 from incidents.selectors import incident_list_for_user
 
@@ -150,10 +149,10 @@ class DigestEmailSender:
 
     def send(self, delivery: ActionDigestDelivery) -> Outcome:
         return email_send(
-            EmailMessage(
+            email_compose(
                 subject=delivery.subject,
-                body=delivery.body,
-                to=[delivery.to_address],
+                text=delivery.body,
+                to=delivery.to_address,
                 headers={"X-Idempotency-Key": delivery.idempotency_key},
             )
         )

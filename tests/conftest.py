@@ -24,6 +24,7 @@ from tests import databases
 from tests.factories import UserFactory
 from tests.http_target import HttpTarget
 from tests.live_server import _live_server_for_the_database  # noqa: F401  (a session fixture)
+from tests.smtp_server import SmtpServer
 
 # Tests never hand messages to the embedded broker under var/ (a `make run` worker would take
 # them): with no real broker configured, messages stay in this process's memory.
@@ -365,6 +366,19 @@ def http_target():
     target = HttpTarget()
     yield target
     target.close()
+
+
+# --- a local SMTP server (tests/smtp_server.py) ------------------------------------------------
+@pytest.fixture
+def smtp_server(settings):
+    """Email goes through Django's SMTP backend to a real SMTP server on 127.0.0.1."""
+    server = SmtpServer()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", server.port, 5
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield server
+    server.close()
 
 
 @pytest.fixture
