@@ -76,7 +76,10 @@ class TokenApi(APIView):
 
     @extend_schema(
         summary="Sign in: a new API token each time (expires after TENSAFE_API_TOKEN_DAYS)",
-        request=TokenObtainInputSerializer,
+        # Documented as JSON only: a form body still works (older scripts), but a schema that
+        # offers three encodings of one body makes generated clients (openapi-python-client)
+        # send it as multipart with a made-up boundary.
+        request={"application/json": TokenObtainInputSerializer},
         responses={200: TokenSecretOutputSerializer, 400: RULE},
         auth=[],
     )
