@@ -34,3 +34,18 @@ class CommsConfig(AppConfig):
         )
 
         subscribers.register()
+
+        # The incident's Slack channel: Web API calls as outbox rows, written with the events.
+        from . import slack
+
+        register_reaction(
+            TimelineKind.DECLARED,
+            slack.slack_on_declared,
+            name="comms: Slack channel created, topic, links pinned, people invited, announced",
+        )
+        register_reaction(
+            slack.FOLLOWED,
+            slack.slack_on_incident_event,
+            name="comms: Slack channel told (roles invited, changes posted, closed: archived)",
+        )
+        slack.register()

@@ -19,12 +19,18 @@ answered in the channel through `response_url`.
     /incident status
     /status update "message" [state=investigating]
     /pd page @username "reason"
+
+Buttons on the platform's Slack messages (comms/slack.py: Acknowledge on a declaration's
+announcement) post to `POST /chatops/slack/interactions/`, verified the same way, and act
+exactly as the matching command would (`/incident ack INC-42`) for the same linked person,
+under the same limits; the answer goes to the clicking user alone through `response_url`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import time
 from collections.abc import Callable
@@ -33,7 +39,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -405,3 +411,55 @@ def slack_command_view(request):
     form = {k: v[0] for k, v in raw.items()}
     key = form.get("trigger_id") or request.headers["X-Slack-Signature"]
     return JsonResponse(handle(form, key))
+
+
+# --- buttons (interactive messages) ---------------------------------------------------------------
+INCIDENT_ID = re.compile(r"\d{1,10}")
+
+
+def _button_form(payload: dict) -> tuple[dict, str] | None:
+    """The slash command a button click stands for, as the form Slack would have posted, and
+    the key that makes it run once; None for clicks that ask nothing (a link button)."""
+    action = next(iter(payload.get("actions") or []), None)
+    if not isinstance(action, dict) or action.get("action_id") != "acknowledge":
+        return None
+    user, team = payload.get("user") or {}, payload.get("team") or {}
+    value = str(action.get("value", ""))
+    form = {
+        "team_id": str(team.get("id") or user.get("team_id") or ""),
+        "team_domain": str(team.get("domain", "")),
+        "user_id": str(user.get("id", "")),
+        "user_name": str(user.get("username") or user.get("name") or ""),
+        "command": "/incident",
+        # A value that is not an incident id reaches the command parser as "ack" alone, which
+        # asks for the incident: nothing else a click carries becomes command text.
+        "text": f"ack INC-{value}" if INCIDENT_ID.fullmatch(value) else "ack",
+        "channel_name": "",
+    }
+    return form, str(payload.get("trigger_id") or action.get("action_ts") or "")
+
+
+@csrf_exempt
+@require_POST
+def slack_interaction_view(request):
+    problem = slack_request_problem(request)
+    if problem is not None:
+        return JsonResponse({"detail": problem}, status=401)
+    try:
+        raw = parse_qs(request.body.decode(), keep_blank_values=True)
+        payload = json.loads(raw["payload"][0])
+    except (UnicodeDecodeError, KeyError, IndexError, ValueError):
+        return JsonResponse({"detail": "payload: not a Slack interaction (JSON form field)."}, 400)
+    if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+        return HttpResponse(status=200)  # nothing else is asked of us
+    clicked = _button_form(payload)
+    if clicked is None:
+        return HttpResponse(status=200)
+    form, key = clicked
+    answer = handle(form, key or request.headers["X-Slack-Signature"])
+    services.follow_up(
+        str(payload.get("response_url", "")),
+        answer["text"],
+        in_channel=answer["response_type"] == "in_channel",
+    )
+    return HttpResponse(status=200)

@@ -22,6 +22,11 @@ urlpatterns: list = [
     ),
     # Slack slash commands (procedures 9.3), signed with SLACK_SIGNING_SECRET.
     path("chatops/slack/", chatops.slack_command_view, name="chatops-slack"),
+    path(
+        "chatops/slack/interactions/",
+        chatops.slack_interaction_view,
+        name="chatops-slack-interactions",
+    ),
     # Linking a Slack user to the signed-in person, and their own links (comms/chat_links.py).
     path("chat/link/<str:token>/", chat_links.chat_link_view, name="chat-link"),
     path("account/chat/", chat_links.chat_identities_view, name="chat-identities"),

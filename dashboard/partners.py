@@ -15,6 +15,7 @@ from comms.permissions import may_post_publicly
 from comms.render import public_words_missing, update_draft
 from comms.selectors import incident_conformance, obligations_open, update_list_for_incident
 from comms.services import update_post
+from comms.slack import slack_channel_for, slack_configured
 from incidents.states import Severity
 from pir.selectors import action_item_metrics, pir_for_incident, pir_list_for_user
 
@@ -50,6 +51,20 @@ def next_updates(user, incidents) -> dict[int, list[tuple[str, object]]]:
         )
         for incident_id, channels in due.items()
     }
+
+
+def slack_channel_state(incident) -> str:
+    """Where the incident's channel stands in Slack (comms/slack.py), for its page."""
+    if not slack_configured():
+        return "not created in Slack: no Slack workspace is connected (SLACK_BOT_TOKEN)"
+    if incident.drill:
+        return "a drill has no Slack channel"
+    channel = slack_channel_for(incident)
+    if channel is None:
+        return "not created in Slack: declared before the workspace was connected"
+    if not channel.channel_id:
+        return "being created in Slack"
+    return "archived in Slack" if channel.archived_at else "open in Slack"
 
 
 # --- the incident page's communications panel -------------------------------------------------

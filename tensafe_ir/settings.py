@@ -488,6 +488,12 @@ EMAIL_TIMEOUT = float(os.environ.get("DJANGO_EMAIL_TIMEOUT", "30"))
 # Slack slash commands (/chatops/slack/) are verified with this app's signing secret; unset,
 # every command is refused.
 SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+# The Slack workspace (comms/slack.py, docs/integrations/slack.md): with a bot token, every
+# incident gets its channel (created, topic, links pinned, role holders invited, announced in
+# SLACK_ANNOUNCE_CHANNEL, archived after resolution); without one, nothing is sent to Slack.
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+SLACK_ANNOUNCE_CHANNEL = os.environ.get("SLACK_ANNOUNCE_CHANNEL", "#incidents")
 # How long the one-time link answered to an unlinked Slack user stays valid.
 TENSAFE_CHAT_LINK_MINUTES = int(os.environ.get("TENSAFE_CHAT_LINK_MINUTES", "10"))
 if TENSAFE_CHAT_LINK_MINUTES < 1:

@@ -162,6 +162,7 @@ def test_a_digest_left_sending_by_a_dead_worker_is_sent_once_after_its_lease(
         "comms-delivery": 0,
         "outgoing-webhook": 0,
         "page": 0,
+        "slack-call": 0,
     }
     assert no_hand_offs[-1] == (digests.KIND, row.pk)
     assert outbox_deliver(digests.KIND, row.pk) == "sent"

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.signals import post_save, pre_save
 
+from comms import slack
 from incidents import services
 from incidents.models import TimelineEvent
 from incidents.reactions import EVERY_EVENT, REACTIONS, reactions_for, register_reaction
@@ -25,6 +26,12 @@ EXPECTED = {
     "incidents: forget the incident list's remembered version": {EVERY_EVENT},
     "incidents: time the escalation contact's response": {TimelineKind.ESCALATION_REQUESTED},
     "comms: a delivery row per confirmed status page subscriber": {TimelineKind.STATUS_PAGE_POSTED},
+    "comms: Slack channel created, topic, links pinned, people invited, announced": {
+        TimelineKind.DECLARED
+    },
+    "comms: Slack channel told (roles invited, changes posted, closed: archived)": set(
+        slack.FOLLOWED
+    ),
     "pir: a review for a resolved incident": {TimelineKind.STATUS_CHANGED},
     "integrations: a delivery row per outgoing webhook subscribed to the event": set(KIND_EVENTS),
 }
@@ -129,7 +136,8 @@ def test_reactions_for_a_kind_in_registration_order():
         "integrations: a delivery row per outgoing webhook subscribed to the event"
     )
     assert [r.name for r in reactions_for(TimelineKind.ACKNOWLEDGED)] == [
-        "incidents: forget the incident list's remembered version"
+        "incidents: forget the incident list's remembered version",
+        "comms: Slack channel told (roles invited, changes posted, closed: archived)",
     ]
 
 

@@ -1,5 +1,6 @@
 from .chat import ChatIdentity, ChatLinkToken, ChatRequestSeen
 from .comms import ChatCommand, Customer, CustomerContact, TeamWebhook
+from .slack import SlackCall, SlackChannel
 from .status import Maintenance, Subscriber, SubscriberDelivery
 from .tracking import CommsObligation, Delivery
 from .updates import Update
@@ -14,6 +15,8 @@ __all__ = [
     "CustomerContact",
     "Delivery",
     "Maintenance",
+    "SlackCall",
+    "SlackChannel",
     "Subscriber",
     "SubscriberDelivery",
     "TeamWebhook",

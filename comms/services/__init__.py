@@ -2,7 +2,7 @@
 service is one transaction that locks the incident, checks the rules, writes its timeline
 event and queues side effects after commit."""
 
-from .chat import chat_command_declare, chat_command_queue, chat_request_claim
+from .chat import chat_command_declare, chat_command_queue, chat_request_claim, follow_up
 from .deliveries import deliveries_build
 from .identities import (
     ChatLinkError,
@@ -26,6 +26,7 @@ __all__ = [
     "chat_link_start",
     "chat_request_claim",
     "deliveries_build",
+    "follow_up",
     "obligations_meet",
     "obligations_sync",
     "update_post",

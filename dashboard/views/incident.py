@@ -118,7 +118,9 @@ def _context(request, pk, live_version: str | None = None, **extra) -> dict:
 
 
 def _page(request, pk, status=200, **extra):
-    return render(request, "dashboard/incident.html", _context(request, pk, **extra), status=status)
+    ctx = _context(request, pk, **extra)
+    ctx["slack_channel"] = partners.slack_channel_state(ctx["incident"])
+    return render(request, "dashboard/incident.html", ctx, status=status)
 
 
 def _section(request, pk, template, status=200, with_actions=False, **extra):

@@ -181,6 +181,7 @@ RULES: dict[str, Rule] = {
     ),
     # Integrations and outgoing webhooks: SRE leads only.
     "api/v1/integrations/": Rule(api_sre()),
+    "api/v1/integrations/<str:pk>/": Rule(api_sre(), lambda w, v: {"pk": str(w.integration.pk)}),
     "api/v1/integrations/<str:pk>/rotate-secret/": Rule(
         {"anonymous": 401, "*": 405}, lambda w, v: {"pk": str(w.integration.pk)}
     ),
@@ -200,6 +201,7 @@ RULES: dict[str, Rule] = {
         public(200), lambda w, v: {"token": w.subscriber_unsubscribe_token}
     ),
     "chatops/slack/": Rule(public(405)),
+    "chatops/slack/interactions/": Rule(public(405)),  # Slack's signed button clicks
     # Linking a Slack user: the token is not a credential (it only names the Slack user), the
     # signed-in person is; GET shows whom it would link, only a POST links. Everyone's own
     # links; removing one is POST only.
@@ -208,6 +210,10 @@ RULES: dict[str, Rule] = {
     "account/chat/<int:pk>/unlink/": Rule(page(405), lambda w, v: {"pk": w.chat_identity.pk}),
     # Senders post alerts with the integration's secret; GET is not served.
     "integrations/<str:integration_id>/alerts/": Rule(
+        public(405), lambda w, v: {"integration_id": str(w.integration.pk)}
+    ),
+    # PagerDuty's clients post events here (a PagerDuty integration's routing key).
+    "integrations/<str:integration_id>/v2/enqueue": Rule(
         public(405), lambda w, v: {"integration_id": str(w.integration.pk)}
     ),
     # From 127.0.0.1 (the test client's address) /metrics is open; elsewhere it takes a token.
