@@ -30,8 +30,6 @@ import urllib.error
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from incidents.models import Incident, TimelineEvent
 from incidents.notify import Outcome, retry_after_seconds
@@ -246,8 +244,12 @@ FOLLOWED = (
 
 
 # --- the sender ---------------------------------------------------------------------------------
-def _client() -> WebClient:
-    # No retry handlers: the outbox retries with its backoff and records every try.
+def _client():
+    """slack_sdk's client, imported here rather than at start-up (~0.1 s that only the
+    workers sending Slack calls pay). No retry handlers: the outbox retries with its backoff
+    and records every try."""
+    from slack_sdk import WebClient
+
     return WebClient(
         token=settings.SLACK_BOT_TOKEN,
         base_url=settings.SLACK_API_URL,
@@ -272,7 +274,7 @@ def _resolved(args: dict, channel: SlackChannel | None) -> dict:
     return resolved
 
 
-def _find_channel(client: WebClient, name: str) -> str | None:
+def _find_channel(client, name: str) -> str | None:
     """The id of the channel called `name` that the bot can see (after a lost answer to
     conversations.create, Slack says the name is taken: by our own channel)."""
     cursor = None
@@ -290,6 +292,8 @@ def _find_channel(client: WebClient, name: str) -> str | None:
 
 class SlackCallSender:
     def send(self, call: SlackCall) -> Outcome:
+        from slack_sdk.errors import SlackApiError
+
         channel = slack_channel_for(call.incident)
         try:
             args = _resolved(call.args, channel)
@@ -329,7 +333,8 @@ class SlackCallSender:
         )
 
 
-def _refused(call: SlackCall, refused: SlackApiError, error: str) -> Outcome:
+def _refused(call: SlackCall, refused, error: str) -> Outcome:
+    """Slack's refusal (a slack_sdk SlackApiError) as an Outcome."""
     status = refused.response.status_code if refused.response else None
     headers = {k.lower(): v for k, v in (refused.response.headers or {}).items()}
     retry_after = retry_after_seconds(str(headers.get("retry-after", "")))

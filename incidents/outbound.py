@@ -21,7 +21,7 @@ A URL is checked where it is used, by what is used (docs/architecture.md, Conven
    a deadline).
 
 Client libraries of the systems called (PagerDuty's) make their requests through it too:
-`OutboundTransport` is it as their HTTP transport.
+`incidents.outbound_transport.OutboundTransport` is it as their HTTP transport.
 
 Saving a URL (contact methods, webhook subscriptions, team webhooks) runs steps 1 and 2 too
 (`check_outbound_url`), so a wrong target is refused when it is entered; sending checks again,
@@ -40,7 +40,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx2
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
@@ -332,28 +331,3 @@ def outbound_request(method: str, url: str, *, body: bytes = b"", headers=None) 
 
 def outbound_post(url: str, body: bytes, headers: dict) -> OutboundResponse:
     return outbound_request("POST", url, body=body, headers=headers)
-
-
-# Headers the outbound client sets itself: the Host it checked, the length of the body it
-# sends, its own connection handling and identity encoding.
-_CLIENT_SET_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding"})
-
-
-class OutboundTransport(httpx2.BaseTransport):
-    """The outbound client under a client library built on httpx2 (PagerDuty's `pagerduty`):
-    the library composes each request and reads the answer, and `outbound_request` makes it,
-    under steps 1 to 4. OutboundRefused and OutboundFailed pass through the library to the
-    caller unchanged (the library retries only its own transport errors, so it never sleeps
-    on them in a worker)."""
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _CLIENT_SET_HEADERS}
-        answer = outbound_request(
-            request.method, str(request.url), body=request.read(), headers=headers
-        )
-        return httpx2.Response(
-            answer.status,
-            headers=list(answer.headers.items()),
-            content=answer.body,
-            request=request,
-        )

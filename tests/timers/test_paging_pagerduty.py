@@ -150,6 +150,17 @@ def test_a_non_public_target_is_refused_and_nothing_is_sent(paged, pagerduty_api
     assert pagerduty_api.events == []
 
 
+def test_a_target_that_is_no_longer_https_fails_at_once(paged, pagerduty_api):
+    """A row that no longer meets the contact method's rule (changed in the database since it
+    was entered) is a final failure naming why, not an error retried eight times."""
+    page = paged()
+    Page.objects.filter(pk=page.pk).update(target=pagerduty_api.url.replace("https:", "http:"))
+    assert outbox_deliver(PAGE, page.pk) == "failed"
+    page.refresh_from_db()
+    assert page.last_error == "PagerDuty: API base URL must use scheme https://"
+    assert pagerduty_api.events == []
+
+
 # --- entering a PagerDuty contact method --------------------------------------------------------
 @pytest.fixture
 def responder_api(client, fake_dns):
