@@ -9,6 +9,7 @@ urlpatterns: list = [
     # Public status page (no login): HTML, JSON, feeds, email subscriptions.
     path("status/", status_views.status_page, name="status-page"),
     path("status/summary.json", status_views.status_summary_json, name="status-summary-json"),
+    path("status/incidents/<int:pk>/", status_views.status_incident, name="status-incident"),
     path("status/feed.atom", status_views.status_feed_atom, name="status-feed-atom"),
     path("status/feed.rss", status_views.status_feed_rss, name="status-feed-rss"),
     path("status/subscribe", subscribers.subscribe_view, name="status-subscribe"),

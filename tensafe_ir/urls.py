@@ -28,7 +28,11 @@ urlpatterns = [
 
 def handler404(request, exception):
     """A path under /api/ that matches no route (e.g. `/api/v1/incidents/abc/`, where an id
-    must be a number) is answered like every other API error: JSON with a `detail`."""
+    must be a number) is answered like every other API error: JSON with a `detail`. Under
+    /status/ the public gets the status page's own 404, the same for every missing or private
+    page, with nothing of the dashboard (no sign-in, no board)."""
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found: no API endpoint has this path."}, status=404)
+    if request.path.startswith("/status/"):
+        return defaults.page_not_found(request, exception, template_name="comms/status_404.html")
     return defaults.page_not_found(request, exception)

@@ -35,7 +35,8 @@ class StatusRssFeed(Feed):
         return linebreaksbr(item.text, autoescape=True)
 
     def item_link(self, item: Update) -> str:
-        return f"{reverse('status-page')}#update-{item.pk}"
+        """The update on its incident's permanent page, which outlives the front page."""
+        return f"{reverse('status-incident', args=[item.incident_id])}#update-{item.pk}"
 
     def item_pubdate(self, item: Update):
         return item.posted_at

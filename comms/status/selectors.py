@@ -93,13 +93,14 @@ class PublicUpdate:
 class PublicIncident:
     id: int
     title: str
-    status: str
+    status: str  # the last state published on the status page, never the internal one
     status_label: str
     state: str
     state_label: str
     started_at: datetime
     components: list[tuple[str, str]]  # (slug, name)
     updates: list[PublicUpdate]  # newest first
+    resolved_at: datetime | None = None
 
 
 @dataclass
@@ -136,44 +137,54 @@ class StatusSnapshot:
     incidents: list[PublicIncident]
     maintenances: list[PublicMaintenance]
     days: list[date]
+    past: list[PublicIncident] = field(default_factory=list)  # resolved, last HISTORY_DAYS
 
 
 def _update_label(update: Update) -> str:
     return update.get_template_display() if update.template else "Update"
 
 
-def _active_incidents() -> list[PublicIncident]:
+def _published_state(updates: list[PublicUpdate]) -> str:
+    """The incident's state as the public was last told it: the newest update posted with a
+    state template (investigating, identified, monitoring, resolved); investigating when no
+    update named one. What the responders know meanwhile is not published by itself."""
+    return next((u.template for u in updates if u.template), Update.Template.INVESTIGATING)
+
+
+def _public(incidents: QuerySet[Incident]) -> list[PublicIncident]:
+    """The public form of `incidents` (already filtered to public ones), in two queries
+    besides theirs: their services and their status-page updates."""
     newest_first = Update.objects.filter(channel=Update.Channel.STATUS_PAGE).order_by(
         "-posted_at", "-id"
     )
-    incidents = (
-        public_incidents()
-        .exclude(status=Status.RESOLVED)
-        .only(
-            "id",
-            "title",
-            "public_title",
-            "security",
-            "status",
-            "severity",
-            "started_at",
-            "detected_at",
-        )
-        .prefetch_related(
-            Prefetch("services", queryset=Service.objects.only("id", "slug", "name")),
-            Prefetch("updates", queryset=newest_first, to_attr="public_updates"),
-        )
-        .order_by("-detected_at", "-id")
+    rows = incidents.only(
+        "id",
+        "title",
+        "public_title",
+        "security",
+        "status",
+        "severity",
+        "started_at",
+        "detected_at",
+        "resolved_at",
+    ).prefetch_related(
+        Prefetch("services", queryset=Service.objects.only("id", "slug", "name")),
+        Prefetch("updates", queryset=newest_first, to_attr="public_updates"),
     )
     result = []
-    for incident in incidents:
+    for incident in rows:
         state = ComponentState.BY_SEVERITY[incident.severity]
+        updates = [
+            PublicUpdate(u.pk, _update_label(u), u.template, u.text, u.posted_at)
+            for u in incident.public_updates
+        ]
+        published = _published_state(updates)
         result.append(
             PublicIncident(
                 id=incident.pk,
                 title=incident_public_title(incident),
-                status=incident.status,
-                status_label=Status(incident.status).label,
+                status=published,
+                status_label=Update.Template(published).label,
                 state=state,
                 state_label=ComponentState.INCIDENT_LABELS[state],
                 started_at=incident.started_at or incident.detected_at,
@@ -181,13 +192,35 @@ def _active_incidents() -> list[PublicIncident]:
                     (s.slug, s.name)
                     for s in incident_public_services(incident, incident.services.all())
                 ],
-                updates=[
-                    PublicUpdate(u.pk, _update_label(u), u.template, u.text, u.posted_at)
-                    for u in incident.public_updates
-                ],
+                updates=updates,
+                resolved_at=incident.resolved_at,
             )
         )
     return result
+
+
+def _active_incidents() -> list[PublicIncident]:
+    return _public(
+        public_incidents().exclude(status=Status.RESOLVED).order_by("-detected_at", "-id")
+    )
+
+
+def _past_incidents(now: datetime) -> list[PublicIncident]:
+    """Resolved public incidents of the last HISTORY_DAYS days, the latest first."""
+    since = now - timedelta(days=HISTORY_DAYS)
+    return _public(
+        public_incidents()
+        .filter(status=Status.RESOLVED, resolved_at__gte=since)
+        .order_by("-resolved_at", "-id")
+    )
+
+
+def public_incident_get(incident_id: int) -> PublicIncident | None:
+    """One incident as the public may see it (its permanent page), or None: missing, a drill,
+    a security incident without approved public words, or never posted to the status page
+    look the same."""
+    found = _public(public_incidents().filter(pk=incident_id))
+    return found[0] if found else None
 
 
 def _history(services: list[Service], today: date, now: datetime) -> dict[int, list]:
@@ -275,6 +308,7 @@ def status_snapshot(now: datetime) -> StatusSnapshot:
         incidents=incidents,
         maintenances=_maintenances(now),
         days=[today - timedelta(days=n) for n in range(HISTORY_DAYS - 1, -1, -1)],
+        past=_past_incidents(now),
     )
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from .caching import StatusVersion, status_cached_response
 from .feeds import StatusAtomFeed, StatusRssFeed
-from .selectors import ComponentState, StatusSnapshot
+from .selectors import ComponentState, PublicIncident, StatusSnapshot, public_incident_get
 
 
 def _iso(value) -> str:
@@ -31,9 +33,35 @@ def _render_html(request, snapshot, version: StatusVersion) -> tuple[bytes, str]
     return body.encode(), "text/html; charset=utf-8"
 
 
+def _incident_json(i: PublicIncident) -> dict:
+    return {
+        "id": i.id,
+        "title": i.title,
+        "status": i.status,
+        "status_label": i.status_label,
+        "impact": i.state,
+        "impact_label": i.state_label,
+        "started_at": _iso(i.started_at),
+        "resolved_at": _iso(i.resolved_at) if i.resolved_at else None,
+        "url": reverse("status-incident", args=[i.id]),
+        "components": [slug for slug, _ in i.components],
+        "updates": [
+            {
+                "id": u.id,
+                "status": u.template,
+                "status_label": u.label,
+                "text": u.text,
+                "posted_at": _iso(u.posted_at),
+            }
+            for u in i.updates
+        ],
+    }
+
+
 def status_summary(snapshot: StatusSnapshot, version: StatusVersion) -> dict:
     """The JSON document: overall status, components, active incidents with their public
-    updates (newest first), and upcoming or in-progress maintenance."""
+    updates (newest first), the last 90 days' resolved ones, and upcoming or in-progress
+    maintenance. An incident's `status` is the state last published, not the internal one."""
     return {
         "page": {"name": "TenSafe", "updated_at": _iso(version.last_modified)},
         "status": {"indicator": snapshot.overall, "description": snapshot.overall_label},
@@ -41,29 +69,8 @@ def status_summary(snapshot: StatusSnapshot, version: StatusVersion) -> dict:
             {"id": c.slug, "name": c.name, "status": c.state, "status_label": c.state_label}
             for c in snapshot.components
         ],
-        "incidents": [
-            {
-                "id": i.id,
-                "title": i.title,
-                "status": i.status,
-                "status_label": i.status_label,
-                "impact": i.state,
-                "impact_label": i.state_label,
-                "started_at": _iso(i.started_at),
-                "components": [slug for slug, _ in i.components],
-                "updates": [
-                    {
-                        "id": u.id,
-                        "status": u.template,
-                        "status_label": u.label,
-                        "text": u.text,
-                        "posted_at": _iso(u.posted_at),
-                    }
-                    for u in i.updates
-                ],
-            }
-            for i in snapshot.incidents
-        ],
+        "incidents": [_incident_json(i) for i in snapshot.incidents],
+        "past_incidents": [_incident_json(i) for i in snapshot.past],
         "scheduled_maintenances": [
             {
                 "id": m.id,
@@ -110,3 +117,24 @@ def status_feed_atom(request):
 @require_GET
 def status_feed_rss(request):
     return status_cached_response(request, "rss", _feed_renderer(StatusRssFeed))
+
+
+@require_GET
+def status_incident(request, pk: int):
+    """An incident's permanent public page: its public title, impact, components and every
+    status-page update, from the first to the last (the resolution included). The feeds link
+    here, so an entry's link works after the incident left the front page. Anything the public
+    may not see (a drill, a restricted incident without approved words, an incident never
+    posted publicly, a missing id) is the same 404."""
+    if public_incident_get(pk) is None:
+        raise Http404("No such public incident.")
+
+    def render(request, snapshot, version: StatusVersion) -> tuple[bytes, str]:
+        incident = public_incident_get(pk)
+        body = render_to_string(
+            "comms/status_incident.html",
+            {"incident": incident, "updated_at": version.last_modified},
+        )
+        return body.encode(), "text/html; charset=utf-8"
+
+    return status_cached_response(request, f"incident-{pk}", render)

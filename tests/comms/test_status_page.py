@@ -323,7 +323,12 @@ def test_atom_and_rss_feeds_parse_and_hold_public_updates(client, db, now):
         for required in ("id", "title", "updated", "link"):
             assert entry.find(f"{ATOM}{required}") is not None, required
     assert entries[0].find(f"{ATOM}title").text == "Upload errors: Identified"
-    assert entries[0].find(f"{ATOM}link").get("href").endswith(f"/status/#update-{second.pk}")
+    assert (
+        entries[0]
+        .find(f"{ATOM}link")
+        .get("href")
+        .endswith(f"/status/incidents/{second.incident_id}/#update-{second.pk}")
+    )
     # The text is carried as HTML that shows it as written (escaped, line breaks kept): a
     # reader rendering the summary shows every character, `<model>` included.
     summary = entries[1].find(f"{ATOM}summary")

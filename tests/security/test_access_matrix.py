@@ -193,6 +193,9 @@ RULES: dict[str, Rule] = {
     "status/summary.json": Rule(public()),
     "status/feed.atom": Rule(public()),
     "status/feed.rss": Rule(public()),
+    # An incident's permanent public page: the world's incidents were never posted publicly,
+    # so it is the same 404 for everyone (tests/comms/test_status_story.py has the 200s).
+    "status/incidents/<int:pk>/": Rule(public(404), inc, missing=404),
     "status/subscribe": Rule(public()),  # the public subscription form
     "status/subscribe/confirm/<str:token>/": Rule(
         public(200), lambda w, v: {"token": w.subscriber_confirm_token}
