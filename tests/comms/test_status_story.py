@@ -112,3 +112,27 @@ def test_incidents_the_public_may_not_see_have_no_page(client):
     for answer in answers:
         for word in ("DRILL", "SECRET", "QUIET"):
             assert word not in answer.content.decode()
+
+
+@pytest.mark.parametrize("feed", ["/status/feed.atom", "/status/feed.rss"])
+def test_a_feed_reader_gets_the_text_whole_and_a_link_that_works(client, feed):
+    """feedparser, the reader library most Python feed tools use, reads both feeds: every
+    character of an update (`<model>`, `&`, line breaks) and a link to the permanent page."""
+    import feedparser
+
+    api = ServiceFactory(slug="api", name="API")
+    inc = incident("P2", [api], title="Inference errors")
+    update = post(
+        inc, "POST /v1/<model>/infer fails & retries.\nWe are on it.", template="investigating"
+    )
+    resolve_at(inc, timezone.now())
+
+    parsed = feedparser.parse(client.get(feed).content)
+
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    (entry,) = parsed.entries
+    assert entry.title == "Inference errors: Investigating"
+    assert "POST /v1/&lt;model&gt;/infer fails &amp; retries.<br />We are on it." in entry.summary
+    path = entry.link.split("testserver", 1)[1]
+    assert path == f"/status/incidents/{inc.pk}/#update-{update.pk}"
+    assert client.get(path.split("#")[0]).status_code == 200
