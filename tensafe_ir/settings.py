@@ -349,7 +349,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery --------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# The embedded broker names a host (which it ignores) so kombu does not warn "No hostname was
+# supplied" at every process start.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Embedded broker for a fresh clone: messages are files under var/broker, shared by the
     # web process, the worker and beat on one machine.
@@ -529,6 +531,7 @@ TENSAFE_INGEST_APPLY_INLINE = env_bool("TENSAFE_INGEST_APPLY_INLINE", False)
 # Every line goes through tensafe_ir.logs.RedactFilter: tokens in our URLs (acknowledge, iCal,
 # subscription links), secret query parameters and other hosts' URL paths are written as
 # <redacted>. gunicorn's access log uses the same filter (--logger-class, Procfile).
+TENSAFE_TASK_LOG_LEVEL = os.environ.get("TENSAFE_TASK_LOG_LEVEL", "WARNING").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -545,5 +548,13 @@ LOGGING = {
         "weasyprint": {"level": "WARNING"},
         "weasyprint.progress": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # Celery's routine lines: beat sends the per-second sweeps (~10,000 lines an hour) and
+        # each worker says "received" and "succeeded" for each (~8,600 an hour per worker).
+        # Failures, retries and errors are warnings or worse and still show;
+        # TENSAFE_TASK_LOG_LEVEL=INFO brings the routine back.
+        **{
+            name: {"level": TENSAFE_TASK_LOG_LEVEL}
+            for name in ("celery.beat", "celery.app.trace", "celery.worker.strategy")
+        },
     },
 }

@@ -48,3 +48,37 @@ def test_the_default_workers_take_pages_and_two_timers_workers_run():
     assert "-Q pages,celery " in compose
     timers_service = compose[compose.index("\n  timers:") : compose.index("\n  beat:")]
     assert "replicas: 2" in timers_service
+
+
+def _beat_output(tmp_path, **env) -> str:
+    """Three seconds of `celery beat` as the Procfile starts it (-l info), on a broker of its
+    own under tmp_path; its per-second sweeps are due at once."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")
+    }
+    environment |= {"TENSAFE_VAR_DIR": str(tmp_path), **env}
+    command = [sys.executable, "-m", "celery", "-A", "tensafe_ir", "beat", "-l", "info"]
+    command += ["-s", str(tmp_path / "schedule")]
+    try:
+        run = subprocess.run(
+            command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=3
+        )
+        return run.stdout + run.stderr
+    except subprocess.TimeoutExpired as stopped:
+        return (stopped.stdout or b"").decode() + (stopped.stderr or b"").decode()
+
+
+def test_beat_logs_no_routine_lines_by_default(tmp_path):
+    """Beat sent the per-second sweeps at INFO: ~10,000 lines an hour of `make run` (issue
+    17). By default they are not logged (nor the workers' per-task "received"/"succeeded");
+    TENSAFE_TASK_LOG_LEVEL=INFO brings them back."""
+    quiet = _beat_output(tmp_path / "quiet")
+    assert "beat" in quiet and "is starting" in quiet  # it did start
+    assert "Sending due task" not in quiet
+    assert "No hostname was supplied" not in quiet
+    loud = _beat_output(tmp_path / "loud", TENSAFE_TASK_LOG_LEVEL="INFO")
+    assert "Sending due task" in loud
