@@ -464,9 +464,8 @@ TENSAFE_OUTBOUND_CA_FILE = os.environ.get("TENSAFE_OUTBOUND_CA_FILE", "")
 # Events of a disabled outgoing webhook are held and sent, in order, when it is enabled again;
 # held longer than this many days they are marked expired instead (old news is not sent).
 TENSAFE_WEBHOOK_HOLD_DAYS = float(os.environ.get("TENSAFE_WEBHOOK_HOLD_DAYS", "7"))
-EMAIL_BACKEND = os.environ.get(
-    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
-)
+# Without a mail server, mail is printed to the worker's log, text part only (tensafe_ir/mail.py).
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "tensafe_ir.mail.ConsoleEmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "incidents@tensafe.io")
 # The mail server, for DJANGO_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend
 # (docs/integrations/email.md).

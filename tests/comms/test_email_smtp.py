@@ -134,3 +134,27 @@ def test_a_refused_recipient_is_final_and_a_busy_server_is_retried(smtp_server, 
     assert reply.split(" ")[0] in delivery.last_error
     assert delivery.status == outcome
     assert smtp_server.received == []
+
+
+def test_without_a_mail_server_the_log_shows_each_email_once_as_text():
+    """`make run`'s default backend prints mail to the worker's log: the text part only, since
+    the HTML part repeats it (a page would take three times the lines)."""
+    import io
+
+    from django.core.mail import get_connection
+
+    from incidents.notify import email_compose
+
+    stream = io.StringIO()
+    backend = get_connection("tensafe_ir.mail.ConsoleEmailBackend", stream=stream)
+    message = email_compose(
+        subject="[P1] INC-7 Checkout down",
+        text="Why you are paged: P1 declared",
+        to="a@b.c",
+        headers={},
+    )
+    assert backend.send_messages([message]) == 1
+    printed = stream.getvalue()
+    assert "Why you are paged: P1 declared" in printed
+    assert "text/html" not in printed and "<!DOCTYPE" not in printed
+    assert len(message.alternatives) == 1, "the message itself keeps its HTML part"
