@@ -518,6 +518,8 @@ def worker_env(args: argparse.Namespace, logdir: Path) -> dict:
         "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "TENSAFE_VAR_DIR": str(logdir),  # beat's schedule file lives here, not in var/
         "TENSAFE_LOG_LEVEL": "INFO",
+        # The sweeps' durations are read off the workers' "succeeded in" lines (sweep_stats).
+        "TENSAFE_TASK_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(ROOT),
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
     }

@@ -36,3 +36,8 @@ class IncidentsConfig(AppConfig):
         )
         # Pages are rows of the delivery outbox, kind "page" (incidents/services/paging.py).
         paging.register()
+        register_reaction(
+            [TimelineKind.ACKNOWLEDGED, TimelineKind.STATUS_CHANGED],
+            paging.pagerduty_follow_ups,
+            name="incidents: PagerDuty told of the acknowledgement and the resolution",
+        )

@@ -231,29 +231,36 @@ def send_pagerduty(page) -> Outcome:
     not at start-up: ~0.2 s that no process which never pages through PagerDuty pays."""
     import pagerduty
 
-    incident = page.payload.get("incident", {})
-    links = [{"href": incident["url"], "text": f"Open {incident['reference']} in TenSafe IR"}]
-    if page.payload.get("acknowledge_url"):
-        links.append({"href": page.payload["acknowledge_url"], "text": "Acknowledge"})
+    follow_up = page.payload.get("event_action")
+    if follow_up is None:
+        incident = page.payload.get("incident", {})
+        links = [{"href": incident["url"], "text": f"Open {incident['reference']} in TenSafe IR"}]
+        if page.payload.get("acknowledge_url"):
+            links.append({"href": page.payload["acknowledge_url"], "text": "Acknowledge"})
     try:
         client = _pagerduty_client(page.secret, page.target)
     except pagerduty.UrlError as refused:  # a target changed since it was checked: not https
         return Outcome(ok=False, retryable=False, error=f"PagerDuty: {refused}")
     try:
-        client.send_event(
-            "trigger",
-            dedup_key=page.idempotency_key,
-            payload={
-                "summary": page.subject[:1024],
-                "source": "TenSafe IR",
-                "severity": PAGERDUTY_SEVERITY.get(incident.get("severity"), "critical"),
-                "component": incident["reference"],
-                "custom_details": {"message": page.body},
-            },
-            links=links,
-            client="TenSafe IR",
-            client_url=incident["url"],
-        )
+        if follow_up is not None:
+            # The incident was acknowledged or resolved here: PagerDuty's alert of the page
+            # (its dedup_key) follows, so PagerDuty stops notifying.
+            client.send_event(follow_up, dedup_key=page.payload["dedup_key"])
+        else:
+            client.send_event(
+                "trigger",
+                dedup_key=page.idempotency_key,
+                payload={
+                    "summary": page.subject[:1024],
+                    "source": "TenSafe IR",
+                    "severity": PAGERDUTY_SEVERITY.get(incident.get("severity"), "critical"),
+                    "component": incident["reference"],
+                    "custom_details": {"message": page.body},
+                },
+                links=links,
+                client="TenSafe IR",
+                client_url=incident["url"],
+            )
     except (OutboundRefused, OutboundFailed) as exc:
         return outbound_failure(exc)
     except pagerduty.HttpError as refused:

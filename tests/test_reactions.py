@@ -25,6 +25,10 @@ APPS = ["incidents", "comms", "pir", "integrations", "dashboard", "tensafe_ir"]
 EXPECTED = {
     "incidents: forget the incident list's remembered version": {EVERY_EVENT},
     "incidents: time the escalation contact's response": {TimelineKind.ESCALATION_REQUESTED},
+    "incidents: PagerDuty told of the acknowledgement and the resolution": {
+        TimelineKind.ACKNOWLEDGED,
+        TimelineKind.STATUS_CHANGED,
+    },
     "comms: a delivery row per confirmed status page subscriber": {TimelineKind.STATUS_PAGE_POSTED},
     "comms: Slack channel created, topic, links pinned, people invited, announced": {
         TimelineKind.DECLARED
@@ -137,6 +141,7 @@ def test_reactions_for_a_kind_in_registration_order():
     )
     assert [r.name for r in reactions_for(TimelineKind.ACKNOWLEDGED)] == [
         "incidents: forget the incident list's remembered version",
+        "incidents: PagerDuty told of the acknowledgement and the resolution",
         "comms: Slack channel told (roles invited, changes posted, closed: archived)",
     ]
 

@@ -12,10 +12,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
+from django.utils import timezone
 
 from ..models import ContactMethod, Incident, Page, User
 from ..notify import Outcome, deliver
-from ..outbox import PAGES_QUEUE, RetryPolicy, register_outbox_kind
+from ..outbox import PAGES_QUEUE, RetryPolicy, outbox_enqueue, register_outbox_kind
 from ..redaction import Message, incident_message, incident_url
 from ..rules import bridge_or_none
 from ..states import Status, TimelineKind
@@ -191,6 +193,55 @@ def pages_build(
     return pages_build_many([PageRequest(incident, deadline, rule_key, reason, people, at, body)])[
         0
     ]
+
+
+# --- PagerDuty follow-ups ----------------------------------------------------------------------
+# PagerDuty goes on notifying (and escalating by its own policy) until it is told: when the
+# incident is acknowledged, or resolved, the platform sends `acknowledge`, or `resolve`, for
+# every page it sent to PagerDuty about it, under that page's dedup_key.
+FOLLOW_UP_PREFIX = "pagerduty:"
+
+
+def pagerduty_follow_ups(incident: Incident, event) -> None:
+    """Reaction to an acknowledgement or a resolution (registered in incidents/apps.py): one
+    page row per PagerDuty page sent about the incident, carrying the event action, written
+    in the event's transaction and handed over after commit. A re-run writes nothing new."""
+    if event.kind == TimelineKind.STATUS_CHANGED:
+        if (event.data or {}).get("to") != Status.RESOLVED:
+            return
+        action = "resolve"
+    else:
+        action = "acknowledge"
+    now = timezone.now()
+    sent = Page.objects.filter(
+        incident=incident, channel="pagerduty", status=Page.Status.SENT
+    ).exclude(rule_key__startswith=FOLLOW_UP_PREFIX)
+    rows = [
+        Page(
+            incident=incident,
+            deadline=None,
+            rule_key=f"{FOLLOW_UP_PREFIX}{action}",
+            recipient_id=page.recipient_id,
+            channel=page.channel,
+            target=page.target,
+            secret=page.secret,
+            subject=f"{action.title()} in PagerDuty: {page.subject}"[:300],
+            body=event.text,
+            payload={"event_action": action, "dedup_key": page.idempotency_key},
+            idempotency_key=f"{page.idempotency_key}:{action}",
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for page in sent
+    ]
+    keys = [row.idempotency_key for row in rows]
+    taken = set(
+        Page.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
+    )
+    new = Page.objects.bulk_create([row for row in rows if row.idempotency_key not in taken])
+    ids = [row.pk for row in new]
+    if ids:
+        transaction.on_commit(lambda: outbox_enqueue(KIND, ids))
 
 
 class PageSender:

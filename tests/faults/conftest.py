@@ -277,6 +277,8 @@ def celery_worker_process(tmp_path):
             "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "TENSAFE_VAR_DIR": str(tmp_path / "var"),
             "TENSAFE_LOG_LEVEL": "INFO",
+            # The tests count the tasks a worker ran from its "succeeded" lines.
+            "TENSAFE_TASK_LOG_LEVEL": "INFO",
             "PGAPPNAME": WORKER_APPLICATION_NAME,
             "PYTHONPATH": str(ROOT),
             # Celery runs Django's system checks as each worker starts (about a second of CPU);

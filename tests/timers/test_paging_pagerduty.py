@@ -13,12 +13,13 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
+from incidents import services
 from incidents.models import ContactMethod, Page, TimelineEvent
 from incidents.outbox import outbox_deliver
 from incidents.services import api_token_create
 from incidents.services.paging import KIND as PAGE
-from incidents.states import TimelineKind
-from tests.factories import UserFactory, declare
+from incidents.states import Status, TimelineKind
+from tests.factories import UserFactory, declare, drive_to
 from tests.pagerduty_fake import PagerDutyFake
 from tests.timers.conftest import T0
 
@@ -159,6 +160,37 @@ def test_a_target_that_is_no_longer_https_fails_at_once(paged, pagerduty_api):
     page.refresh_from_db()
     assert page.last_error == "PagerDuty: API base URL must use scheme https://"
     assert pagerduty_api.events == []
+
+
+def test_acknowledging_and_resolving_here_tells_pagerduty(paged, pagerduty_api, ic, frozen):
+    """PagerDuty goes on notifying the person (and escalating by its own policy) until it is
+    told: the acknowledgement and the resolution follow each sent page's dedup_key."""
+    page = paged(severity="P2")  # whose IC may be the declaring manager, to resolve it
+    assert outbox_deliver(PAGE, page.pk) == "sent"
+
+    services.incident_acknowledge(actor=ic, incident_id=page.incident_id)
+    services.incident_acknowledge(actor=ic, incident_id=page.incident_id)  # the first stands
+    (ack,) = Page.objects.filter(incident=page.incident, rule_key="pagerduty:acknowledge")
+    assert outbox_deliver(PAGE, ack.pk) == "sent"
+    assert pagerduty_api.events[-1] == {
+        "event_action": "acknowledge",
+        "dedup_key": page.idempotency_key,
+        "routing_key": KEY,
+    }
+
+    drive_to(page.incident, Status.RESOLVED, actor=ic)  # waits out the stability window
+    (resolve,) = Page.objects.filter(incident=page.incident, rule_key="pagerduty:resolve")
+    frozen.move_to(resolve.next_attempt_at, tick=False)
+    assert outbox_deliver(PAGE, resolve.pk) == "sent"
+    assert pagerduty_api.events[-1]["event_action"] == "resolve"
+    assert pagerduty_api.events[-1]["dedup_key"] == page.idempotency_key
+    assert len(pagerduty_api.alerts) == 1  # one PagerDuty alert, triggered then closed
+
+
+def test_a_page_never_sent_to_pagerduty_is_not_followed_up(paged, ic):
+    page = paged()  # still pending: PagerDuty knows nothing of it
+    services.incident_acknowledge(actor=ic, incident_id=page.incident_id)
+    assert not Page.objects.filter(rule_key__startswith="pagerduty:").exists()
 
 
 # --- entering a PagerDuty contact method --------------------------------------------------------
