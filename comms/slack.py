@@ -28,12 +28,11 @@ import logging
 import urllib.error
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import Incident, TimelineEvent
 from incidents.notify import Outcome, retry_after_seconds
-from incidents.outbox import RetryPolicy, outbox_enqueue, register_outbox_kind
+from incidents.outbox import RetryPolicy, outbox_rows_write, register_outbox_kind
 from incidents.redaction import Message, incident_message, incident_url
 from incidents.rules import bridge_or_none
 from incidents.selectors import incident_active_roles, policy_settings
@@ -154,14 +153,7 @@ def _queue(incident: Incident, event: TimelineEvent, calls: list[tuple[str, dict
         )
         for index, (method, args, payload) in enumerate(calls)
     ]
-    keys = [r.idempotency_key for r in rows]
-    taken = set(
-        SlackCall.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
-    )
-    new = SlackCall.objects.bulk_create([r for r in rows if r.idempotency_key not in taken])
-    ids = [r.pk for r in new]
-    if ids:
-        transaction.on_commit(lambda: outbox_enqueue(KIND, ids))
+    outbox_rows_write(KIND, rows)
 
 
 def slack_on_declared(incident: Incident, event: TimelineEvent) -> None:

@@ -258,6 +258,22 @@ def outbox_statuses() -> list[str]:
 
 
 # --- hand-off -------------------------------------------------------------------------------
+def outbox_rows_write(kind: str, rows: list) -> list[int]:
+    """Write the rows of `kind` whose idempotency key is not taken yet (so a re-run writes
+    nothing new), inside the caller's transaction, and hand them to the workers after commit.
+    Returns the new rows' ids."""
+    model = outbox_kind(kind).model
+    keys = [row.idempotency_key for row in rows]
+    taken = set(
+        model.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
+    )
+    new = model.objects.bulk_create([row for row in rows if row.idempotency_key not in taken])
+    ids = [row.pk for row in new]
+    if ids:
+        transaction.on_commit(lambda: outbox_enqueue(kind, ids))
+    return ids
+
+
 def outbox_enqueue(kind: str, row_ids: list[int]) -> None:
     """Hand rows to the workers (after commit): one row alone, or a row of a kind with an
     ordering key, as `outbox_deliver_task`; more in tasks of up to HAND_OFF_BATCH

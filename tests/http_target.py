@@ -39,6 +39,28 @@ class LoopbackServer:
         )
         self.thread.start()
 
+    def serve_json(self, answer, context=None) -> None:
+        """Serve POSTs answered by `answer(path, headers, body) -> (status, headers, JSON)`,
+        the way the JSON APIs faked here answer (tests/pagerduty_fake.py, tests/slack_fake.py)."""
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status, headers, document = answer(self.path, self.headers, body)
+                data = json.dumps(document).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.serve(Handler, context)
+
     @property
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from tests.http_target import LoopbackServer
@@ -36,26 +35,8 @@ class PagerDutyFake(LoopbackServer):
 
     def start(self, directory: Path) -> PagerDutyFake:
         """Serve on 127.0.0.1 (HTTPS); the CA's certificate is written into `directory`."""
-        fake = self
         context, self.ca_file = tls_server_context(directory)
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, headers, answer = fake._answer(self.path, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.serve(Handler, context)
+        self.serve_json(lambda path, headers, body: self._answer(path, body), context)
         return self
 
     def _answer(self, path: str, body: bytes) -> tuple[int, dict, dict]:

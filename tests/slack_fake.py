@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
 from tests.http_target import LoopbackServer
@@ -42,30 +41,11 @@ class SlackFake(LoopbackServer):
         self.add_channel("incidents")  # where announcements go
 
     def start(self) -> SlackFake:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, headers, answer = fake._answer(
-                    self.path,
-                    self.headers.get("Authorization", ""),
-                    self.headers.get("Content-Type", ""),
-                    body,
-                )
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.serve(Handler)
+        self.serve_json(
+            lambda path, headers, body: self._answer(
+                path, headers.get("Authorization", ""), headers.get("Content-Type", ""), body
+            )
+        )
         return self
 
     @property

@@ -12,12 +12,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
 from django.utils import timezone
 
 from ..models import ContactMethod, Incident, Page, User
 from ..notify import Outcome, deliver
-from ..outbox import PAGES_QUEUE, RetryPolicy, outbox_enqueue, register_outbox_kind
+from ..outbox import PAGES_QUEUE, RetryPolicy, outbox_rows_write, register_outbox_kind
 from ..redaction import Message, incident_message, incident_url
 from ..rules import bridge_or_none
 from ..states import Status, TimelineKind
@@ -234,14 +233,7 @@ def pagerduty_follow_ups(incident: Incident, event) -> None:
         )
         for page in sent
     ]
-    keys = [row.idempotency_key for row in rows]
-    taken = set(
-        Page.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
-    )
-    new = Page.objects.bulk_create([row for row in rows if row.idempotency_key not in taken])
-    ids = [row.pk for row in new]
-    if ids:
-        transaction.on_commit(lambda: outbox_enqueue(KIND, ids))
+    outbox_rows_write(KIND, rows)
 
 
 class PageSender:
