@@ -215,6 +215,11 @@ def _past_incidents(now: datetime) -> list[PublicIncident]:
     )
 
 
+def public_incident_exists(incident_id: int) -> bool:
+    """Whether the public may see the incident (one query), before its page is built."""
+    return public_incidents().filter(pk=incident_id).exists()
+
+
 def public_incident_get(incident_id: int) -> PublicIncident | None:
     """One incident as the public may see it (its permanent page), or None: missing, a drill,
     a security incident without approved public words, or never posted to the status page

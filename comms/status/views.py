@@ -13,7 +13,13 @@ from django.views.decorators.http import require_GET
 
 from .caching import StatusVersion, status_cached_response
 from .feeds import StatusAtomFeed, StatusRssFeed
-from .selectors import ComponentState, PublicIncident, StatusSnapshot, public_incident_get
+from .selectors import (
+    ComponentState,
+    PublicIncident,
+    StatusSnapshot,
+    public_incident_exists,
+    public_incident_get,
+)
 
 
 def _iso(value) -> str:
@@ -126,7 +132,7 @@ def status_incident(request, pk: int):
     here, so an entry's link works after the incident left the front page. Anything the public
     may not see (a drill, a restricted incident without approved words, an incident never
     posted publicly, a missing id) is the same 404."""
-    if public_incident_get(pk) is None:
+    if not public_incident_exists(pk):  # one query; the page is built only on a cache miss
         raise Http404("No such public incident.")
 
     def render(request, snapshot, version: StatusVersion) -> tuple[bytes, str]:
